@@ -1,0 +1,6 @@
+export { Mux, UpstreamState } from './mux.js';
+export type { ClientHandle, MuxOptions, MuxStats, UpstreamHandle } from './mux.js';
+export { silentLogger } from './peer.js';
+export type { MuxLogger, Peer } from './peer.js';
+export { LOG_LEVELS, isLogLevel } from './logLevels.js';
+export type { LogLevel } from './logLevels.js';
