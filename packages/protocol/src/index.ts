@@ -22,7 +22,7 @@ export {
 } from './jsonrpc.js';
 export { ErrorCodes } from './errorCodes.js';
 export type { ErrorCode } from './errorCodes.js';
-export { LineReader, encodeLine } from './lineReader.js';
+export { HEAD_BYTES, LineReader, encodeLine, sniffRequestId } from './lineReader.js';
 export type { LineReaderOptions } from './lineReader.js';
 export { MuxError, MuxErrorCodes, isMuxError } from './muxError.js';
 export type { MuxErrorCode } from './muxError.js';

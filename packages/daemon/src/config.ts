@@ -1,0 +1,323 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
+import type { Loader } from 'cosmiconfig';
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import { MuxError, MuxErrorCodes, SERVICE_NAME_PATTERN } from '@muxd/protocol';
+import { parseDuration, parseSize } from './units.js';
+
+/** How clients share a service's child. */
+export const Isolation = {
+  /** One child for every client (the default). */
+  Shared: 'shared',
+  /** One supervised child per client session, for servers with per-session state. */
+  PerClient: 'per-client',
+} as const;
+export type Isolation = (typeof Isolation)[keyof typeof Isolation];
+
+/** One service, fully resolved: every duration in ms, every size in bytes. */
+export interface ServiceConfig {
+  name: string;
+  command: string;
+  args: string[];
+  /** Added to muxd's own environment. Values are secrets: never log them. */
+  env: Record<string, string>;
+  cwd: string;
+  isolation: Isolation;
+  /** Start the child on the first client rather than with the daemon. */
+  lazy: boolean;
+  /** Stop the child after this long without clients; 0 never. */
+  idleTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Largest line a client may send. */
+  maxRequestBytes: number;
+  /** Largest line the child may send. */
+  maxResponseBytes: number;
+  /** Bytes queued for a client that does not read before it is disconnected. */
+  maxClientBuffer: number;
+  maxClients: number;
+  /** Per client. */
+  maxInflight: number;
+  restart: {
+    initialDelayMs: number;
+    maxDelayMs: number;
+    /** Give up (status errored) after this many restarts within `windowMs`. */
+    maxRestarts: number;
+    windowMs: number;
+    /** A child that stayed up this long resets the backoff. */
+    resetAfterMs: number;
+  };
+  /** Grace period between SIGTERM and SIGKILL when stopping. */
+  stopTimeoutMs: number;
+}
+
+export interface MuxConfig {
+  /** The file it came from. */
+  file: string;
+  services: Map<string, ServiceConfig>;
+  /** Entries that were skipped, with why (remote servers, disabled entries). */
+  notes: string[];
+}
+
+const duration = (what = 'a duration') =>
+  z.union([z.number(), z.string(), z.literal(false)]).transform((value, ctx) => {
+    if (value === false) return 0;
+    const parsed = parseDuration(value);
+    if (parsed === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${what} such as "30s" or "10m", got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const parsed = parseSize(value);
+  if (parsed === undefined || parsed === 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a size such as "512KiB" or "8MiB", got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const count = z.number().int().positive();
+
+const restartSchema = z.strictObject({
+  initialDelay: duration().optional(),
+  maxDelay: duration().optional(),
+  maxRestarts: z.number().int().nonnegative().optional(),
+  window: duration().optional(),
+  resetAfter: duration().optional(),
+});
+
+/** Keys a service and the `defaults` block share. */
+const tunables = {
+  isolation: z.enum(['shared', 'per-client']).optional(),
+  lazy: z.boolean().optional(),
+  idleTimeout: duration().optional(),
+  requestTimeout: duration().optional(),
+  maxRequestBytes: size.optional(),
+  maxResponseBytes: size.optional(),
+  maxClientBuffer: size.optional(),
+  maxClients: count.optional(),
+  maxInflight: count.optional(),
+  restart: restartSchema.optional(),
+  stopTimeout: duration().optional(),
+  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+};
+
+const serviceSchema = z.strictObject({
+  command: z.string().min(1, 'expected the command that starts the MCP server'),
+  args: z.array(z.union([z.string(), z.number()]).transform(String)).optional(),
+  cwd: z.string().optional(),
+  disabled: z.boolean().optional(),
+  ...tunables,
+});
+
+/** A Claude Desktop style entry: muxd runs stdio ones and notes the rest. */
+const hostEntrySchema = z.looseObject({
+  command: z.string().optional(),
+  args: z.array(z.union([z.string(), z.number()]).transform(String)).optional(),
+  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+  cwd: z.string().optional(),
+  url: z.string().optional(),
+  type: z.string().optional(),
+  disabled: z.boolean().optional(),
+});
+
+const fileSchema = z.strictObject({
+  services: z.record(z.string(), serviceSchema).optional(),
+  mcpServers: z.record(z.string(), hostEntrySchema).optional(),
+  defaults: z.strictObject(tunables).optional(),
+  $schema: z.string().optional(),
+});
+
+type ServiceInput = z.infer<typeof serviceSchema>;
+type Tunables = z.infer<z.ZodObject<typeof tunables>>;
+
+export const SERVICE_DEFAULTS = {
+  isolation: Isolation.Shared,
+  lazy: true,
+  /** Only for lazy services: an eager one is meant to stay up. */
+  idleTimeoutMs: 10 * 60_000,
+  requestTimeoutMs: 2 * 60_000,
+  maxRequestBytes: 8 * 1024 ** 2,
+  maxResponseBytes: 64 * 1024 ** 2,
+  maxClientBuffer: 16 * 1024 ** 2,
+  maxClients: 256,
+  maxInflight: 256,
+  restart: { initialDelayMs: 1000, maxDelayMs: 30_000, maxRestarts: 5, windowMs: 5 * 60_000, resetAfterMs: 60_000 },
+  stopTimeoutMs: 5000,
+} as const;
+
+/** Replaces `${VAR}` and `${VAR:-default}` with values from `env`. */
+export function expandVariables(text: string, env: NodeJS.ProcessEnv, where: string, file: string): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+    if (fallback !== undefined) return fallback;
+    throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: ${where}: environment variable ${name} is not set (write \${${name}:-default} to give a default)`);
+  });
+}
+
+function resolveService(
+  name: string,
+  input: ServiceInput,
+  defaults: Tunables,
+  baseDir: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+): ServiceConfig {
+  const at = (key: string) => `services.${name}.${key}`;
+  const restart = { ...defaults.restart, ...input.restart };
+  const lazy = input.lazy ?? defaults.lazy ?? SERVICE_DEFAULTS.lazy;
+  const cwd = input.cwd === undefined ? baseDir : expandVariables(input.cwd, env, at('cwd'), file);
+  const serviceEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...defaults.env, ...input.env })) {
+    serviceEnv[key] = expandVariables(value, env, at(`env.${key}`), file);
+  }
+  return {
+    name,
+    command: expandVariables(input.command, env, at('command'), file),
+    args: (input.args ?? []).map((arg, index) => expandVariables(arg, env, at(`args[${index}]`), file)),
+    env: serviceEnv,
+    cwd: isAbsolute(cwd) ? cwd : resolve(baseDir, cwd),
+    isolation: input.isolation ?? defaults.isolation ?? SERVICE_DEFAULTS.isolation,
+    lazy,
+    idleTimeoutMs: input.idleTimeout ?? defaults.idleTimeout ?? (lazy ? SERVICE_DEFAULTS.idleTimeoutMs : 0),
+    requestTimeoutMs: input.requestTimeout ?? defaults.requestTimeout ?? SERVICE_DEFAULTS.requestTimeoutMs,
+    maxRequestBytes: input.maxRequestBytes ?? defaults.maxRequestBytes ?? SERVICE_DEFAULTS.maxRequestBytes,
+    maxResponseBytes: input.maxResponseBytes ?? defaults.maxResponseBytes ?? SERVICE_DEFAULTS.maxResponseBytes,
+    maxClientBuffer: input.maxClientBuffer ?? defaults.maxClientBuffer ?? SERVICE_DEFAULTS.maxClientBuffer,
+    maxClients: input.maxClients ?? defaults.maxClients ?? SERVICE_DEFAULTS.maxClients,
+    maxInflight: input.maxInflight ?? defaults.maxInflight ?? SERVICE_DEFAULTS.maxInflight,
+    restart: {
+      initialDelayMs: restart.initialDelay ?? SERVICE_DEFAULTS.restart.initialDelayMs,
+      maxDelayMs: restart.maxDelay ?? SERVICE_DEFAULTS.restart.maxDelayMs,
+      maxRestarts: restart.maxRestarts ?? SERVICE_DEFAULTS.restart.maxRestarts,
+      windowMs: restart.window ?? SERVICE_DEFAULTS.restart.windowMs,
+      resetAfterMs: restart.resetAfter ?? SERVICE_DEFAULTS.restart.resetAfterMs,
+    },
+    stopTimeoutMs: input.stopTimeout ?? defaults.stopTimeout ?? SERVICE_DEFAULTS.stopTimeoutMs,
+  };
+}
+
+function formatIssues(file: string, error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
+      let message = issue.message;
+      if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}`;
+      return `${file}: ${path}: ${message}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Validates a parsed config object and resolves it into services.
+ * Throws `MuxError` (`MUX_CONFIG_INVALID`) naming the file, the key path
+ * and what was expected.
+ */
+export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): MuxConfig {
+  if (raw === null || raw === undefined) raw = {};
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new MuxError(MuxErrorCodes.ConfigInvalid, formatIssues(file, parsed.error));
+  const { services = {}, mcpServers = {}, defaults = {} } = parsed.data;
+  const baseDir = dirname(file);
+  const result = new Map<string, ServiceConfig>();
+  const notes: string[] = [];
+  const add = (name: string, input: ServiceInput, section: string) => {
+    if (!SERVICE_NAME_PATTERN.test(name)) {
+      throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: ${section}.${name}: service names use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)`);
+    }
+    if (result.has(name)) throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: ${section}.${name}: defined twice (in services and mcpServers)`);
+    if (input.disabled) {
+      notes.push(`${name}: disabled`);
+      return;
+    }
+    result.set(name, resolveService(name, input, defaults, baseDir, file, env));
+  };
+  for (const [name, input] of Object.entries(services)) add(name, input, 'services');
+  for (const [name, entry] of Object.entries(mcpServers)) {
+    if (!entry.command) {
+      notes.push(`${name}: skipped, ${entry.url ? `a remote server (${entry.type ?? 'http'})` : 'no command'}; muxd runs stdio servers`);
+      continue;
+    }
+    const input: ServiceInput = { command: entry.command };
+    if (entry.args) input.args = entry.args;
+    if (entry.env) input.env = entry.env;
+    if (entry.cwd) input.cwd = entry.cwd;
+    if (entry.disabled) input.disabled = entry.disabled;
+    add(name, input, 'mcpServers');
+  }
+  return { file, services: result, notes };
+}
+
+const tomlLoader: Loader = (_path, content) => parseToml(content);
+
+const explorer = cosmiconfig('muxd', {
+  loaders: { ...defaultLoaders, '.toml': tomlLoader },
+  searchPlaces: [
+    'muxd.config.json',
+    'muxd.config.yaml',
+    'muxd.config.yml',
+    'muxd.config.toml',
+    'muxd.config.js',
+    'muxd.config.mjs',
+    '.muxdrc',
+    '.muxdrc.json',
+    '.muxdrc.yaml',
+    '.muxdrc.yml',
+    '.muxdrc.toml',
+  ],
+  searchStrategy: 'none',
+  cache: false,
+});
+
+/** Reads, validates and resolves one config file. */
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<MuxConfig> {
+  const file = resolve(path);
+  try {
+    await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new MuxError(
+      code === 'ENOENT' ? MuxErrorCodes.ConfigNotFound : MuxErrorCodes.ConfigInvalid,
+      code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${(error as Error).message}`,
+    );
+  }
+  let loaded;
+  try {
+    loaded = await explorer.load(file);
+  } catch (error) {
+    throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: cannot parse: ${firstLine((error as Error).message)}`);
+  }
+  return resolveConfig(loaded?.config, file, env);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((line) => line.trim() !== '') ?? text;
+}
+
+/** Where muxd looks for its config when none is given. */
+export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env['XDG_CONFIG_HOME'] || join(homedir(), '.config'), 'muxd');
+}
+
+/**
+ * Finds the config file: `muxd.config.*` or `.muxdrc*` in `cwd`, else the
+ * same names or `config.{yaml,yml,json,toml}` in the user config directory.
+ */
+export async function findConfigFile(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const local = await explorer.search(cwd).catch(() => null);
+  if (local) return local.filepath;
+  const dir = userConfigDir(env);
+  for (const name of ['config.yaml', 'config.yml', 'config.json', 'config.toml']) {
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+  }
+  const global = await explorer.search(dir).catch(() => null);
+  return global?.filepath;
+}

@@ -1,0 +1,234 @@
+import type { Server, Socket } from 'node:net';
+import { Mux } from '@muxd/engine';
+import type { ServiceConfig } from './config.js';
+import { Isolation } from './config.js';
+import { attachClientSocket } from './clientConnection.js';
+import type { Logger } from './logs.js';
+import type { Reaper } from './reaper.js';
+import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
+import type { ExitInfo, SupervisorEvent } from './supervisor.js';
+import { closeUnixServer, listenUnix } from './unixSocket.js';
+
+/** One child and the Mux in front of it. */
+interface Instance {
+  mux: Mux;
+  supervisor: ChildSupervisor;
+}
+
+/** A row of `muxctl ls`. */
+export interface ServiceSnapshot {
+  name: string;
+  status: ServiceStatus;
+  isolation: Isolation;
+  pids: number[];
+  /** When the oldest running child started, ms since the epoch. */
+  startedAt: number | undefined;
+  restarts: number;
+  clients: number;
+  inflight: number;
+  queued: number;
+  socket: string;
+  lastExit: ExitInfo | undefined;
+  error: string | undefined;
+}
+
+export interface ServiceDeps {
+  reaper: Reaper;
+  /** The service's own log (child stderr and lifecycle). */
+  log: Logger;
+  onEvent?: (service: string, event: SupervisorEvent) => void;
+}
+
+/**
+ * A configured service: its data socket, and the child (shared) or children
+ * (per-client) serving it. Starts lazily on the first client and stops when
+ * idle, as configured.
+ */
+export class Service {
+  readonly config: ServiceConfig;
+  readonly socketPath: string;
+  readonly #deps: ServiceDeps;
+  #server: Server | undefined;
+  /** The one instance in shared mode. */
+  #shared: Instance | undefined;
+  /** One instance per connected client in per-client mode. */
+  readonly #perClient = new Set<Instance>();
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set by `muxctl stop`: clients don't bring it back. */
+  #stoppedByUser = false;
+  #closing = false;
+
+  constructor(config: ServiceConfig, socketPath: string, deps: ServiceDeps) {
+    this.config = config;
+    this.socketPath = socketPath;
+    this.#deps = deps;
+    if (config.isolation === Isolation.Shared) {
+      this.#shared = this.#createInstance(config.maxClients);
+    }
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Opens the data socket and, for an eager service, starts the child. */
+  async open(): Promise<void> {
+    this.#server = await listenUnix(this.socketPath, (socket) => this.#accept(socket));
+    this.#deps.log.info({ socket: this.socketPath, isolation: this.config.isolation, lazy: this.config.lazy }, 'service listening');
+    if (this.#shared) {
+      if (this.config.lazy) this.#shared.supervisor.status = ServiceStatus.Idle;
+      else this.#shared.supervisor.start();
+    }
+  }
+
+  #createInstance(maxClients: number): Instance {
+    const log = this.#deps.log;
+    const instance = {} as Instance;
+    instance.mux = new Mux({
+      service: this.config.name,
+      requestTimeoutMs: this.config.requestTimeoutMs,
+      maxInflight: this.config.maxInflight,
+      maxClients,
+      logger: log,
+      onClientsChanged: (count) => this.#clientsChanged(instance, count),
+      onUpstreamFailure: (reason) => {
+        log.error({ reason }, 'restarting a child whose handshake failed');
+        void instance.supervisor.restart(ExitReason.Hung);
+      },
+    });
+    instance.supervisor = new ChildSupervisor({
+      config: this.config,
+      mux: instance.mux,
+      reaper: this.#deps.reaper,
+      log,
+      onEvent: (event) => this.#deps.onEvent?.(this.config.name, event),
+    });
+    return instance;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const limits = { maxRequestBytes: this.config.maxRequestBytes, maxClientBuffer: this.config.maxClientBuffer };
+    if (this.#shared) {
+      attachClientSocket(socket, this.#shared.mux, limits, this.#deps.log);
+      return;
+    }
+    if (this.#perClient.size >= this.config.maxClients) {
+      this.#deps.log.warn({ maxClients: this.config.maxClients }, 'client refused: too many clients');
+      socket.destroy();
+      return;
+    }
+    const instance = this.#createInstance(1);
+    this.#perClient.add(instance);
+    if (this.#stoppedByUser) instance.supervisor.status = ServiceStatus.Stopped;
+    else instance.supervisor.start();
+    attachClientSocket(socket, instance.mux, limits, this.#deps.log);
+  }
+
+  #clientsChanged(instance: Instance, count: number): void {
+    if (instance !== this.#shared) {
+      if (count === 0 && this.#perClient.delete(instance)) void instance.supervisor.stop(ExitReason.ClientGone);
+      return;
+    }
+    if (count > 0) {
+      if (this.#idleTimer) clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+      const { status } = instance.supervisor;
+      if (status === ServiceStatus.Idle && !this.#closing) instance.supervisor.start();
+      return;
+    }
+    this.#armIdleTimer();
+  }
+
+  #armIdleTimer(): void {
+    const shared = this.#shared;
+    if (!shared || this.config.idleTimeoutMs <= 0 || this.#idleTimer || !shared.supervisor.running) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (shared.mux.clientCount === 0 && !this.#closing) {
+        this.#deps.log.info({ idleTimeoutMs: this.config.idleTimeoutMs }, 'no clients: stopping the idle child');
+        void shared.supervisor.stop(ExitReason.Idle);
+      }
+    }, this.config.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #instances(): Instance[] {
+    return this.#shared ? [this.#shared] : [...this.#perClient];
+  }
+
+  /** `muxctl start`: starts (or revives an errored) service. */
+  start(): void {
+    this.#stoppedByUser = false;
+    for (const instance of this.#instances()) instance.supervisor.start();
+    if (this.#shared && this.#shared.mux.clientCount === 0) this.#armIdleTimer();
+  }
+
+  /** `muxctl stop`: stops and keeps it stopped until started again. */
+  async stop(): Promise<void> {
+    this.#stoppedByUser = true;
+    await Promise.all(this.#instances().map((instance) => instance.supervisor.stop(ExitReason.Manual)));
+  }
+
+  /** `muxctl restart`: new child(ren), clients stay connected. */
+  async restart(reason: ExitReason = ExitReason.Manual): Promise<void> {
+    this.#stoppedByUser = false;
+    await Promise.all(this.#instances().map((instance) => instance.supervisor.restart(reason)));
+  }
+
+  snapshot(): ServiceSnapshot {
+    const instances = this.#instances();
+    const pids: number[] = [];
+    let startedAt: number | undefined;
+    let restarts = 0;
+    let clients = 0;
+    let inflight = 0;
+    let queued = 0;
+    let lastExit: ExitInfo | undefined;
+    for (const { mux, supervisor } of instances) {
+      if (supervisor.pid !== undefined) pids.push(supervisor.pid);
+      const started = supervisor.startedAt;
+      if (started !== undefined && (startedAt === undefined || started < startedAt)) startedAt = started;
+      restarts += supervisor.restarts;
+      const stats = mux.stats();
+      clients += stats.clients;
+      inflight += stats.inflight;
+      queued += stats.queued;
+      if (supervisor.lastExit && (!lastExit || supervisor.lastExit.at > lastExit.at)) lastExit = supervisor.lastExit;
+    }
+    const primary = instances[0]?.supervisor;
+    let status: ServiceStatus;
+    if (primary) status = primary.status;
+    else status = this.#stoppedByUser ? ServiceStatus.Stopped : ServiceStatus.Idle;
+    return {
+      name: this.name,
+      status,
+      isolation: this.config.isolation,
+      pids,
+      startedAt,
+      restarts,
+      clients,
+      inflight,
+      queued,
+      socket: this.socketPath,
+      lastExit,
+      error: primary?.errorMessage,
+    };
+  }
+
+  /** Shuts down: disconnects clients, stops every child, removes the socket. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    const server = this.#server;
+    this.#server = undefined;
+    const closed = server ? closeUnixServer(server, this.socketPath) : Promise.resolve();
+    const instances = this.#instances();
+    await Promise.all(instances.map((instance) => instance.supervisor.stop(ExitReason.Shutdown)));
+    for (const instance of instances) instance.mux.closeAllClients('muxd is shutting down');
+    await closed;
+  }
+}

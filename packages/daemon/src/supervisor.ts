@@ -1,0 +1,409 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { LineReader } from '@muxd/protocol';
+import type { Mux, Peer, UpstreamHandle } from '@muxd/engine';
+import type { ServiceConfig } from './config.js';
+import type { Logger } from './logs.js';
+import type { Reaper } from './reaper.js';
+
+/** What `muxctl ls` shows for a service. */
+export const ServiceStatus = {
+  Stopped: 'stopped',
+  Starting: 'starting',
+  Online: 'online',
+  /** Crashed; waiting to restart. */
+  Backoff: 'backoff',
+  /** Gave up: too many restarts, or the command can't be run. */
+  Errored: 'errored',
+  /** Stopped for lack of clients; the next client starts it. */
+  Idle: 'idle',
+} as const;
+export type ServiceStatus = (typeof ServiceStatus)[keyof typeof ServiceStatus];
+
+/** Why a child ended. */
+export const ExitReason = {
+  Crash: 'crash',
+  SpawnFailed: 'spawn-failed',
+  Manual: 'manual',
+  Idle: 'idle',
+  Shutdown: 'shutdown',
+  Config: 'config',
+  Hung: 'hung',
+  Memory: 'memory',
+  ClientGone: 'client-gone',
+} as const;
+export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason];
+
+export interface ExitInfo {
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  reason: ExitReason;
+  /** When it ended, ms since the epoch. */
+  at: number;
+  uptimeMs: number;
+  /** Set for spawn failures: why the command could not run. */
+  error?: string;
+}
+
+/** Lifecycle events, for logs and the history. */
+export type SupervisorEvent =
+  | { type: 'spawn'; pid: number }
+  | { type: 'exit'; exit: ExitInfo; willRestart: boolean; delayMs?: number }
+  | { type: 'errored'; message: string };
+
+export interface SupervisorOptions {
+  config: ServiceConfig;
+  mux: Mux;
+  reaper: Reaper;
+  log: Logger;
+  onEvent?: (event: SupervisorEvent) => void;
+}
+
+/** Longest stderr line kept whole in the service log. */
+const STDERR_LINE_BYTES = 64 * 1024;
+/** After the leader exits, how long the rest of its process group gets before SIGKILL. */
+const GROUP_GRACE_MS = 1000;
+
+/**
+ * Runs one MCP server child: spawns it in its own process group, feeds its
+ * stdio to the engine, restarts it with exponential backoff when it dies,
+ * gives up after too many restarts, and stops it with stdin close, SIGTERM,
+ * then SIGKILL to the whole group.
+ */
+export class ChildSupervisor {
+  readonly #config: ServiceConfig;
+  readonly #mux: Mux;
+  readonly #reaper: Reaper;
+  readonly #log: Logger;
+  readonly #onEvent: ((event: SupervisorEvent) => void) | undefined;
+
+  status: ServiceStatus = ServiceStatus.Stopped;
+  /** Restarts after crashes since the daemon started. */
+  restarts = 0;
+  lastExit: ExitInfo | undefined;
+  /** Why the service is errored, when it is. */
+  errorMessage: string | undefined;
+
+  #child: ChildProcessWithoutNullStreams | undefined;
+  #startedAt = 0;
+  #upstream: UpstreamHandle | undefined;
+  #backoffTimer: ReturnType<typeof setTimeout> | undefined;
+  #delayMs: number;
+  #recentRestarts: number[] = [];
+  /** Set while an intentional stop is in progress: the exit is not a crash. */
+  #stopping: { reason: ExitReason; done: Promise<void> } | undefined;
+  #exited: Promise<void> = Promise.resolve();
+
+  constructor(options: SupervisorOptions) {
+    this.#config = options.config;
+    this.#mux = options.mux;
+    this.#reaper = options.reaper;
+    this.#log = options.log;
+    this.#onEvent = options.onEvent;
+    this.#delayMs = this.#config.restart.initialDelayMs;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** When the current child started, ms since the epoch; undefined when none runs. */
+  get startedAt(): number | undefined {
+    return this.#child ? this.#startedAt : undefined;
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  /** Starts the child unless it runs; clears an errored state and the restart budget. */
+  start(): void {
+    if (this.#child || this.#stopping) return;
+    if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = undefined;
+    this.#recentRestarts = [];
+    this.#delayMs = this.#config.restart.initialDelayMs;
+    this.errorMessage = undefined;
+    this.#mux.setUnavailable(undefined);
+    this.#spawn();
+  }
+
+  /**
+   * Stops the child (stdin close, SIGTERM, SIGKILL to its group after
+   * `stopTimeout`) and keeps it stopped. Resolves once the whole group is gone.
+   */
+  async stop(reason: ExitReason): Promise<void> {
+    if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
+    this.#backoffTimer = undefined;
+    const target = reason === ExitReason.Idle ? ServiceStatus.Idle : ServiceStatus.Stopped;
+    if (this.#stopping) {
+      await this.#stopping.done;
+      return;
+    }
+    const child = this.#child;
+    if (!child) {
+      if (this.status !== ServiceStatus.Errored || reason !== ExitReason.Idle) this.status = target;
+      this.#markUnavailable(reason);
+      return;
+    }
+    const done = this.#terminate(child);
+    this.#stopping = { reason, done };
+    try {
+      await done;
+    } finally {
+      this.#stopping = undefined;
+    }
+    this.status = target;
+    this.#markUnavailable(reason);
+  }
+
+  /** Stops the child and starts a new one; clients stay connected. */
+  async restart(reason: ExitReason): Promise<void> {
+    await this.stop(reason);
+    this.restarts++;
+    this.start();
+  }
+
+  #markUnavailable(reason: ExitReason): void {
+    if (reason === ExitReason.Manual) {
+      this.#mux.setUnavailable(`Service '${this.#config.name}' is stopped; start it with: muxctl start ${this.#config.name}`);
+    } else if (reason === ExitReason.Shutdown) {
+      this.#mux.setUnavailable('muxd is shutting down');
+    }
+  }
+
+  #spawn(): void {
+    const { name, command, args, cwd, env } = this.#config;
+    this.status = ServiceStatus.Starting;
+    const cwdProblem = checkDirectory(cwd);
+    if (cwdProblem) {
+      this.#spawnFailed(`working directory ${cwd} ${cwdProblem}`);
+      return;
+    }
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    } catch (error) {
+      this.#spawnFailed(`cannot run ${command}: ${(error as Error).message}`);
+      return;
+    }
+    this.#child = child;
+    this.#startedAt = Date.now();
+    let resolveExited!: () => void;
+    this.#exited = new Promise((resolve) => (resolveExited = resolve));
+
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (child.pid !== undefined) {
+        this.#log.warn({ err: error.message }, 'child process error');
+        return;
+      }
+      this.#child = undefined;
+      resolveExited();
+      const why = error.code === 'ENOENT' ? `command not found: ${command}` : error.code === 'EACCES' ? `permission denied: ${command}` : error.message;
+      this.#spawnFailed(why);
+    });
+
+    child.once('spawn', () => {
+      const pid = child.pid as number;
+      this.status = ServiceStatus.Online;
+      this.#reaper.watch(pid);
+      this.#log.info({ pid, command, args }, 'child started');
+      this.#onEvent?.({ type: 'spawn', pid });
+      this.#upstream = this.#mux.attachUpstream(this.#peerFor(child));
+    });
+
+    const stdout = new LineReader({
+      maxLineBytes: this.#config.maxResponseBytes,
+      onLine: (line) => {
+        let message: unknown;
+        try {
+          message = JSON.parse(line.toString('utf8'));
+        } catch {
+          this.#log.warn({ line: preview(line) }, 'non-JSON line on the child\'s stdout: skipped');
+          return;
+        }
+        this.#upstream?.receive(message);
+      },
+      onOverflow: (bytes) => {
+        this.#log.error({ bytes, limit: this.#config.maxResponseBytes }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
+      },
+    });
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+
+    const stderr = new LineReader({
+      maxLineBytes: STDERR_LINE_BYTES,
+      onLine: (line) => this.#log.info({ stream: 'stderr' }, line.toString('utf8')),
+      onOverflow: (bytes) => this.#log.warn({ stream: 'stderr', bytes }, 'stderr line over 64 KiB: skipped'),
+    });
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdin.on('error', (error) => this.#log.debug({ err: error.message }, 'child stdin closed'));
+
+    child.once('exit', (code, signal) => {
+      const pid = child.pid;
+      if (pid !== undefined) this.#reapGroup(pid);
+      // Let stdout drain (a last answer written just before exiting), but don't
+      // wait for grandchildren holding the pipe open.
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(fallback);
+        resolveExited();
+        this.#childGone(child, code, signal);
+      };
+      const fallback = setTimeout(finish, 200);
+      child.stdout.once('close', finish);
+      if (child.stdout.closed) finish();
+    });
+  }
+
+  #peerFor(child: ChildProcessWithoutNullStreams): Peer {
+    return {
+      send: (message) => {
+        if (child.stdin.writable) child.stdin.write(JSON.stringify(message) + '\n');
+      },
+      close: () => child.stdin.end(),
+    };
+  }
+
+  #spawnFailed(why: string): void {
+    this.#child = undefined;
+    const exit: ExitInfo = { pid: undefined, code: null, signal: null, reason: ExitReason.SpawnFailed, at: Date.now(), uptimeMs: 0, error: why };
+    this.lastExit = exit;
+    this.#log.error({ error: why }, 'child could not start');
+    this.#onEvent?.({ type: 'exit', exit, willRestart: false });
+    this.#becomeErrored(`Service '${this.#config.name}' cannot start: ${why}. Fix the config, then: muxctl start ${this.#config.name}`);
+  }
+
+  #becomeErrored(message: string): void {
+    this.status = ServiceStatus.Errored;
+    this.errorMessage = message;
+    this.#log.error({}, message);
+    this.#onEvent?.({ type: 'errored', message });
+    this.#mux.setUnavailable(message);
+  }
+
+  #childGone(child: ChildProcessWithoutNullStreams, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    const now = Date.now();
+    const stopping = this.#stopping;
+    const exit: ExitInfo = {
+      pid: child.pid,
+      code,
+      signal,
+      reason: stopping ? stopping.reason : ExitReason.Crash,
+      at: now,
+      uptimeMs: now - this.#startedAt,
+    };
+    this.lastExit = exit;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    this.#upstream?.closed(stopping ? `stopped (${stopping.reason})` : `exited with ${how}`);
+    this.#upstream = undefined;
+    if (stopping) {
+      this.#log.info({ pid: child.pid, code, signal, reason: stopping.reason }, 'child stopped');
+      this.#onEvent?.({ type: 'exit', exit, willRestart: false });
+      return;
+    }
+    const { maxRestarts, windowMs, resetAfterMs, initialDelayMs, maxDelayMs } = this.#config.restart;
+    if (exit.uptimeMs >= resetAfterMs) this.#delayMs = initialDelayMs;
+    this.#recentRestarts = this.#recentRestarts.filter((at) => now - at < windowMs);
+    if (maxRestarts > 0 && this.#recentRestarts.length >= maxRestarts) {
+      this.#log.error({ pid: child.pid, code, signal }, `child exited with ${how}`);
+      this.#onEvent?.({ type: 'exit', exit, willRestart: false });
+      this.#becomeErrored(
+        `Service '${this.#config.name}' is errored: it exited ${this.#recentRestarts.length + 1} times within ${Math.round(windowMs / 1000)} s (last: ${how}). See muxctl logs ${this.#config.name}, then: muxctl start ${this.#config.name}`,
+      );
+      return;
+    }
+    const delayMs = this.#delayMs;
+    this.#delayMs = Math.min(this.#delayMs * 2, maxDelayMs);
+    this.#recentRestarts.push(now);
+    this.restarts++;
+    this.status = ServiceStatus.Backoff;
+    this.#log.warn({ pid: child.pid, code, signal, delayMs }, `child exited with ${how}; restarting in ${delayMs} ms`);
+    this.#onEvent?.({ type: 'exit', exit, willRestart: true, delayMs });
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = undefined;
+      this.#spawn();
+    }, delayMs);
+  }
+
+  /** stdin close, then SIGTERM, then SIGKILL, each to the whole process group. */
+  async #terminate(child: ChildProcessWithoutNullStreams): Promise<void> {
+    const pid = child.pid;
+    const exited = this.#exited;
+    child.stdin.end();
+    const stopTimeoutMs = this.#config.stopTimeoutMs;
+    if (await settlesWithin(exited, Math.min(1000, stopTimeoutMs))) return;
+    if (pid !== undefined) signalGroup(pid, 'SIGTERM');
+    if (await settlesWithin(exited, stopTimeoutMs)) return;
+    this.#log.warn({ pid, stopTimeoutMs }, 'child ignored SIGTERM: sending SIGKILL');
+    if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+    await exited;
+  }
+
+  /** Once the leader has exited, whatever is left of its group goes too. */
+  #reapGroup(pgid: number): void {
+    if (!groupAlive(pgid)) {
+      this.#reaper.forget(pgid);
+      return;
+    }
+    signalGroup(pgid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (groupAlive(pgid)) {
+        this.#log.warn({ pgid }, 'processes left behind by the child: sending SIGKILL');
+        signalGroup(pgid, 'SIGKILL');
+      }
+      this.#reaper.forget(pgid);
+    }, GROUP_GRACE_MS);
+    timer.unref();
+  }
+
+  /** Resolves when the current child (if any) has exited. */
+  whenExited(): Promise<void> {
+    return this.#exited;
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+function checkDirectory(path: string): string | undefined {
+  try {
+    return statSync(path).isDirectory() ? undefined : 'is not a directory';
+  } catch {
+    return 'does not exist';
+  }
+}
+
+function preview(line: Buffer): string {
+  const text = line.subarray(0, 200).toString('utf8');
+  return line.length > 200 ? `${text}...` : text;
+}
