@@ -427,7 +427,8 @@ export class Mux {
     pending.timer = setTimeout(() => {
       pending.timer = undefined;
       this.#log.warn({ method: pending.method, client: pending.client?.id, timeoutMs }, 'request timed out');
-      if (pending.sent) this.#cancelUpstream(pending.upstreamId, 'request timed out in muxd');
+      // MCP forbids cancelling initialize; the failed handshake gets the child replaced instead.
+      if (pending.sent && pending.method !== 'initialize') this.#cancelUpstream(pending.upstreamId, 'request timed out in muxd');
       this.#settle(
         pending,
         errorResponse(pending.upstreamId, ErrorCodes.RequestTimeout, `Request '${pending.method}' to service '${this.service}' timed out after ${timeoutMs} ms`),
@@ -506,12 +507,14 @@ export class Mux {
     client.phase = ClientPhase.Ready;
     this.#reply(client, successResponse(id, this.#initializeResult));
     if (client.can('roots') && this.#rootsGiven !== undefined) this.#refreshRoots(client);
+    this.#closeIfDrained(client);
   }
 
   #failInitialize(client: ClientSession, response: JsonRpcResponse): void {
     client.initializeId = undefined;
     client.phase = ClientPhase.New;
     this.#reply(client, response);
+    this.#closeIfDrained(client);
   }
 
   #clientNotification(client: ClientSession, notification: JsonRpcNotification): void {
@@ -546,9 +549,17 @@ export class Mux {
     if (pending.timer) clearTimeout(pending.timer);
     if (!pending.sent) this.#queue = this.#queue.filter((queued) => queued !== pending.upstreamId);
     this.#progress.delete(idKey(pending.upstreamId));
-    if (pending.client && pending.originalId !== undefined) {
-      pending.client.inflight.delete(idKey(pending.originalId));
-      this.#closeIfDrained(pending.client);
+    const client = pending.client;
+    if (client && pending.originalId !== undefined) {
+      const key = idKey(pending.originalId);
+      client.inflight.delete(key);
+      const batch = client.batches.get(key);
+      if (batch) {
+        client.batches.delete(key);
+        batch.waiting.delete(key);
+        if (batch.waiting.size === 0 && batch.responses.length > 0 && client.isOpen) client.peer.send(batch.responses);
+      }
+      this.#closeIfDrained(client);
     }
   }
 
@@ -605,7 +616,9 @@ export class Mux {
   }
 
   #closeIfDrained(client: ClientSession): void {
-    if (client.ending && client.isOpen && client.inflight.size === 0) client.peer.close('client finished');
+    if (!client.ending || !client.isOpen || client.inflight.size > 0 || client.initializeId !== undefined) return;
+    for (const waiters of this.#subscribeWaiters.values()) if (waiters.some((waiter) => waiter.client === client)) return;
+    client.peer.close('client finished');
   }
 
   /** Sends a response to a client, gathering it into its batch when it belongs to one. */
@@ -671,6 +684,7 @@ export class Mux {
   #startHandshake(): void {
     if (this.#upstreamState !== UpstreamState.Connected || !this.#initializeParams) return;
     this.#upstreamState = UpstreamState.Initializing;
+    const upstream = this.#upstream;
     const previous = this.#initializeResult;
     this.#internalRequest('initialize', this.#initializeParams, this.#requestTimeoutMs || 60_000).then(
       (result) => {
@@ -689,7 +703,8 @@ export class Mux {
         if (previous && !sameServer(previous, result)) this.#announceListChanges(result);
       },
       (error: unknown) => {
-        if (this.#upstreamState !== UpstreamState.Initializing) return;
+        // A replaced child's handshake fails as it goes; that says nothing about the new child's.
+        if (this.#upstream !== upstream || this.#upstreamState !== UpstreamState.Initializing) return;
         const reason = `Service '${this.service}' failed its initialize handshake: ${errorText(error)}`;
         this.#log.error({ err: errorText(error) }, 'upstream initialize failed');
         this.#upstreamState = UpstreamState.Failed;
@@ -1003,7 +1018,8 @@ export class Mux {
     if (!subscription) return;
     subscription.upstream = UpstreamSubscription.Pending;
     this.#subscribeWaiters.set(uri, [...waiters]);
-    this.#internalRequest('resources/subscribe', { uri }).then(
+    // Queued, like any client request, while the handshake is not done.
+    this.#internalRequest('resources/subscribe', { uri }, this.#requestTimeoutMs, true).then(
       () => {
         const answered = this.#subscribeWaiters.get(uri) ?? [];
         this.#subscribeWaiters.delete(uri);
@@ -1015,6 +1031,7 @@ export class Mux {
           this.#internalRequest('resources/unsubscribe', { uri }).catch(() => undefined);
         }
         for (const waiter of answered) this.#reply(waiter.client, successResponse(waiter.id, {}));
+        for (const waiter of answered) this.#closeIfDrained(waiter.client);
       },
       (error: unknown) => {
         const answered = this.#subscribeWaiters.get(uri) ?? [];
@@ -1024,6 +1041,7 @@ export class Mux {
           this.#subscriptions.remove(uri, waiter.client);
           this.#reply(waiter.client, errorResponseFrom(waiter.id, error));
         }
+        for (const waiter of answered) this.#closeIfDrained(waiter.client);
       },
     );
   }
@@ -1084,11 +1102,15 @@ export class Mux {
 
   // --------------------------------------------------------------- internal
 
-  /** A request of muxd's own to the server. Rejects with the JSON-RPC error object. */
-  #internalRequest(method: string, params: JsonObject | undefined, timeoutMs = this.#requestTimeoutMs): Promise<JsonObject> {
+  /**
+   * A request of muxd's own to the server. Rejects with the JSON-RPC error
+   * object. With `queue`, waits for the handshake like a client's request
+   * instead of failing while the server is not ready.
+   */
+  #internalRequest(method: string, params: JsonObject | undefined, timeoutMs = this.#requestTimeoutMs, queue = false): Promise<JsonObject> {
     return new Promise((resolve, reject) => {
       const ready = this.#upstreamState === UpstreamState.Ready || (method === 'initialize' && this.#upstreamState === UpstreamState.Initializing);
-      if (!this.#upstream || !ready) {
+      if ((!this.#upstream || !ready) && !queue) {
         reject(errorResponse(null, ErrorCodes.ServiceUnavailable, `Service '${this.service}' is not ready`).error);
         return;
       }
@@ -1101,7 +1123,7 @@ export class Mux {
         client: undefined,
         originalId: undefined,
         message,
-        sent: true,
+        sent: false,
         originalToken: undefined,
         taskAugmented: false,
         timer: undefined,
@@ -1113,7 +1135,12 @@ export class Mux {
       };
       this.#pending.set(upstreamId, pending);
       this.#armTimer(pending, timeoutMs);
-      this.#upstream.send(message);
+      if (this.#upstream && ready) {
+        pending.sent = true;
+        this.#upstream.send(message);
+      } else {
+        this.#queue.push(upstreamId);
+      }
     });
   }
 
@@ -1126,8 +1153,9 @@ export class Mux {
   }
 }
 
+/** The id of a malformed request, to answer it by; null for anything else (a response's id is not the client's). */
 function readableId(message: unknown): JsonRpcId | null {
-  if (!isJsonObject(message)) return null;
+  if (!isJsonObject(message) || typeof message['method'] !== 'string') return null;
   const id = message['id'];
   return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
 }

@@ -628,6 +628,42 @@ describe('roots', () => {
   });
 });
 
+describe('roots membership', () => {
+  async function rootsGiven(t: TestContext) {
+    const h = createHarness(t);
+    const a = await h.ready({ roots: { listChanged: true } });
+    h.upstream.ask('r1', 'roots/list');
+    a.respond(a.request('roots/list').id, { roots: [{ uri: 'file:///a' }] });
+    await tick();
+    resultOf(h.upstream.responseTo('r1'));
+    return { ...h, a };
+  }
+
+  test('a client joining with new roots makes muxd tell the server', async (t) => {
+    const { upstream, connect } = await rootsGiven(t);
+    const b = connect();
+    b.initialize(0, { roots: {} });
+    b.respond(b.request('roots/list').id, { roots: [{ uri: 'file:///b' }] });
+    await tick();
+    assert.equal(upstream.notifications('notifications/roots/list_changed').length, 1);
+  });
+
+  test('a client joining with roots already known changes nothing upstream', async (t) => {
+    const { upstream, connect } = await rootsGiven(t);
+    const b = connect();
+    b.initialize(0, { roots: {} });
+    b.respond(b.request('roots/list').id, { roots: [{ uri: 'file:///a' }] });
+    await tick();
+    assert.deepEqual(upstream.notifications('notifications/roots/list_changed'), []);
+  });
+
+  test('the only client holding a root leaving makes muxd tell the server', async (t) => {
+    const { upstream, a } = await rootsGiven(t);
+    a.handle.disconnect();
+    assert.equal(upstream.notifications('notifications/roots/list_changed').length, 1);
+  });
+});
+
 describe('resource subscriptions', () => {
   const URI = 'file:///watched';
 
@@ -678,6 +714,44 @@ describe('resource subscriptions', () => {
     await tick();
     a.handle.disconnect();
     assert.deepEqual(upstream.requests('resources/unsubscribe').map((r) => r.params), [{ uri: URI }]);
+  });
+
+  test('a subscribe sent while the child restarts waits for the new child instead of failing', async (t) => {
+    const h = createHarness(t);
+    const a = await h.ready();
+    const b = await h.ready();
+    h.upstream.handle.closed('crashed');
+    a.call(1, 'resources/subscribe', { uri: URI });
+    b.call(1, 'resources/subscribe', { uri: URI });
+    await tick();
+    assert.deepEqual(a.responses(), [], 'queued like any other request');
+    const second = new FakeUpstream(h.mux);
+    h.upstream = second;
+    second.completeInitialize();
+    await tick();
+    assert.equal(second.requests('resources/subscribe').length, 1, 'one upstream subscribe for both');
+    second.respondAll('resources/subscribe');
+    await tick();
+    assert.deepEqual(resultOf(a.responseTo(1)), {});
+    assert.deepEqual(resultOf(b.responseTo(1)), {});
+    second.notify('notifications/resources/updated', { uri: URI });
+    assert.equal(a.notifications('notifications/resources/updated').length, 1);
+  });
+
+  test('a subscribe pipelined behind the first initialize is sent after the handshake', async (t) => {
+    const { upstream, connect } = createHarness(t);
+    const a = connect();
+    a.initialize(0);
+    a.call(1, 'resources/subscribe', { uri: URI });
+    await tick();
+    assert.deepEqual(upstream.methods(), ['initialize']);
+    upstream.completeInitialize();
+    await tick();
+    assert.deepEqual(upstream.methods(), ['initialize', 'notifications/initialized', 'resources/subscribe']);
+    upstream.respondAll('resources/subscribe');
+    await tick();
+    assert.deepEqual(a.responses().map((response) => response.id), [0, 1]);
+    assert.deepEqual(resultOf(a.responseTo(1)), {});
   });
 
   test('a failed upstream subscribe fails every waiting subscriber', async (t) => {
@@ -779,6 +853,22 @@ describe('tasks', () => {
     assert.deepEqual(b.notifications('notifications/tasks/status').map((n) => n.params?.['taskId']), ['task-b']);
   });
 
+  test('a server request tied to a task goes to the task\'s owner, not the busiest client', async (t) => {
+    const { upstream, ready } = createHarness(t);
+    const owner = await ready({ tasks: {}, elicitation: {} });
+    const busy = await ready({ elicitation: {} });
+    owner.call(1, 'tools/call', { name: 'long', task: { ttl: 1000 } });
+    upstream.respond(upstream.request('tools/call'), { task: { taskId: 'tk', status: 'working' } });
+    busy.call(1, 'tools/call', { name: 'slow' });
+    upstream.ask(50, 'elicitation/create', {
+      message: 'confirm?',
+      requestedSchema: { type: 'object', properties: {} },
+      _meta: { 'io.modelcontextprotocol/related-task': { taskId: 'tk' } },
+    });
+    assert.equal(owner.requests('elicitation/create').length, 1);
+    assert.deepEqual(busy.requests(), []);
+  });
+
   test('a task\'s progress keeps reaching its owner after the CreateTaskResult, until the task ends', async (t) => {
     const { upstream, ready } = createHarness(t);
     const a = await ready({ tasks: {} });
@@ -850,6 +940,18 @@ describe('batches', () => {
     assert.equal(errorOf(a.responseTo(null)).code, ErrorCodes.InvalidRequest);
   });
 
+  test('a cancelled batch member does not hold back the answers to the others', async (t) => {
+    const { upstream, ready } = createHarness(t);
+    const a = await ready();
+    a.raw([
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow' } },
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+    ]);
+    a.notify('notifications/cancelled', { requestId: 1 });
+    upstream.respond(upstream.request('tools/list'), { tools: [] });
+    assert.deepEqual(a.batches, [[{ jsonrpc: '2.0', id: 2, result: { tools: [] } }]]);
+  });
+
   test('batch members answered at once still come back inside the array', async (t) => {
     const { upstream, ready } = createHarness(t);
     const a = await ready();
@@ -887,6 +989,17 @@ describe('invalid messages', () => {
     upstream.respond(upstream.request('tools/call'), TOOL_RESULT);
     assert.deepEqual(resultOf(a.responseTo(2)), { tools: [] }, 'the client keeps working');
     assert.deepEqual(b.received, [{ jsonrpc: '2.0', id: 1, result: TOOL_RESULT }]);
+  });
+
+  test('a malformed answer to a server request is not echoed back under that request\'s id', async (t) => {
+    const { upstream, ready } = createHarness(t);
+    const a = await ready({ sampling: {} });
+    upstream.ask(1, 'sampling/createMessage', { messages: [], maxTokens: 1 });
+    const routed = a.request('sampling/createMessage');
+    a.raw({ jsonrpc: '2.0', id: routed.id, result: 'not an object' });
+    // The client never sent a request with that id: a response carrying it would be one it did not ask for.
+    assert.deepEqual(a.responses().map((response) => response.id), [null]);
+    assert.equal(errorOf(a.responses()[0]).code, ErrorCodes.InvalidRequest);
   });
 
   test('an invalid message from the server is skipped; the next one still routes', async (t) => {
@@ -1040,6 +1153,22 @@ describe('availability and timeouts', () => {
     second.respond(second.request('tools/call'), TOOL_RESULT);
     assert.deepEqual(resultOf(a.responseTo(3)), TOOL_RESULT);
     assert.ok(!second.requests('tools/call').some((call) => call.params?.['name'] === 'queued'), 'failed requests are not sent later');
+  });
+
+  test('a handshake that times out fails the waiting clients and never cancels initialize', async (t) => {
+    const failures: string[] = [];
+    const { upstream, connect, mux } = createHarness(t, { requestTimeoutMs: 30, onUpstreamFailure: (reason) => failures.push(reason) });
+    const a = connect();
+    a.initialize(1);
+    await waitFor(() => a.responses().length > 0, 'the handshake timeout');
+    assert.equal(errorOf(a.responseTo(1)).code, ErrorCodes.UpstreamInitializeFailed);
+    assert.equal(mux.upstreamState, UpstreamState.Failed);
+    assert.equal(failures.length, 1);
+    // MCP: the initialize request must not be cancelled.
+    assert.deepEqual(upstream.notifications('notifications/cancelled'), []);
+    const b = connect();
+    b.initialize(2);
+    assert.equal(errorOf(b.responseTo(2)).code, ErrorCodes.UpstreamInitializeFailed, 'later clients are told at once');
   });
 
   test('a request timeout answers the client with an error and cancels upstream', async (t) => {
