@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import { ErrorCodes, LineReader, errorResponse, sniffRequestId } from '@muxd/protocol';
+import { ErrorCodes, INPUT_ENDED_METHOD, LineReader, errorResponse, isJsonObject, sniffRequestId } from '@muxd/protocol';
 import type { ClientHandle, Mux, Peer } from '@muxd/engine';
 import type { Logger } from './logs.js';
-import { formatBytes } from './units.js';
+import { formatBytes } from '@muxd/config';
+
 
 export interface ClientLimits {
   maxRequestBytes: number;
@@ -12,7 +13,8 @@ export interface ClientLimits {
 
 /**
  * Connects one data-socket client to a Mux: NDJSON in (bounded lines, parse
- * errors answered), JSON out. A client that stops reading is disconnected
+ * errors answered), JSON out. An end of input without `muxd/inputEnded`
+ * first means the client is gone. A client that stops reading is disconnected
  * once its queue passes `maxClientBuffer`, so it can never hold up the
  * child's reader or the other clients.
  */
@@ -33,6 +35,8 @@ export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimit
     },
   };
   const client = mux.connectClient(peer);
+  /** The client said it will send nothing more (mux-proxy does when its stdin closes). */
+  let inputEnded = false;
   handle = client;
   const reader = new LineReader({
     maxLineBytes: limits.maxRequestBytes,
@@ -45,18 +49,28 @@ export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimit
         peer.send(errorResponse(null, ErrorCodes.ParseError, `Parse error: ${(error as Error).message}`));
         return;
       }
+      if (isJsonObject(message) && message['method'] === INPUT_ENDED_METHOD && !('id' in message)) {
+        inputEnded = true;
+        client.end();
+        return;
+      }
       client.receive(message);
     },
-    onOverflow(bytes, head) {
-      const id = sniffRequestId(head);
-      log.warn({ client: client.id, bytes, id }, 'message from client over maxRequestBytes: discarded');
+    onOverflow(overflow) {
+      const id = sniffRequestId(overflow);
+      log.warn({ client: client.id, bytes: overflow.bytes, id }, 'message from client over maxRequestBytes: discarded');
       peer.send(
         errorResponse(id, ErrorCodes.RequestTooLarge, `Message too large: over ${formatBytes(limits.maxRequestBytes)} (maxRequestBytes of service '${mux.service}')`),
       );
     },
   });
   socket.on('data', (chunk: Buffer) => reader.push(chunk));
-  socket.on('end', () => client.end());
+  socket.on('end', () => {
+    if (inputEnded) return;
+    // Ended without saying so: the client is gone, so its requests are cancelled now.
+    client.disconnect('client went away');
+    socket.destroy();
+  });
   socket.on('close', () => client.disconnect());
   socket.on('error', (error) => log.debug({ client: client.id, err: error.message }, 'client socket error'));
   return client;

@@ -1,37 +1,82 @@
-import { serviceSocketPath } from '@muxd/protocol';
-import type { MuxPaths } from '@muxd/protocol';
-import type { MuxConfig } from './config.js';
-import { createFileLogger, serviceLogDir } from './logs.js';
+import { join } from 'node:path';
+import { CONTROL_PROTOCOL_VERSION, MuxError, MuxErrorCodes, serviceSocketPath } from '@muxd/protocol';
+import type {
+  ActionResult,
+  DaemonStatus,
+  DescribeResult,
+  HelloResult,
+  HistoryResult,
+  ListResult,
+  LogsResult,
+  MuxPaths,
+  ReloadResult,
+  ServiceRow,
+} from '@muxd/protocol';
+import type { MuxConfig, ServiceConfig } from '@muxd/config';
+import { ControlServer } from './controlServer.js';
+import { readLastLines, followFile } from './logTail.js';
+import { createFileLogger, daemonLogDir, serviceLogDir } from './logs.js';
 import type { Logger } from './logs.js';
 import { PidLock } from './pidLock.js';
+import { CpuSampler, readProcessTable, treeUsage } from './processStats.js';
 import { Reaper } from './reaper.js';
+import { redactConfig } from './redact.js';
 import { Service } from './service.js';
+import { Store } from './store.js';
+import { ExitReason, ServiceStatus } from './supervisor.js';
 import type { SupervisorEvent } from './supervisor.js';
 import { checkSocketPathLength, ensurePrivateDirectory } from './unixSocket.js';
+import { VERSION } from './version.js';
 
 export interface DaemonOptions {
   config: MuxConfig;
   paths: MuxPaths;
   log: Logger;
+  /** Re-reads the config file for `reload`. */
+  loadConfig: (file: string) => Promise<MuxConfig>;
+  /** Finds a config file when the daemon started without one. */
+  findConfig?: () => Promise<string | undefined>;
+  /** Called when a client asks the daemon to shut down. */
+  onShutdownRequested?: () => void;
 }
 
+/** How long `start` waits for a child to come up before answering. */
+const START_WAIT_MS = 10_000;
+
 /**
- * muxd itself: holds the per-home lock, the reaper, and one `Service` per
- * configured server. `start()` returns once every data socket listens.
+ * muxd itself: the per-home lock, the reaper, the history store, the
+ * control socket and one `Service` per configured server. `start()` returns
+ * once every socket listens.
  */
 export class Daemon {
   readonly paths: MuxPaths;
   readonly log: Logger;
   readonly services = new Map<string, Service>();
-  readonly #config: MuxConfig;
+  readonly startedAt = Date.now();
+  #config: MuxConfig;
+  readonly #loadConfig: (file: string) => Promise<MuxConfig>;
+  readonly #findConfig: () => Promise<string | undefined>;
+  readonly #onShutdownRequested: (() => void) | undefined;
   #lock: PidLock | undefined;
   #reaper: Reaper | undefined;
+  #store: Store | undefined;
+  #control: ControlServer | undefined;
+  readonly #cpu = new CpuSampler();
   #stopping: Promise<void> | undefined;
+  /** Serializes reloads and start/stop/restart so they never interleave. */
+  #actions: Promise<unknown> = Promise.resolve();
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
     this.paths = options.paths;
     this.log = options.log;
+    this.#loadConfig = options.loadConfig;
+    this.#findConfig = options.findConfig ?? (async () => undefined);
+    this.#onShutdownRequested = options.onShutdownRequested;
+  }
+
+  get config(): MuxConfig {
+    return this.#config;
   }
 
   async start(): Promise<void> {
@@ -39,41 +84,53 @@ export class Daemon {
     ensurePrivateDirectory(paths.stateDir);
     ensurePrivateDirectory(paths.runDir);
     ensurePrivateDirectory(paths.logDir);
+    checkSocketPathLength(paths.controlSocket);
     for (const name of this.#config.services.keys()) checkSocketPathLength(serviceSocketPath(paths, name));
     this.#lock = PidLock.acquire(paths.lockFile);
     this.#reaper = new Reaper();
     const reaper = this.#reaper;
     process.on('exit', () => reaper.killAllNow());
-    log.info({ config: this.#config.file, services: [...this.#config.services.keys()], runDir: paths.runDir }, 'muxd starting');
+    log.info({ config: this.#config.file, services: [...this.#config.services.keys()], runDir: paths.runDir, version: VERSION }, 'muxd starting');
     for (const note of this.#config.notes) log.warn({}, `config: ${note}`);
+    this.#store = new Store(paths.database, log);
+    this.#store.daemonStarted(process.pid, VERSION, this.#config.file, this.startedAt);
     try {
-      for (const config of this.#config.services.values()) {
-        const serviceLog = await createFileLogger(serviceLogDir(paths.logDir, config.name), config.name);
-        const service = new Service(config, serviceSocketPath(paths, config.name), {
-          reaper,
-          log: serviceLog,
-          onEvent: (name, event) => this.#onServiceEvent(name, event),
-        });
-        this.services.set(config.name, service);
-        await service.open();
-      }
+      this.#control = await ControlServer.listen(paths.controlSocket, this, log);
+      for (const config of this.#config.services.values()) await this.#addService(config);
     } catch (error) {
       await this.stop();
       throw error;
     }
-    log.info({ services: this.services.size }, 'muxd ready');
+    log.info({ services: this.services.size, control: paths.controlSocket }, 'muxd ready');
+  }
+
+  async #addService(config: ServiceConfig): Promise<Service> {
+    const serviceLog = await createFileLogger(serviceLogDir(this.paths.logDir, config.name), config.name);
+    const service = new Service(config, serviceSocketPath(this.paths, config.name), {
+      reaper: this.#reaper as Reaper,
+      log: serviceLog,
+      onEvent: (name, event) => this.#onServiceEvent(name, event),
+    });
+    this.services.set(config.name, service);
+    await service.open();
+    return service;
   }
 
   #onServiceEvent(service: string, event: SupervisorEvent): void {
     switch (event.type) {
       case 'spawn':
         this.log.info({ service, child: event.pid }, 'child started');
+        this.#store?.runStarted(service, event.pid, Date.now());
         break;
       case 'exit': {
         const { exit } = event;
+        this.#store?.runEnded(service, exit);
         const fields = { service, child: exit.pid, code: exit.code, signal: exit.signal, reason: exit.reason, uptimeMs: exit.uptimeMs };
-        if (exit.reason === 'crash' || exit.reason === 'spawn-failed') this.log.warn(fields, event.willRestart ? `child exited; restarting in ${event.delayMs} ms` : 'child exited');
-        else this.log.info(fields, 'child stopped');
+        if (exit.reason === ExitReason.Crash || exit.reason === ExitReason.SpawnFailed) {
+          this.log.warn(fields, event.willRestart ? `child exited; restarting in ${event.delayMs} ms` : 'child exited');
+        } else {
+          this.log.info(fields, 'child stopped');
+        }
         break;
       }
       case 'errored':
@@ -82,11 +139,225 @@ export class Daemon {
     }
   }
 
-  /** Stops every service and releases the lock. Idempotent. */
+  // ------------------------------------------------------- control methods
+
+  hello(): HelloResult {
+    return { version: VERSION, protocol: CONTROL_PROTOCOL_VERSION, pid: process.pid, startedAt: this.startedAt };
+  }
+
+  status(): DaemonStatus {
+    return {
+      pid: process.pid,
+      version: VERSION,
+      startedAt: this.startedAt,
+      configFile: this.#config.file,
+      home: { runDir: this.paths.runDir, stateDir: this.paths.stateDir, logDir: this.paths.logDir },
+      databaseError: this.#store?.error ?? null,
+      notes: this.#config.notes,
+    };
+  }
+
+  list(): ListResult {
+    const table = readProcessTable();
+    const now = Date.now();
+    const services = [...this.services.values()].map((service) => this.#row(service, table, now));
+    return { services, daemon: this.status() };
+  }
+
+  #row(service: Service, table: ReturnType<typeof readProcessTable>, now: number): ServiceRow {
+    const snapshot = service.snapshot();
+    let memoryBytes: number | null = null;
+    let cpuPercent: number | null = null;
+    for (const pid of snapshot.pids) {
+      const usage = treeUsage(table, pid);
+      if (!usage) continue;
+      memoryBytes = (memoryBytes ?? 0) + usage.rssBytes;
+      cpuPercent = (cpuPercent ?? 0) + this.#cpu.percent(`${service.name}:${pid}`, usage.cpuMs, snapshot.startedAt ?? now, now);
+    }
+    const lastExit = snapshot.lastExit;
+    return {
+      name: snapshot.name,
+      status: snapshot.status,
+      isolation: snapshot.isolation,
+      pids: snapshot.pids,
+      startedAt: snapshot.startedAt ?? null,
+      uptimeMs: snapshot.startedAt === undefined ? null : now - snapshot.startedAt,
+      restarts: snapshot.restarts,
+      clients: snapshot.clients,
+      inflight: snapshot.inflight,
+      queued: snapshot.queued,
+      memoryBytes,
+      cpuPercent: cpuPercent === null ? null : Math.round(cpuPercent * 10) / 10,
+      lastExit: lastExit
+        ? {
+            pid: lastExit.pid ?? null,
+            code: lastExit.code,
+            signal: lastExit.signal,
+            reason: lastExit.reason,
+            at: lastExit.at,
+            uptimeMs: lastExit.uptimeMs,
+            ...(lastExit.error ? { error: lastExit.error } : {}),
+          }
+        : null,
+      error: snapshot.error ?? null,
+    };
+  }
+
+  #service(name: string): Service {
+    const service = this.services.get(name);
+    if (!service) {
+      const known = [...this.services.keys()].join(', ') || 'none';
+      throw new MuxError(MuxErrorCodes.ServiceUnknown, `no service '${name}' (configured: ${known})`);
+    }
+    return service;
+  }
+
+  #select(name: string): Service[] {
+    return name === 'all' ? [...this.services.values()] : [this.#service(name)];
+  }
+
+  describe(name: string): DescribeResult {
+    const service = this.#service(name);
+    const row = this.#row(service, readProcessTable(), Date.now());
+    const runs = this.#store && !this.#store.error ? this.#store.history(name, 2) : [];
+    const current = runs[0] && runs[0].endedAt === null ? runs[0] : null;
+    const last = runs.find((run) => run.endedAt !== null) ?? null;
+    const logDir = serviceLogDir(this.paths.logDir, name);
+    return {
+      row,
+      config: redactConfig(service.config),
+      socket: service.socketPath,
+      logDir,
+      logFile: join(logDir, 'current.log'),
+      currentRun: current,
+      lastRun: last,
+    };
+  }
+
+  /** Runs `action` after every earlier one finished. */
+  #serialize<T>(action: () => Promise<T>): Promise<T> {
+    const next = this.#actions.then(action, action);
+    this.#actions = next.catch(() => undefined);
+    return next;
+  }
+
+  startService(name: string): Promise<ActionResult> {
+    return this.#serialize(async () => {
+      const services = this.#select(name);
+      for (const service of services) service.start();
+      await Promise.all(services.map((service) => service.settled(START_WAIT_MS)));
+      return this.#result(services);
+    });
+  }
+
+  stopService(name: string): Promise<ActionResult> {
+    return this.#serialize(async () => {
+      const services = this.#select(name);
+      await Promise.all(services.map((service) => service.stop()));
+      return this.#result(services);
+    });
+  }
+
+  restartService(name: string): Promise<ActionResult> {
+    return this.#serialize(async () => {
+      const services = this.#select(name);
+      await Promise.all(services.map((service) => service.restart(ExitReason.Manual)));
+      await Promise.all(services.map((service) => service.settled(START_WAIT_MS)));
+      return this.#result(services);
+    });
+  }
+
+  #result(services: Service[]): ActionResult {
+    return {
+      services: services.map((service) => {
+        const snapshot = service.snapshot();
+        return { name: service.name, status: snapshot.status, pids: snapshot.pids, error: snapshot.error ?? null };
+      }),
+    };
+  }
+
+  #logFile(name: string | undefined): string {
+    if (name === undefined) return join(daemonLogDir(this.paths.logDir), 'current.log');
+    this.#service(name);
+    return join(serviceLogDir(this.paths.logDir, name), 'current.log');
+  }
+
+  logs(name: string | undefined, lines: number): LogsResult {
+    const file = this.#logFile(name);
+    return { file, lines: readLastLines(file, lines) };
+  }
+
+  followLogs(name: string | undefined, onLines: (lines: string[]) => void): () => void {
+    return followFile(this.#logFile(name), onLines);
+  }
+
+  history(name: string | undefined, limit: number): HistoryResult {
+    if (name !== undefined && !this.services.has(name)) {
+      // A removed service still has history: only refuse names never seen.
+      const runs = this.#store?.error ? [] : (this.#store?.history(name, 1) ?? []);
+      if (runs.length === 0) this.#service(name);
+    }
+    if (!this.#store || this.#store.error) return { runs: [], databaseError: this.#store?.error ?? 'database not open' };
+    try {
+      return { runs: this.#store.history(name, limit), databaseError: null };
+    } catch (error) {
+      return { runs: [], databaseError: (error as Error).message };
+    }
+  }
+
+  /**
+   * Re-reads the config and applies the difference: new services start,
+   * removed ones stop, changed ones restart, the rest keep their children
+   * and clients. An invalid config changes nothing.
+   */
+  reload(): Promise<ReloadResult> {
+    return this.#serialize(async () => {
+      const file = this.#config.file || (await this.#findConfig());
+      if (!file) throw new MuxError(MuxErrorCodes.ConfigNotFound, this.#config.notes[0] ?? 'no config file');
+      const next = await this.#loadConfig(file);
+      for (const name of next.services.keys()) checkSocketPathLength(serviceSocketPath(this.paths, name));
+      const result: ReloadResult = { configFile: next.file, added: [], removed: [], changed: [], unchanged: [], notes: next.notes };
+      for (const [name, service] of this.services) {
+        if (next.services.has(name)) continue;
+        result.removed.push(name);
+        await service.close(ExitReason.Config);
+        this.services.delete(name);
+      }
+      for (const [name, config] of next.services) {
+        const service = this.services.get(name);
+        if (!service) {
+          result.added.push(name);
+          await this.#addService(config);
+        } else if (JSON.stringify(service.config) === JSON.stringify(config)) {
+          result.unchanged.push(name);
+        } else {
+          result.changed.push(name);
+          if (service.config.isolation === config.isolation) {
+            await service.reconfigure(config);
+          } else {
+            await service.close(ExitReason.Config);
+            this.services.delete(name);
+            await this.#addService(config);
+          }
+        }
+      }
+      this.#config = next;
+      this.log.info(result, 'config reloaded');
+      return result;
+    });
+  }
+
+  requestShutdown(): void {
+    setImmediate(() => this.#onShutdownRequested?.());
+  }
+
+  /** Stops every service, the control socket, and releases the lock. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.log.info({}, 'muxd stopping');
-      await Promise.all([...this.services.values()].map((service) => service.close()));
+      await Promise.all([...this.services.values()].map((service) => service.close(ExitReason.Shutdown)));
+      await this.#control?.close();
+      this.#store?.close();
       this.#reaper?.close();
       this.#lock?.release();
       this.log.info({}, 'muxd stopped');
@@ -94,3 +365,5 @@ export class Daemon {
     return this.#stopping;
   }
 }
+
+export { ServiceStatus };

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MuxErrorCodes, isMuxError, resolvePaths } from '@muxd/protocol';
-import { findConfigFile, loadConfigFile, userConfigDir } from './config.js';
+import { findConfigFile, loadConfigFile, userConfigDir } from '@muxd/config';
 import { Daemon } from './daemon.js';
 import { createDaemonLogger } from './logs.js';
 import { VERSION } from './version.js';
@@ -20,17 +21,20 @@ const argv = await yargs(hideBin(process.argv))
 process.umask(0o077);
 
 async function main(): Promise<number> {
-  const configFile = argv.config ?? (await findConfigFile());
-  if (!configFile) {
-    console.error(`muxd: no config file: pass --config FILE, or create muxd.config.yaml here or config.yaml in ${userConfigDir()}`);
-    return 2;
-  }
-  const config = await loadConfigFile(configFile);
+  const configFile = argv.config ?? (process.env['MUXD_CONFIG'] || (await findConfigFile()));
+  // With no config file muxd still runs (ad-hoc services need none) and says how to add one.
+  const config = configFile
+    ? await loadConfigFile(configFile)
+    : {
+        file: '',
+        services: new Map(),
+        notes: [`no config file: pass --config FILE, set MUXD_CONFIG, or create ${join(userConfigDir(), 'config.yaml')} (muxctl import writes one)`],
+      };
   const paths = resolvePaths();
-  const log = await createDaemonLogger(paths.logDir, true);
-  const daemon = new Daemon({ config, paths, log });
+  // Started in the background by muxctl or mux-proxy: the log file is enough.
+  const log = await createDaemonLogger(paths.logDir, process.env['MUXD_BACKGROUND'] !== '1');
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
       log.warn({ signal }, 'second signal: exiting now');
@@ -39,6 +43,7 @@ async function main(): Promise<number> {
     log.info({ signal }, 'shutting down');
     void daemon.stop().then(() => process.exit(0));
   };
+  const daemon = new Daemon({ config, paths, log, loadConfig: loadConfigFile, findConfig: findConfigFile, onShutdownRequested: () => onSignal('SIGTERM') });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   await daemon.start();

@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
  * Kills every child process group if the daemon dies without cleaning up
  * (SIGKILL, OOM). A tiny POSIX shell process (about 1 MiB) reads "+PGID" and
  * "-PGID" lines on stdin; when stdin reaches EOF, because the daemon is gone,
- * it sends SIGTERM to each group still listed, then SIGKILL. One reaper
+ * it sends SIGTERM to each group still listed, then SIGKILL. (dash's kill
+ * takes no `--`: a negative pid right after the signal names a group.) One reaper
  * serves the whole daemon, so a service costs no extra process.
  */
 const SCRIPT = `
@@ -20,9 +21,9 @@ while IFS= read -r line; do
   esac
 done
 [ "$groups" = ' ' ] && exit 0
-for g in $groups; do kill -TERM -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -TERM "-$g" 2>/dev/null; done
 sleep 2
-for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
 exit 0
 `;
 

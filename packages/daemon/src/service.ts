@@ -1,7 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import { Mux } from '@muxd/engine';
-import type { ServiceConfig } from './config.js';
-import { Isolation } from './config.js';
+import type { ServiceConfig } from '@muxd/config';
+import { Isolation } from '@muxd/config';
 import { attachClientSocket } from './clientConnection.js';
 import type { Logger } from './logs.js';
 import type { Reaper } from './reaper.js';
@@ -45,7 +45,7 @@ export interface ServiceDeps {
  * idle, as configured.
  */
 export class Service {
-  readonly config: ServiceConfig;
+  #config: ServiceConfig;
   readonly socketPath: string;
   readonly #deps: ServiceDeps;
   #server: Server | undefined;
@@ -59,7 +59,7 @@ export class Service {
   #closing = false;
 
   constructor(config: ServiceConfig, socketPath: string, deps: ServiceDeps) {
-    this.config = config;
+    this.#config = config;
     this.socketPath = socketPath;
     this.#deps = deps;
     if (config.isolation === Isolation.Shared) {
@@ -68,7 +68,11 @@ export class Service {
   }
 
   get name(): string {
-    return this.config.name;
+    return this.#config.name;
+  }
+
+  get config(): ServiceConfig {
+    return this.#config;
   }
 
   /** Opens the data socket and, for an eager service, starts the child. */
@@ -167,10 +171,43 @@ export class Service {
     if (this.#shared && this.#shared.mux.clientCount === 0) this.#armIdleTimer();
   }
 
-  /** `muxctl stop`: stops and keeps it stopped until started again. */
+  /**
+   * `muxctl stop`: lets in-flight requests finish (up to `stopTimeout`),
+   * stops, and keeps it stopped until started again.
+   */
   async stop(): Promise<void> {
     this.#stoppedByUser = true;
+    await this.#drain(this.#config.stopTimeoutMs);
     await Promise.all(this.#instances().map((instance) => instance.supervisor.stop(ExitReason.Manual)));
+  }
+
+  /** Waits until no client request is in flight, or `graceMs` passed. */
+  async #drain(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && this.#instances().some((instance) => instance.mux.stats().inflight > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** Resolves once no child is starting or backing off, or after `timeoutMs`. */
+  async settled(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const busy = () =>
+      this.#instances().some(({ supervisor }) => supervisor.status === ServiceStatus.Starting || supervisor.status === ServiceStatus.Backoff);
+    while (busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+
+  /** Applies a changed config (same isolation): children restart with it, clients stay connected. */
+  async reconfigure(config: ServiceConfig): Promise<void> {
+    this.#config = config;
+    await this.#drain(config.stopTimeoutMs);
+    await Promise.all(
+      this.#instances().map(async ({ supervisor }) => {
+        const wasRunning = supervisor.running;
+        supervisor.reconfigure(config);
+        if (wasRunning) await supervisor.restart(ExitReason.Config);
+      }),
+    );
   }
 
   /** `muxctl restart`: new child(ren), clients stay connected. */
@@ -220,14 +257,14 @@ export class Service {
   }
 
   /** Shuts down: disconnects clients, stops every child, removes the socket. */
-  async close(): Promise<void> {
+  async close(reason: ExitReason = ExitReason.Shutdown): Promise<void> {
     this.#closing = true;
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     const server = this.#server;
     this.#server = undefined;
     const closed = server ? closeUnixServer(server, this.socketPath) : Promise.resolve();
     const instances = this.#instances();
-    await Promise.all(instances.map((instance) => instance.supervisor.stop(ExitReason.Shutdown)));
+    await Promise.all(instances.map((instance) => instance.supervisor.stop(reason)));
     for (const instance of instances) instance.mux.closeAllClients('muxd is shutting down');
     await closed;
   }

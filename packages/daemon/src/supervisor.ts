@@ -3,7 +3,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { LineReader } from '@muxd/protocol';
 import type { Mux, Peer, UpstreamHandle } from '@muxd/engine';
-import type { ServiceConfig } from './config.js';
+import type { ServiceConfig } from '@muxd/config';
 import type { Logger } from './logs.js';
 import type { Reaper } from './reaper.js';
 
@@ -73,7 +73,7 @@ const GROUP_GRACE_MS = 1000;
  * then SIGKILL to the whole group.
  */
 export class ChildSupervisor {
-  readonly #config: ServiceConfig;
+  #config: ServiceConfig;
   readonly #mux: Mux;
   readonly #reaper: Reaper;
   readonly #log: Logger;
@@ -159,6 +159,11 @@ export class ChildSupervisor {
     this.#markUnavailable(reason);
   }
 
+  /** Uses `config` from the next spawn on. */
+  reconfigure(config: ServiceConfig): void {
+    this.#config = config;
+  }
+
   /** Stops the child and starts a new one; clients stay connected. */
   async restart(reason: ExitReason): Promise<void> {
     await this.stop(reason);
@@ -209,7 +214,7 @@ export class ChildSupervisor {
       const pid = child.pid as number;
       this.status = ServiceStatus.Online;
       this.#reaper.watch(pid);
-      this.#log.info({ pid, command, args }, 'child started');
+      this.#log.info({ child: pid, command }, 'child started');
       this.#onEvent?.({ type: 'spawn', pid });
       this.#upstream = this.#mux.attachUpstream(this.#peerFor(child));
     });
@@ -226,7 +231,7 @@ export class ChildSupervisor {
         }
         this.#upstream?.receive(message);
       },
-      onOverflow: (bytes) => {
+      onOverflow: ({ bytes }) => {
         this.#log.error({ bytes, limit: this.#config.maxResponseBytes }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
       },
     });
@@ -235,7 +240,7 @@ export class ChildSupervisor {
     const stderr = new LineReader({
       maxLineBytes: STDERR_LINE_BYTES,
       onLine: (line) => this.#log.info({ stream: 'stderr' }, line.toString('utf8')),
-      onOverflow: (bytes) => this.#log.warn({ stream: 'stderr', bytes }, 'stderr line over 64 KiB: skipped'),
+      onOverflow: ({ bytes }) => this.#log.warn({ stream: 'stderr', bytes }, 'stderr line over 64 KiB: skipped'),
     });
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', (error) => this.#log.debug({ err: error.message }, 'child stdin closed'));

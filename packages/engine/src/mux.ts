@@ -139,6 +139,11 @@ const UPSTREAM_CAPABILITIES: JsonObject = {
 };
 
 const TERMINAL_TASK_STATUSES = new Set(['completed', 'failed', 'cancelled']);
+/** How long muxd waits for a client to answer its own roots/list. */
+const ROOTS_TIMEOUT_MS = 10_000;
+/** Status of a task whose creating answer has not arrived yet is held this long, for this many tasks. */
+const EARLY_STATUS_MS = 30_000;
+const EARLY_STATUS_TASKS = 64;
 const LIST_CHANGED = [
   ['tools', 'notifications/tools/list_changed'],
   ['prompts', 'notifications/prompts/list_changed'],
@@ -185,6 +190,8 @@ export class Mux {
   readonly #clientBoundByUpstream = new Map<IdKey, number>();
   readonly #elicitations = new Map<string, ClientSession>();
   readonly #taskOwners = new Map<string, ClientSession>();
+  /** Task status the server sent before the answer that created the task (it does). */
+  readonly #earlyTaskStatus = new Map<string, { at: number; notifications: JsonRpcNotification[] }>();
   /** Upstream progress token kept alive by each task. */
   readonly #taskTokens = new Map<string, IdKey>();
 
@@ -464,6 +471,14 @@ export class Mux {
       if (taskId !== undefined && client.isOpen) {
         this.#taskOwners.set(taskId, client);
         client.tasks.add(taskId);
+        const held = this.#earlyTaskStatus.get(taskId);
+        this.#earlyTaskStatus.delete(taskId);
+        if (outgoing) this.#reply(client, { ...outgoing, id: pending.originalId });
+        outgoing = undefined;
+        for (const notification of held?.notifications ?? []) {
+          client.peer.send(notification);
+          if (TERMINAL_TASK_STATUSES.has(String(notification.params?.['status']))) this.#endTask(taskId);
+        }
       }
     }
     if (outgoing) this.#reply(client, { ...outgoing, id: pending.originalId });
@@ -840,8 +855,12 @@ export class Mux {
       }
       case 'notifications/tasks/status': {
         const taskId = params['taskId'];
-        const client = typeof taskId === 'string' ? this.#taskOwners.get(taskId) : undefined;
-        if (!client || typeof taskId !== 'string') return;
+        if (typeof taskId !== 'string') return;
+        const client = this.#taskOwners.get(taskId);
+        if (!client) {
+          this.#holdEarlyStatus(taskId, notification);
+          return;
+        }
         client.peer.send(notification);
         if (TERMINAL_TASK_STATUSES.has(String(params['status']))) this.#endTask(taskId);
         return;
@@ -850,6 +869,17 @@ export class Mux {
         // list_changed and anything unknown goes to everyone.
         this.#broadcast(notification);
     }
+  }
+
+  /** Keeps a status for a task nobody owns yet; delivered when its creating answer names the owner. */
+  #holdEarlyStatus(taskId: string, notification: JsonRpcNotification): void {
+    const now = Date.now();
+    for (const [id, held] of this.#earlyTaskStatus) {
+      if (now - held.at > EARLY_STATUS_MS || this.#earlyTaskStatus.size >= EARLY_STATUS_TASKS) this.#earlyTaskStatus.delete(id);
+    }
+    const held = this.#earlyTaskStatus.get(taskId);
+    if (held) held.notifications.push(notification);
+    else this.#earlyTaskStatus.set(taskId, { at: now, notifications: [notification] });
   }
 
   #endTask(taskId: string): void {
@@ -916,7 +946,7 @@ export class Mux {
     client: ClientSession,
     request: { method: string; params?: JsonObject },
     handlers: Pick<ClientBoundRequest, 'upstreamId' | 'onResponse' | 'onAbandon'>,
-  ): void {
+  ): number {
     const id = this.#nextClientBoundId++;
     const entry: ClientBoundRequest = { id, client, ...handlers };
     this.#clientBound.set(id, entry);
@@ -925,6 +955,7 @@ export class Mux {
     const message: JsonRpcRequest = { jsonrpc: '2.0', id, method: request.method };
     if (request.params !== undefined) message.params = request.params;
     client.peer.send(message);
+    return id;
   }
 
   #forgetClientBound(request: ClientBoundRequest): void {
@@ -949,18 +980,34 @@ export class Mux {
     }, () => undefined);
   }
 
-  /** Fetches one client's roots into `client.roots` (kept empty if it fails or leaves). */
+  /**
+   * Fetches one client's roots into `client.roots`. A client that fails,
+   * leaves or takes longer than `ROOTS_TIMEOUT_MS` counts as having none.
+   */
   #fetchRoots(client: ClientSession): Promise<void> {
     if (client.roots !== undefined) return Promise.resolve();
     return new Promise((resolve) => {
-      this.#requestClient(client, { method: 'roots/list' }, {
+      const timer = setTimeout(() => {
+        const request = this.#clientBound.get(id);
+        if (!request) return;
+        this.#forgetClientBound(request);
+        this.#log.warn({ client: client.id, timeoutMs: ROOTS_TIMEOUT_MS }, 'client did not answer roots/list');
+        client.peer.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'no answer in time' } });
+        resolve();
+      }, ROOTS_TIMEOUT_MS);
+      timer.unref?.();
+      const id = this.#requestClient(client, { method: 'roots/list' }, {
         upstreamId: undefined,
         onResponse: (response) => {
+          clearTimeout(timer);
           const roots = isFailure(response) ? undefined : response.result['roots'];
           client.roots = Array.isArray(roots) ? roots.filter(isJsonObject) : [];
           resolve();
         },
-        onAbandon: () => resolve(),
+        onAbandon: () => {
+          clearTimeout(timer);
+          resolve();
+        },
       });
     });
   }

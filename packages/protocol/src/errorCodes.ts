@@ -31,5 +31,7 @@ export const ErrorCodes = {
   NoCapableClient: -32036,
   /** The child did not answer the initialize handshake. */
   UpstreamInitializeFailed: -32037,
+  /** Control protocol: a local failure; `data.code` holds its `MuxError` code. */
+  LocalFailure: -32050,
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -22,9 +22,32 @@ export {
 } from './jsonrpc.js';
 export { ErrorCodes } from './errorCodes.js';
 export type { ErrorCode } from './errorCodes.js';
-export { HEAD_BYTES, LineReader, encodeLine, sniffRequestId } from './lineReader.js';
-export type { LineReaderOptions } from './lineReader.js';
+export { EDGE_BYTES, LineReader, encodeLine, sniffRequestId } from './lineReader.js';
+export type { LineReaderOptions, Overflow } from './lineReader.js';
 export { MuxError, MuxErrorCodes, isMuxError } from './muxError.js';
 export type { MuxErrorCode } from './muxError.js';
 export { SERVICE_NAME_PATTERN, SOCKET_PATH_LIMIT, resolvePaths, serviceSocketPath } from './paths.js';
 export type { MuxPaths } from './paths.js';
+export { RpcConnection, RpcError } from './rpcConnection.js';
+export type { RpcConnectionOptions } from './rpcConnection.js';
+export { CONTROL_PROTOCOL_VERSION, ControlMethods, LOG_LINE_NOTIFICATION } from './control.js';
+export type {
+  ActionResult,
+  ControlMethod,
+  DaemonStatus,
+  DescribeResult,
+  ExitRecord,
+  HealthResult,
+  HelloParams,
+  HelloResult,
+  HistoryParams,
+  HistoryResult,
+  ListResult,
+  LogsParams,
+  LogsResult,
+  NameParams,
+  ReloadResult,
+  RunRecord,
+  ServiceRow,
+} from './control.js';
+export { INPUT_ENDED_LINE, INPUT_ENDED_METHOD } from './wire.js';

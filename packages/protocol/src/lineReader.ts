@@ -1,7 +1,7 @@
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
-/** How much of an oversized line `onOverflow` gets to look at. */
-export const HEAD_BYTES = 1024;
+/** How much of each end of an oversized line `onOverflow` gets to look at. */
+export const EDGE_BYTES = 1024;
 
 export interface LineReaderOptions {
   /** Largest line accepted, in bytes, not counting the newline. */
@@ -9,11 +9,18 @@ export interface LineReaderOptions {
   /** Called with each complete line, without its `\n` (and trailing `\r`). Empty lines are skipped. */
   onLine: (line: Buffer) => void;
   /**
-   * Called once for each line that grew past `maxLineBytes`, as soon as it
-   * does, with the bytes seen so far and the line's first bytes (up to
-   * `HEAD_BYTES`); the rest of that line is then discarded up to its newline.
+   * Called once for each line longer than `maxLineBytes`, when its newline
+   * arrives. The line itself is discarded as it streams in; only its size,
+   * first bytes and last bytes (up to `EDGE_BYTES` each) are kept.
    */
-  onOverflow: (bytesSeen: number, head: Buffer) => void;
+  onOverflow: (overflow: Overflow) => void;
+}
+
+/** What is known of a discarded oversized line. */
+export interface Overflow {
+  bytes: number;
+  head: Buffer;
+  tail: Buffer;
 }
 
 /**
@@ -25,8 +32,8 @@ export class LineReader {
   readonly #options: LineReaderOptions;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  /** True while skipping the rest of an oversized line. */
-  #discarding = false;
+  /** Set while skipping the rest of an oversized line. */
+  #discarding: { bytes: number; head: Buffer; tail: Buffer } | undefined;
 
   constructor(options: LineReaderOptions) {
     this.#options = options;
@@ -42,25 +49,36 @@ export class LineReader {
     while (start < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, start);
       const end = newline === -1 ? chunk.length : newline;
+      const piece = chunk.subarray(start, end);
       if (this.#discarding) {
-        if (newline === -1) return;
-        this.#discarding = false;
-      } else if (this.#pendingBytes + (end - start) > this.#options.maxLineBytes) {
-        const seen = this.#pendingBytes + (end - start);
-        const head = Buffer.concat([...this.#pending, chunk.subarray(start, start + HEAD_BYTES)]).subarray(0, HEAD_BYTES);
+        this.#discard(piece);
+      } else if (this.#pendingBytes + piece.length > this.#options.maxLineBytes) {
+        const head = firstBytes([...this.#pending, piece]);
+        this.#discarding = { bytes: this.#pendingBytes, head, tail: lastBytes(this.#pending) };
         this.#pending = [];
         this.#pendingBytes = 0;
-        this.#discarding = newline === -1;
-        this.#options.onOverflow(seen, head);
+        this.#discard(piece);
       } else if (newline === -1) {
-        this.#pending.push(chunk.subarray(start));
-        this.#pendingBytes += chunk.length - start;
+        this.#pending.push(piece);
+        this.#pendingBytes += piece.length;
         return;
       } else {
-        this.#emit(chunk.subarray(start, end));
+        this.#emit(piece);
+      }
+      if (newline === -1) return;
+      if (this.#discarding) {
+        const overflow = this.#discarding;
+        this.#discarding = undefined;
+        this.#options.onOverflow({ ...overflow, tail: stripCarriageReturn(overflow.tail) });
       }
       start = end + 1;
     }
+  }
+
+  #discard(piece: Buffer): void {
+    const state = this.#discarding as { bytes: number; head: Buffer; tail: Buffer };
+    state.bytes += piece.length;
+    state.tail = piece.length >= EDGE_BYTES ? piece.subarray(piece.length - EDGE_BYTES) : lastBytes([state.tail, piece]);
   }
 
   #emit(tail: Buffer): void {
@@ -71,9 +89,32 @@ export class LineReader {
       this.#pending = [];
       this.#pendingBytes = 0;
     }
-    if (line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN) line = line.subarray(0, line.length - 1);
+    line = stripCarriageReturn(line);
     if (line.length > 0) this.#options.onLine(line);
   }
+}
+
+function stripCarriageReturn(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.subarray(0, line.length - 1) : line;
+}
+
+/** The first `EDGE_BYTES` of some buffers, copied. */
+function firstBytes(buffers: Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  let length = 0;
+  for (const buffer of buffers) {
+    if (length >= EDGE_BYTES) break;
+    const part = buffer.subarray(0, EDGE_BYTES - length);
+    parts.push(part);
+    length += part.length;
+  }
+  return Buffer.concat(parts);
+}
+
+/** The last `EDGE_BYTES` of some buffers, copied so the originals can go. */
+function lastBytes(buffers: Buffer[]): Buffer {
+  const joined = Buffer.concat(buffers);
+  return Buffer.from(joined.subarray(Math.max(0, joined.length - EDGE_BYTES)));
 }
 
 /** Serializes one message (or batch) as an NDJSON line. */
@@ -82,19 +123,23 @@ export function encodeLine(message: unknown): string {
 }
 
 /**
- * Finds the id of a request from the first bytes of a line too large to
- * parse, so its sender gets an error it can match instead of waiting for a
- * timeout. Only an `"id"` member before `"params"` is trusted (SDKs write
- * jsonrpc, id, method, params in that order). Returns null when unsure.
+ * Finds the id of a request too large to parse from its first and last
+ * bytes, so its sender gets an error it can match instead of waiting for a
+ * timeout. Trusted only where the id is a top-level member: before
+ * `"params"` at the start (`{"jsonrpc":"2.0","id":1,...`), or closing the
+ * object at the end (the MCP TypeScript SDK writes `...,"id":1}`).
+ * Returns null when unsure.
  */
-export function sniffRequestId(head: Buffer): string | number | null {
-  const text = head.toString('utf8');
+export function sniffRequestId(overflow: Pick<Overflow, 'head' | 'tail'>): string | number | null {
+  const text = overflow.head.toString('utf8');
   const paramsAt = text.indexOf('"params"');
   const envelope = paramsAt === -1 ? text : text.slice(0, paramsAt);
-  const match = /^\s*\{(?:[^{}[\]]*?,)?\s*"id"\s*:\s*(-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*")\s*[,}]/.exec(envelope);
-  if (!match?.[1]) return null;
+  const leading = /^\s*\{(?:[^{}[\]]*?,)?\s*"id"\s*:\s*(-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*")\s*[,}]/.exec(envelope);
+  const trailing = /[,{]\s*"id"\s*:\s*(-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*")\s*\}\s*$/.exec(overflow.tail.toString('utf8'));
+  const found = leading?.[1] ?? trailing?.[1];
+  if (!found) return null;
   try {
-    const id: unknown = JSON.parse(match[1]);
+    const id: unknown = JSON.parse(found);
     return typeof id === 'string' || typeof id === 'number' ? id : null;
   } catch {
     return null;

@@ -1,0 +1,54 @@
+import type { CommandModule } from 'yargs';
+import { ControlMethods } from '@muxd/protocol';
+import type { DescribeResult, RunRecord } from '@muxd/protocol';
+import { withDaemon } from '../context.js';
+import type { GlobalArgs } from '../context.js';
+import { formatDuration, formatExit, formatMemory, formatTime, printJson } from '../format.js';
+
+interface Args extends GlobalArgs {
+  name: string;
+}
+
+function run(record: RunRecord | null): string {
+  if (!record) return '-';
+  const ended = record.endedAt === null ? 'running' : `ended ${formatTime(record.endedAt)}, ${formatExit(record)}, ${record.reason ?? '?'}`;
+  return `pid ${record.pid ?? '-'}, started ${formatTime(record.startedAt)}, ${ended}`;
+}
+
+export const describeCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'describe <name>',
+  describe: 'Show a service: resolved config (secrets hidden), socket, logs, runs, last exit',
+  builder: (yargs) => yargs.positional('name', { type: 'string', demandOption: true, describe: 'Service name' }),
+  handler: async (argv) => {
+    const result = await withDaemon((client) => client.request<DescribeResult>(ControlMethods.Describe, { name: argv.name }));
+    if (argv.json) {
+      printJson(result);
+      return;
+    }
+    const { row, config } = result;
+    const lines: Array<[string, string]> = [
+      ['name', row.name],
+      ['status', row.status],
+      ['pids', row.pids.join(', ') || '-'],
+      ['uptime', formatDuration(row.uptimeMs)],
+      ['restarts', String(row.restarts)],
+      ['clients', String(row.clients)],
+      ['in flight / queued', `${row.inflight} / ${row.queued}`],
+      ['memory', formatMemory(row.memoryBytes)],
+      ['command', [config['command'], ...((config['args'] as string[] | undefined) ?? [])].join(' ')],
+      ['cwd', String(config['cwd'])],
+      ['env', Object.keys((config['env'] as Record<string, string>) ?? {}).join(', ') || '-'],
+      ['isolation', String(config['isolation'])],
+      ['lazy', String(config['lazy'])],
+      ['socket', result.socket],
+      ['log', result.logFile],
+      ['current run', run(result.currentRun)],
+      ['last run', run(result.lastRun)],
+      ['last exit', row.lastExit ? `${formatExit(row.lastExit)} (${row.lastExit.reason}) at ${formatTime(row.lastExit.at)}` : '-'],
+    ];
+    if (row.error) lines.push(['error', row.error]);
+    const width = Math.max(...lines.map(([key]) => key.length));
+    for (const [key, value] of lines) console.log(`${key.padEnd(width)}  ${value}`);
+    console.log(`\nconfig (JSON, env values hidden):\n${JSON.stringify(config, null, 2)}`);
+  },
+};

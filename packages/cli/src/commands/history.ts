@@ -1,0 +1,46 @@
+import type { CommandModule } from 'yargs';
+import { ControlMethods } from '@muxd/protocol';
+import type { HistoryResult } from '@muxd/protocol';
+import { CliError } from '../cliError.js';
+import { withDaemon } from '../context.js';
+import type { GlobalArgs } from '../context.js';
+import { formatDuration, formatExit, formatTime, printJson, table } from '../format.js';
+
+interface Args extends GlobalArgs {
+  name: string | undefined;
+  limit: number;
+}
+
+export const historyCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'history [name]',
+  describe: 'Runs and restarts, newest first: start, end, pid, exit code or signal, reason',
+  builder: (yargs) =>
+    yargs
+      .positional('name', { type: 'string', describe: 'Service name; omit for all' })
+      .option('limit', { alias: 'n', type: 'number', default: 20, describe: 'How many runs' }) as never,
+  handler: async (argv) => {
+    const params = argv.name === undefined ? { limit: argv.limit } : { name: argv.name, limit: argv.limit };
+    const result = await withDaemon((client) => client.request<HistoryResult>(ControlMethods.History, params));
+    if (argv.json) {
+      printJson(result);
+    } else if (result.runs.length === 0 && !result.databaseError) {
+      console.log('no runs recorded');
+    } else {
+      console.log(
+        table(
+          ['SERVICE', 'PID', 'STARTED', 'ENDED', 'RAN', 'EXIT', 'REASON'],
+          result.runs.map((run) => [
+            run.service,
+            run.pid === null ? '-' : String(run.pid),
+            formatTime(run.startedAt),
+            run.endedAt === null ? 'running' : formatTime(run.endedAt),
+            run.endedAt === null ? '-' : formatDuration(run.endedAt - run.startedAt),
+            run.endedAt === null ? '-' : formatExit(run),
+            run.reason ?? '-',
+          ]),
+        ),
+      );
+    }
+    if (result.databaseError) throw new CliError(`history unavailable: ${result.databaseError}`);
+  },
+};

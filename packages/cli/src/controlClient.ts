@@ -1,0 +1,78 @@
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { CONTROL_PROTOCOL_VERSION, ControlMethods, RpcConnection } from '@muxd/protocol';
+import type { HelloResult, MuxPaths } from '@muxd/protocol';
+import { ensureDaemon } from '@muxd/protocol/launcher';
+import { CliError, ExitCodes } from './cliError.js';
+import { VERSION } from './version.js';
+
+export interface ConnectOptions {
+  /** Start muxd in the background when it is not running. */
+  autoStart: boolean;
+  /** Where progress and warnings go (stderr, so --json output stays clean). */
+  notice: (message: string) => void;
+  onNotification?: (method: string, params: Record<string, unknown>) => void;
+}
+
+/** muxctl's connection to the daemon's control socket, greeted and version-checked. */
+export class ControlClient {
+  readonly hello: HelloResult;
+  readonly #rpc: RpcConnection;
+
+  private constructor(rpc: RpcConnection, hello: HelloResult) {
+    this.#rpc = rpc;
+    this.hello = hello;
+  }
+
+  static async connect(paths: MuxPaths, options: ConnectOptions): Promise<ControlClient> {
+    if (options.autoStart) {
+      try {
+        await ensureDaemon(paths, { onStarting: () => options.notice('starting muxd...') });
+      } catch (error) {
+        throw new CliError((error as Error).message);
+      }
+    }
+    const socket = await openSocket(paths.controlSocket);
+    const rpc = new RpcConnection(socket, options.onNotification ? { onNotification: options.onNotification } : {});
+    const hello = await rpc.request<HelloResult>(ControlMethods.Hello, { client: 'muxctl', version: VERSION, protocol: CONTROL_PROTOCOL_VERSION }, 10_000);
+    if (hello.protocol !== CONTROL_PROTOCOL_VERSION) {
+      rpc.destroy();
+      throw new CliError(
+        `muxd ${hello.version} speaks control protocol ${hello.protocol}, this muxctl ${VERSION} speaks ${CONTROL_PROTOCOL_VERSION}; restart muxd: muxctl daemon stop && muxctl daemon start`,
+      );
+    }
+    if (hello.version !== VERSION) {
+      options.notice(`muxd is version ${hello.version}, muxctl is ${VERSION}; restart muxd to run the same version: muxctl daemon stop && muxctl daemon start`);
+    }
+    return new ControlClient(rpc, hello);
+  }
+
+  request<T>(method: string, params: object = {}, timeoutMs = 0): Promise<T> {
+    return this.#rpc.request<T>(method, params, timeoutMs);
+  }
+
+  get closed(): Promise<void> {
+    return this.#rpc.closed;
+  }
+
+  close(): void {
+    this.#rpc.close();
+  }
+}
+
+function openSocket(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
+        reject(new CliError(`muxd is not running (no control socket at ${path}); start it with: muxctl daemon start`, ExitCodes.NotRunning));
+      } else {
+        reject(new CliError(`cannot reach muxd at ${path}: ${error.message}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { RpcError, resolvePaths } from '@muxd/protocol';
+import { CliError, ExitCodes } from './cliError.js';
+import { configCommand } from './commands/config.js';
+import { daemonCommand } from './commands/daemon.js';
+import { describeCommand } from './commands/describe.js';
+import { healthCommand } from './commands/health.js';
+import { historyCommand } from './commands/history.js';
+import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
+import { logsCommand } from './commands/logs.js';
+import { lsCommand } from './commands/ls.js';
+import { reloadCommand } from './commands/reload.js';
+import { VERSION } from './version.js';
+
+/** The one place muxctl turns an error into a message and an exit code. */
+function report(error: unknown): number {
+  if (error instanceof CliError) {
+    process.stderr.write(`muxctl: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof RpcError) {
+    process.stderr.write(`muxctl: ${error.message}\n`);
+    return ExitCodes.Failure;
+  }
+  const logDir = resolvePaths().logDir;
+  process.stderr.write(`muxctl: internal error: ${(error as Error)?.stack ?? String(error)}\n(muxd's log is in ${logDir}/daemon)\n`);
+  return ExitCodes.Failure;
+}
+
+let usageError: string | undefined;
+const cli = yargs(hideBin(process.argv))
+  .scriptName('muxctl')
+  .usage('$0 <command>\n\nControl muxd, the supervisor that shares each MCP server among all your sessions.')
+  .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' })
+  .command(lsCommand)
+  .command(describeCommand)
+  .command(startCommand)
+  .command(stopCommand)
+  .command(restartCommand)
+  .command(logsCommand)
+  .command(historyCommand)
+  .command(healthCommand)
+  .command(reloadCommand)
+  .command(configCommand)
+  .command(daemonCommand)
+  .demandCommand(1, 'name a command (muxctl --help lists them)')
+  .recommendCommands()
+  .strict()
+  .version(VERSION)
+  .help()
+  .fail((message, error) => {
+    if (error) throw error;
+    usageError = message;
+  });
+
+try {
+  await cli.parseAsync();
+  if (usageError !== undefined) {
+    process.stderr.write(`muxctl: ${usageError}\n(muxctl --help lists the commands)\n`);
+    process.exitCode = ExitCodes.Usage;
+  }
+} catch (error) {
+  process.exitCode = report(error);
+}

@@ -1,0 +1,29 @@
+import type { ServiceConfig } from '@muxd/config';
+
+const REDACTED = '[redacted]';
+/** Flag names whose value is a secret (`--token X`, `--api-key=X`). */
+const SECRET_FLAG = /^--?[\w-]*(token|secret|password|passwd|api[-_]?key|auth|credential)[\w-]*$/i;
+
+/** A service config fit to print: env values and secret-looking arguments hidden. */
+export function redactConfig(config: ServiceConfig): Record<string, unknown> {
+  const env: Record<string, string> = {};
+  for (const key of Object.keys(config.env)) env[key] = REDACTED;
+  return { ...config, env, args: redactArgs(config.args) };
+}
+
+export function redactArgs(args: readonly string[]): string[] {
+  const result: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] as string;
+    const equals = arg.indexOf('=');
+    if (equals > 0 && SECRET_FLAG.test(arg.slice(0, equals))) {
+      result.push(`${arg.slice(0, equals)}=${REDACTED}`);
+    } else if (SECRET_FLAG.test(arg) && index + 1 < args.length) {
+      result.push(arg, REDACTED);
+      index++;
+    } else {
+      result.push(arg);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,166 @@
+/**
+ * The control protocol between muxctl and muxd: JSON-RPC 2.0 over NDJSON on
+ * the control socket (`<runDir>/muxd.ctl`). The first request on a
+ * connection is `hello`; the daemon answers with its version and protocol
+ * number so either side can report a mismatch. Documented in
+ * docs/control-protocol.md.
+ */
+
+/** Bumped on any incompatible change to a method or result below. */
+export const CONTROL_PROTOCOL_VERSION = 1;
+
+export const ControlMethods = {
+  Hello: 'hello',
+  List: 'list',
+  Describe: 'describe',
+  Start: 'start',
+  Stop: 'stop',
+  Restart: 'restart',
+  Logs: 'logs',
+  /** Streams `logs/line` notifications until the connection closes. */
+  LogsFollow: 'logs/follow',
+  History: 'history',
+  Health: 'health',
+  Reload: 'reload',
+  Status: 'status',
+  Shutdown: 'shutdown',
+} as const;
+export type ControlMethod = (typeof ControlMethods)[keyof typeof ControlMethods];
+
+export const LOG_LINE_NOTIFICATION = 'logs/line';
+
+export interface HelloParams {
+  client: string;
+  version: string;
+  protocol: number;
+}
+
+export interface HelloResult {
+  version: string;
+  protocol: number;
+  pid: number;
+  /** ms since the epoch */
+  startedAt: number;
+}
+
+/** Child exit, as listed and stored in the history. */
+export interface ExitRecord {
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  reason: string;
+  /** ms since the epoch */
+  at: number;
+  uptimeMs: number;
+  error?: string;
+}
+
+/** One row of `muxctl ls`. */
+export interface ServiceRow {
+  name: string;
+  status: string;
+  isolation: string;
+  pids: number[];
+  /** ms since the epoch, of the oldest running child */
+  startedAt: number | null;
+  uptimeMs: number | null;
+  restarts: number;
+  clients: number;
+  inflight: number;
+  queued: number;
+  /** Resident memory of every running child's process tree, in bytes. */
+  memoryBytes: number | null;
+  /** CPU use of the process trees since the previous sample, percent of one core. */
+  cpuPercent: number | null;
+  lastExit: ExitRecord | null;
+  error: string | null;
+}
+
+export interface ListResult {
+  services: ServiceRow[];
+  daemon: DaemonStatus;
+}
+
+export interface DaemonStatus {
+  pid: number;
+  version: string;
+  startedAt: number;
+  configFile: string;
+  home: { runDir: string; stateDir: string; logDir: string };
+  /** null when the database works; otherwise why it does not. */
+  databaseError: string | null;
+  /** Config notes: skipped entries and similar. */
+  notes: string[];
+}
+
+export interface DescribeResult {
+  row: ServiceRow;
+  /** Resolved config with env values redacted. */
+  config: Record<string, unknown>;
+  socket: string;
+  logFile: string;
+  logDir: string;
+  currentRun: RunRecord | null;
+  lastRun: RunRecord | null;
+}
+
+export interface NameParams {
+  /** A service name, or "all". */
+  name: string;
+}
+
+export interface ActionResult {
+  /** Services acted on, with what each ended as. */
+  services: Array<{ name: string; status: string; pids: number[]; error: string | null }>;
+}
+
+export interface LogsParams {
+  /** A service; omitted for the daemon log. */
+  name?: string;
+  lines: number;
+}
+
+export interface LogsResult {
+  file: string;
+  /** Raw NDJSON log lines, oldest first. */
+  lines: string[];
+}
+
+export interface RunRecord {
+  id: number;
+  service: string;
+  pid: number | null;
+  startedAt: number;
+  endedAt: number | null;
+  code: number | null;
+  signal: string | null;
+  /** Why the run ended: crash, manual, config, idle, hung, memory, shutdown, spawn-failed, client-gone. */
+  reason: string | null;
+  error: string | null;
+}
+
+export interface HistoryParams {
+  name?: string;
+  limit: number;
+}
+
+export interface HistoryResult {
+  runs: RunRecord[];
+  databaseError: string | null;
+}
+
+export interface HealthResult {
+  name: string;
+  ok: boolean;
+  latencyMs: number | null;
+  error: string | null;
+}
+
+export interface ReloadResult {
+  configFile: string;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+  notes: string[];
+}
