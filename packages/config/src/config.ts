@@ -52,11 +52,24 @@ export interface ServiceConfig {
   };
   /** Grace period between SIGTERM and SIGKILL when stopping. */
   stopTimeoutMs: number;
+  /** Ping the server this often (0: never); no answer within `timeoutMs` restarts it (reason hung). */
+  healthCheck: { intervalMs: number; timeoutMs: number };
+  /** Restart when the child's process tree uses more resident memory than this (reason memory); 0: no limit. */
+  maxMemoryBytes: number;
+}
+
+/** Size-based rotation of every muxd log file. */
+export interface LogRotation {
+  /** Rotate when the current file passes this many bytes. */
+  maxSizeBytes: number;
+  /** Rotated files kept besides the current one; older ones are deleted. */
+  keep: number;
 }
 
 export interface MuxConfig {
-  /** The file it came from. */
+  /** The file it came from; '' when muxd runs without one. */
   file: string;
+  logs: LogRotation;
   services: Map<string, ServiceConfig>;
   /** Entries that were skipped, with why (remote servers, disabled entries). */
   notes: string[];
@@ -84,6 +97,11 @@ const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
 
 const count = z.number().int().positive();
 
+const healthCheckSchema = z.strictObject({
+  interval: duration().optional(),
+  timeout: duration().optional(),
+});
+
 const restartSchema = z.strictObject({
   initialDelay: duration().optional(),
   maxDelay: duration().optional(),
@@ -105,6 +123,8 @@ const tunables = {
   maxInflight: count.optional(),
   restart: restartSchema.optional(),
   stopTimeout: duration().optional(),
+  healthCheck: healthCheckSchema.optional(),
+  maxMemory: size.optional(),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
 };
 
@@ -131,6 +151,7 @@ const fileSchema = z.strictObject({
   services: z.record(z.string(), serviceSchema).optional(),
   mcpServers: z.record(z.string(), hostEntrySchema).optional(),
   defaults: z.strictObject(tunables).optional(),
+  logs: z.strictObject({ maxSize: size.optional(), keep: z.number().int().nonnegative().optional() }).optional(),
   $schema: z.string().optional(),
 });
 
@@ -150,7 +171,11 @@ export const SERVICE_DEFAULTS = {
   maxInflight: 256,
   restart: { initialDelayMs: 1000, maxDelayMs: 30_000, maxRestarts: 5, windowMs: 5 * 60_000, resetAfterMs: 60_000 },
   stopTimeoutMs: 5000,
+  healthCheck: { intervalMs: 30_000, timeoutMs: 10_000 },
+  maxMemoryBytes: 0,
 } as const;
+
+export const LOG_DEFAULTS: LogRotation = { maxSizeBytes: 10 * 1024 ** 2, keep: 5 };
 
 /** Replaces `${VAR}` and `${VAR:-default}` with values from `env`. */
 export function expandVariables(text: string, env: NodeJS.ProcessEnv, where: string, file: string): string {
@@ -201,6 +226,11 @@ function resolveService(
       resetAfterMs: restart.resetAfter ?? SERVICE_DEFAULTS.restart.resetAfterMs,
     },
     stopTimeoutMs: input.stopTimeout ?? defaults.stopTimeout ?? SERVICE_DEFAULTS.stopTimeoutMs,
+    healthCheck: {
+      intervalMs: input.healthCheck?.interval ?? defaults.healthCheck?.interval ?? SERVICE_DEFAULTS.healthCheck.intervalMs,
+      timeoutMs: input.healthCheck?.timeout ?? defaults.healthCheck?.timeout ?? SERVICE_DEFAULTS.healthCheck.timeoutMs,
+    },
+    maxMemoryBytes: input.maxMemory ?? defaults.maxMemory ?? SERVICE_DEFAULTS.maxMemoryBytes,
   };
 }
 
@@ -224,7 +254,7 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
   if (raw === null || raw === undefined) raw = {};
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new MuxError(MuxErrorCodes.ConfigInvalid, formatIssues(file, parsed.error));
-  const { services = {}, mcpServers = {}, defaults = {} } = parsed.data;
+  const { services = {}, mcpServers = {}, defaults = {}, logs = {} } = parsed.data;
   const baseDir = dirname(file);
   const result = new Map<string, ServiceConfig>();
   const notes: string[] = [];
@@ -252,7 +282,8 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
     if (entry.disabled) input.disabled = entry.disabled;
     add(name, input, 'mcpServers');
   }
-  return { file, services: result, notes };
+  const rotation = { maxSizeBytes: logs.maxSize ?? LOG_DEFAULTS.maxSizeBytes, keep: logs.keep ?? LOG_DEFAULTS.keep };
+  return { file, logs: rotation, services: result, notes };
 }
 
 const tomlLoader: Loader = (_path, content) => parseToml(content);

@@ -1,5 +1,6 @@
 export {
   Isolation,
+  LOG_DEFAULTS,
   SERVICE_DEFAULTS,
   expandVariables,
   findConfigFile,
@@ -7,5 +8,5 @@ export {
   resolveConfig,
   userConfigDir,
 } from './config.js';
-export type { MuxConfig, ServiceConfig } from './config.js';
+export type { LogRotation, MuxConfig, ServiceConfig } from './config.js';
 export { formatBytes, parseDuration, parseSize } from './units.js';

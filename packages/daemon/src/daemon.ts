@@ -105,7 +105,7 @@ export class Daemon {
   }
 
   async #addService(config: ServiceConfig): Promise<Service> {
-    const serviceLog = await createFileLogger(serviceLogDir(this.paths.logDir, config.name), config.name);
+    const serviceLog = await createFileLogger(serviceLogDir(this.paths.logDir, config.name), config.name, this.#config.logs);
     const service = new Service(config, serviceSocketPath(this.paths, config.name), {
       reaper: this.#reaper as Reaper,
       log: serviceLog,

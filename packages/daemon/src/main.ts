@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MuxErrorCodes, isMuxError, resolvePaths } from '@muxd/protocol';
-import { findConfigFile, loadConfigFile, userConfigDir } from '@muxd/config';
+import { LOG_DEFAULTS, findConfigFile, loadConfigFile, userConfigDir } from '@muxd/config';
 import { Daemon } from './daemon.js';
 import { createDaemonLogger } from './logs.js';
 import { VERSION } from './version.js';
@@ -27,12 +27,13 @@ async function main(): Promise<number> {
     ? await loadConfigFile(configFile)
     : {
         file: '',
+        logs: LOG_DEFAULTS,
         services: new Map(),
         notes: [`no config file: pass --config FILE, set MUXD_CONFIG, or create ${join(userConfigDir(), 'config.yaml')} (muxctl import writes one)`],
       };
   const paths = resolvePaths();
   // Started in the background by muxctl or mux-proxy: the log file is enough.
-  const log = await createDaemonLogger(paths.logDir, process.env['MUXD_BACKGROUND'] !== '1');
+  const log = await createDaemonLogger(paths.logDir, process.env['MUXD_BACKGROUND'] !== '1', config.logs);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;

@@ -1,9 +1,11 @@
 import type { Server, Socket } from 'node:net';
-import { Mux } from '@muxd/engine';
+import { Mux, UpstreamState } from '@muxd/engine';
+import { ErrorCodes } from '@muxd/protocol';
 import type { ServiceConfig } from '@muxd/config';
 import { Isolation } from '@muxd/config';
 import { attachClientSocket } from './clientConnection.js';
 import type { Logger } from './logs.js';
+import { readProcessTable, treeUsage } from './processStats.js';
 import type { Reaper } from './reaper.js';
 import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
 import type { ExitInfo, SupervisorEvent } from './supervisor.js';
@@ -54,6 +56,9 @@ export class Service {
   /** One instance per connected client in per-client mode. */
   readonly #perClient = new Set<Instance>();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Health pings and memory checks. */
+  #monitor: ReturnType<typeof setInterval> | undefined;
+  readonly #pinging = new Set<Instance>();
   /** Set by `muxctl stop`: clients don't bring it back. */
   #stoppedByUser = false;
   #closing = false;
@@ -82,6 +87,44 @@ export class Service {
     if (this.#shared) {
       if (this.config.lazy) this.#shared.supervisor.status = ServiceStatus.Idle;
       else this.#shared.supervisor.start();
+    }
+    this.#startMonitor();
+  }
+
+  #startMonitor(): void {
+    if (this.#monitor) clearInterval(this.#monitor);
+    this.#monitor = undefined;
+    const { healthCheck, maxMemoryBytes } = this.#config;
+    if (healthCheck.intervalMs <= 0 && maxMemoryBytes <= 0) return;
+    this.#monitor = setInterval(() => this.#checkHealth(), healthCheck.intervalMs > 0 ? healthCheck.intervalMs : 10_000);
+    this.#monitor.unref();
+  }
+
+  /** Restarts a child over `maxMemory` (reason memory) or one that stopped answering pings (reason hung). */
+  #checkHealth(): void {
+    if (this.#closing) return;
+    const { healthCheck, maxMemoryBytes } = this.#config;
+    const log = this.#deps.log;
+    const online = this.#instances().filter(({ supervisor }) => supervisor.status === ServiceStatus.Online);
+    const table = maxMemoryBytes > 0 && online.length > 0 ? readProcessTable() : undefined;
+    for (const instance of online) {
+      const pid = instance.supervisor.pid;
+      const usage = table && pid !== undefined ? treeUsage(table, pid) : undefined;
+      if (usage && usage.rssBytes > maxMemoryBytes) {
+        log.warn({ child: pid, rssBytes: usage.rssBytes, maxMemoryBytes }, 'child over maxMemory: restarting');
+        void instance.supervisor.restart(ExitReason.Memory);
+        continue;
+      }
+      if (healthCheck.intervalMs <= 0 || instance.mux.upstreamState !== UpstreamState.Ready || this.#pinging.has(instance)) continue;
+      this.#pinging.add(instance);
+      instance.mux
+        .ping(healthCheck.timeoutMs)
+        .catch((error: { code?: number }) => {
+          if (error?.code !== ErrorCodes.RequestTimeout || instance.supervisor.pid !== pid) return;
+          log.error({ child: pid, timeoutMs: healthCheck.timeoutMs }, 'child did not answer a health ping: restarting it (hung)');
+          return instance.supervisor.restart(ExitReason.Hung);
+        })
+        .finally(() => this.#pinging.delete(instance));
     }
   }
 
@@ -208,6 +251,7 @@ export class Service {
         if (wasRunning) await supervisor.restart(ExitReason.Config);
       }),
     );
+    this.#startMonitor();
   }
 
   /** `muxctl restart`: new child(ren), clients stay connected. */
@@ -260,6 +304,7 @@ export class Service {
   async close(reason: ExitReason = ExitReason.Shutdown): Promise<void> {
     this.#closing = true;
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    if (this.#monitor) clearInterval(this.#monitor);
     const server = this.#server;
     this.#server = undefined;
     const closed = server ? closeUnixServer(server, this.socketPath) : Promise.resolve();
