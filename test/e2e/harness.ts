@@ -56,6 +56,8 @@ export interface ServiceSpec {
   maxInflight?: number;
   restart?: { initialDelay?: string | number; maxDelay?: string | number; maxRestarts?: number; window?: string | number; resetAfter?: string | number };
   stopTimeout?: string | number | false;
+  healthCheck?: { interval?: string | number; timeout?: string | number };
+  maxMemory?: string | number;
 }
 
 /** `@modelcontextprotocol/server-everything` over stdio. */
@@ -80,7 +82,7 @@ export function memoryServer(memoryFile = '${MUXD_HOME}/memory.jsonl', extra: Pa
   };
 }
 
-/** One of the servers in `test/fixtures` (`probe`, `garbage`). */
+/** One of the servers in `test/fixtures` (`probe`, `garbage`, `hang`, `hog`, `chatty`). */
 export function fixtureServer(name: string, extra: Partial<ServiceSpec> = {}): ServiceSpec {
   return { command: process.execPath, args: [join(ROOT, 'test/fixtures', `${name}.mjs`)], ...extra };
 }
@@ -166,6 +168,8 @@ export interface LogEntry {
 export interface MuxdOptions {
   /** The `defaults` block of the config. */
   defaults?: Partial<ServiceSpec>;
+  /** The top-level `logs` block (rotation of every muxd log). */
+  logs?: { maxSize?: string | number; keep?: number };
   /** Milliseconds to wait for "muxd ready". Default 15000. */
   readyTimeoutMs?: number;
 }
@@ -179,19 +183,23 @@ export interface ExitStatus {
 export class Muxd {
   readonly home: string;
   readonly configFile: string;
-  readonly process: ChildProcess;
-  readonly exited: Promise<ExitStatus>;
+  #process: ChildProcess;
+  #exited: Promise<ExitStatus>;
   #stderr = '';
   #exitStatus: ExitStatus | undefined;
 
   constructor(home: string, configFile: string, child: ChildProcess) {
     this.home = home;
     this.configFile = configFile;
-    this.process = child;
+    this.#process = child;
+    this.#exited = this.#watch(child);
+  }
+
+  #watch(child: ChildProcess): Promise<ExitStatus> {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => (this.#stderr += text));
     child.stdout?.resume();
-    this.exited = new Promise((resolve) => {
+    return new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.#exitStatus = { code, signal };
         resolve(this.#exitStatus);
@@ -199,15 +207,25 @@ export class Muxd {
     });
   }
 
+  /** The current muxd process (a new one after `respawn`). */
+  get process(): ChildProcess {
+    return this.#process;
+  }
+
+  /** Settles when the current muxd process exits. */
+  get exited(): Promise<ExitStatus> {
+    return this.#exited;
+  }
+
   get pid(): number {
-    return this.process.pid as number;
+    return this.#process.pid as number;
   }
 
   get running(): boolean {
     return this.#exitStatus === undefined;
   }
 
-  /** Everything muxd wrote to stderr (its JSON log, in the foreground). */
+  /** Everything the current muxd process wrote to stderr (its JSON log, in the foreground). */
   get stderr(): string {
     return this.#stderr;
   }
@@ -219,6 +237,11 @@ export class Muxd {
 
   socketPath(service: string): string {
     return join(this.home, 'run', `${service}.sock`);
+  }
+
+  /** The control socket muxctl talks to. */
+  get controlSocket(): string {
+    return join(this.home, 'run', 'muxd.ctl');
   }
 
   /** The service's live log file. */
@@ -244,7 +267,7 @@ export class Muxd {
 
   /** Pids of the service's live child processes (muxd's reaper shell is not one of them). */
   childPids(service: string): number[] {
-    return processesWithEnv(SERVICE_MARK, this.#mark(service));
+    return processesWithEnv(SERVICE_MARK, serviceMark(this.home, service));
   }
 
   /** Waits until the service has exactly `count` children, and returns their pids. */
@@ -253,10 +276,6 @@ export class Muxd {
       const pids = this.childPids(service);
       return pids.length === count ? pids : undefined;
     }, timeoutMs);
-  }
-
-  #mark(service: string): string {
-    return `${this.home}/${service}`;
   }
 
   /** Environment for a mux-proxy (or muxctl) talking to this muxd. */
@@ -274,13 +293,48 @@ export class Muxd {
     return RawClient.connect(scope, this.socketPath(service));
   }
 
+  /** Runs `muxctl args...` against this muxd and collects what it prints. */
+  muxctl(args: string[], options: MuxctlOptions = {}): Promise<MuxctlRun> {
+    return runMuxctl(this.home, args, options);
+  }
+
+  /** Rewrites the config file (for `muxctl reload`), marked as `startMuxd` marks it. */
+  writeConfig(services: Record<string, ServiceSpec>, options: MuxdOptions = {}): void {
+    writeConfigFile(this.home, this.configFile, services, options);
+  }
+
+  /** Writes `text` as the config file, as it is: to test a broken one. */
+  writeRawConfig(text: string): void {
+    writeFileSync(this.configFile, text);
+  }
+
+  /**
+   * Starts muxd again in the same home with the same config file, after the
+   * previous process exited (`kill`, `stop`). The after hook of the original
+   * `startMuxd` scope stops this one too.
+   */
+  async respawn(readyTimeoutMs = 15_000): Promise<void> {
+    if (this.running) throw new Error(`muxd (pid ${this.pid}) is still running`);
+    this.#stderr = '';
+    this.#exitStatus = undefined;
+    this.#process = spawnMuxd(this.home, this.configFile);
+    this.#exited = this.#watch(this.#process);
+    await this.ready(readyTimeoutMs);
+  }
+
+  /** Resolves once the current muxd process logged "muxd ready"; throws if it exited first. */
+  async ready(timeoutMs = 15_000): Promise<void> {
+    await waitFor('"muxd ready"', () => !this.running || this.daemonLog().some((entry) => entry.msg === 'muxd ready'), timeoutMs, 10);
+    if (!this.running) throw new Error(`muxd exited before it was ready:\n${this.#stderr}`);
+  }
+
   /** SIGTERM, then waits for muxd to exit (SIGKILL after `timeoutMs`). */
   async stop(timeoutMs = 15_000): Promise<ExitStatus> {
     if (this.#exitStatus) return this.#exitStatus;
-    this.process.kill('SIGTERM');
-    const timer = setTimeout(() => this.process.kill('SIGKILL'), timeoutMs);
+    this.#process.kill('SIGTERM');
+    const timer = setTimeout(() => this.#process.kill('SIGKILL'), timeoutMs);
     try {
-      return await this.exited;
+      return await this.#exited;
     } finally {
       clearTimeout(timer);
     }
@@ -289,14 +343,21 @@ export class Muxd {
   /** SIGKILL, as the OOM killer would; waits for the exit. */
   async kill(): Promise<ExitStatus> {
     if (this.#exitStatus) return this.#exitStatus;
-    this.process.kill('SIGKILL');
-    return this.exited;
+    this.#process.kill('SIGKILL');
+    return this.#exited;
   }
 
   /** Children of any service still alive (for the last-resort cleanup). */
   allChildPids(): number[] {
     return processesWithEnv(SERVICE_MARK + '_HOME', this.home);
   }
+}
+
+function spawnMuxd(home: string, configFile: string): ChildProcess {
+  return spawn(process.execPath, [MUXD_MAIN, '--config', configFile], {
+    env: { ...process.env, MUXD_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 function parseLog(text: string): LogEntry[] {
@@ -312,49 +373,241 @@ function parseLog(text: string): LogEntry[] {
   return entries;
 }
 
+function serviceMark(home: string, service: string): string {
+  return `${home}/${service}`;
+}
+
 /**
- * Writes a config with `services` to a fresh home, starts muxd in the
- * foreground and resolves once it logs "muxd ready". `scope`'s after hook
- * stops it (SIGTERM), kills anything left behind, and removes the home.
+ * Writes the config file for `services`: each gets a short restart delay, a
+ * short stop timeout, and the marks that let the harness find its children.
  */
-export async function startMuxd(scope: Scope, services: Record<string, ServiceSpec>, options: MuxdOptions = {}): Promise<Muxd> {
-  // Short: socket paths must stay under 108 bytes.
-  const home = mkdtempSync('/tmp/mx-');
+function writeConfigFile(home: string, configFile: string, services: Record<string, ServiceSpec>, options: MuxdOptions): void {
   const marked: Record<string, ServiceSpec> = {};
   for (const [name, spec] of Object.entries(services)) {
     marked[name] = {
       restart: { initialDelay: '100ms' },
       stopTimeout: '3s',
       ...spec,
-      env: { ...spec.env, [SERVICE_MARK]: `${home}/${name}`, [`${SERVICE_MARK}_HOME`]: home },
+      env: { ...spec.env, [SERVICE_MARK]: serviceMark(home, name), [`${SERVICE_MARK}_HOME`]: home },
     };
   }
   const config: Record<string, unknown> = { services: marked };
   if (options.defaults) config['defaults'] = options.defaults;
-  const configFile = join(home, 'muxd.config.json');
+  if (options.logs) config['logs'] = options.logs;
   writeFileSync(configFile, JSON.stringify(config, null, 2));
+}
 
-  const child = spawn(process.execPath, [MUXD_MAIN, '--config', configFile], {
-    env: { ...process.env, MUXD_HOME: home },
+/** SIGKILLs each pid, ignoring those already gone. */
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+/**
+ * Writes a config with `services` to a fresh home, starts muxd in the
+ * foreground and resolves once it logs "muxd ready". `scope`'s after hook
+ * stops it (SIGTERM), kills anything left behind, and removes the home.
+ * `prepare` runs on the new home before muxd starts (to plant a broken
+ * database, say).
+ */
+export async function startMuxd(
+  scope: Scope,
+  services: Record<string, ServiceSpec>,
+  options: MuxdOptions & { prepare?: (home: string) => void } = {},
+): Promise<Muxd> {
+  // Short: socket paths must stay under 108 bytes.
+  const home = mkdtempSync('/tmp/mx-');
+  const configFile = join(home, 'muxd.config.json');
+  writeConfigFile(home, configFile, services, options);
+  options.prepare?.(home);
+  const muxd = new Muxd(home, configFile, spawnMuxd(home, configFile));
+  scope.after(async () => {
+    // Proxies first: one that lost its muxd would start another in this home.
+    killAll(clientPids(home));
+    await muxd.stop();
+    // A test that broke muxd must not leave servers (or a daemon it started again) behind.
+    await reapHome(home);
+  });
+  await muxd.ready(options.readyTimeoutMs ?? 15_000);
+  return muxd;
+}
+
+// ------------------------------------------------------- muxctl, daemons
+
+export const MUXCTL_BIN = join(ROOT, 'packages/cli/bin/muxctl.js');
+export const PROXY_BIN = join(ROOT, 'packages/proxy/bin/mux-proxy.js');
+
+export interface MuxctlOptions {
+  /** Working directory (where a daemon it starts looks for muxd.config.*). Default: the home. */
+  cwd?: string;
+  /** Added to the environment (after MUXD_HOME). */
+  env?: Record<string, string>;
+  /** Milliseconds before muxctl is killed and the run rejected. Default 30000. */
+  timeoutMs?: number;
+}
+
+/** What one muxctl run printed, and how it ended. */
+export interface MuxctlRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON; throws with both streams when it is not. */
+  json<T = Record<string, unknown>>(): T;
+  /** The non-empty lines of stderr. */
+  stderrLines(): string[];
+}
+
+/** The environment muxctl and mux-proxy get: this process's, minus any config override, plus MUXD_HOME. */
+function clientEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, MUXD_HOME: home, ...extra };
+  if (!('MUXD_CONFIG' in extra)) delete env['MUXD_CONFIG'];
+  return env;
+}
+
+/** Runs `muxctl args...` with MUXD_HOME=`home` and resolves once it exits. */
+export function runMuxctl(home: string, args: string[], options: MuxctlOptions = {}): Promise<MuxctlRun> {
+  const child = spawn(process.execPath, [MUXCTL_BIN, ...args], {
+    cwd: options.cwd ?? home,
+    env: clientEnv(home, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const muxd = new Muxd(home, configFile, child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`muxctl ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr,
+        json<T>() {
+          try {
+            return JSON.parse(stdout) as T;
+          } catch {
+            throw new Error(`muxctl ${args.join(' ')} printed no JSON (exit ${code})\nstdout: ${stdout}\nstderr: ${stderr}`);
+          }
+        },
+        stderrLines: () => stderr.split('\n').filter((line) => line !== ''),
+      });
+    });
+  });
+}
+
+/** A muxctl that keeps running (`logs -f`), killed by `scope`'s after hook if still alive. */
+export interface RunningMuxctl {
+  process: ChildProcess;
+  stdout(): string;
+  exited: Promise<ExitStatus>;
+}
+
+export function spawnMuxctl(scope: Scope, home: string, args: string[], options: MuxctlOptions = {}): RunningMuxctl {
+  const child = spawn(process.execPath, [MUXCTL_BIN, ...args], {
+    cwd: options.cwd ?? home,
+    env: clientEnv(home, options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.resume();
+  const exited = new Promise<ExitStatus>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  scope.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { process: child, stdout: () => stdout, exited };
+}
+
+/** Live muxd processes (packages/daemon/dist/main.js) whose MUXD_HOME is `home`. */
+export function daemonPids(home: string): number[] {
+  return processesWithEnv('MUXD_HOME', home).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(MUXD_MAIN);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Kills every process of `home` (clients, daemons, children) until none is
+ * seen twice in a row: a client killed while starting a daemon may leave one
+ * starting just after a scan. Then removes the home.
+ */
+async function reapHome(home: string): Promise<void> {
+  let quiet = 0;
+  const deadline = Date.now() + 5000;
+  while (quiet < 2 && Date.now() < deadline) {
+    const pids = [...processesWithEnv('MUXD_HOME', home), ...processesWithEnv(SERVICE_MARK + '_HOME', home)].filter((pid) => pid !== process.pid);
+    if (pids.length === 0) quiet++;
+    else quiet = 0;
+    killAll(pids);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  rmSync(home, { recursive: true, force: true });
+}
+
+/** mux-proxy and muxctl processes of `home` (everything with its MUXD_HOME but the daemons and this process). */
+function clientPids(home: string): number[] {
+  const daemons = new Set(daemonPids(home));
+  return processesWithEnv('MUXD_HOME', home).filter((pid) => pid !== process.pid && !daemons.has(pid));
+}
+
+/** A muxd home with a config file and no daemon: muxctl or mux-proxy start one in the background. */
+export interface Home {
+  home: string;
+  configFile: string;
+  env: Record<string, string>;
+  muxctl(args: string[], options?: MuxctlOptions): Promise<MuxctlRun>;
+  daemonPids(): number[];
+  /** Pids of the service's live child processes. */
+  childPids(service: string): number[];
+}
+
+/**
+ * Makes a fresh home holding `muxd.config.json` (found by a daemon started
+ * with the home as its working directory, as muxctl here runs). `scope`'s
+ * after hook stops any daemon running for it (SIGTERM, then SIGKILL), kills
+ * any child left behind, and removes the home.
+ */
+export function createHome(scope: Scope, services: Record<string, ServiceSpec>, options: MuxdOptions = {}): Home {
+  const home = mkdtempSync('/tmp/mx-');
+  const configFile = join(home, 'muxd.config.json');
+  writeConfigFile(home, configFile, services, options);
   scope.after(async () => {
-    await muxd.stop();
-    // A test that broke muxd must not leave servers behind.
-    for (const pid of muxd.allChildPids()) {
+    // Proxies first: one that lost its muxd would start another in this home.
+    killAll(clientPids(home));
+    for (const pid of daemonPids(home)) {
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(pid, 'SIGTERM');
       } catch {
         // Gone meanwhile.
       }
     }
-    rmSync(home, { recursive: true, force: true });
+    await waitFor('the background muxd to exit', () => daemonPids(home).length === 0, 15_000).catch(() => undefined);
+    await reapHome(home);
   });
-  const ready = waitFor('"muxd ready"', () => !muxd.running || muxd.daemonLog().some((entry) => entry.msg === 'muxd ready'), options.readyTimeoutMs ?? 15_000, 10);
-  await ready;
-  if (!muxd.running) throw new Error(`muxd exited before it was ready:\n${muxd.stderr}`);
-  return muxd;
+  return {
+    home,
+    configFile,
+    env: { MUXD_HOME: home },
+    muxctl: (args, muxctlOptions) => runMuxctl(home, args, muxctlOptions),
+    daemonPids: () => daemonPids(home),
+    childPids: (service) => processesWithEnv(SERVICE_MARK, serviceMark(home, service)),
+  };
 }
 
 // ------------------------------------------------------------------ clients

@@ -3,7 +3,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { everythingServer, fixtureServer, isAlive, startMuxd, waitFor, within } from './harness.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { daemonPids, everythingServer, fixtureServer, isAlive, memoryServer, startMuxd, waitFor, within } from './harness.js';
 import type { TestClient } from './harness.js';
 
 async function childPid(c: TestClient): Promise<number> {
@@ -76,6 +77,41 @@ test('SIGKILL of muxd leaves no child process running', { timeout: 30_000 }, asy
   await waitFor('every child to be gone', () => pids.every((pid) => !isAlive(pid)), 10_000);
 });
 
+test('a SIGKILLed muxd comes back under its proxies: the call in flight fails once, the session goes on', { timeout: 60_000 }, async (t) => {
+  const daemon = await startMuxd(t, { probe: fixtureServer('probe'), memory: memoryServer() });
+  const c = await daemon.connect(t, 'probe', { name: 'survivor' });
+  const m = await daemon.connect(t, 'memory', { name: 'memory-user' });
+  await m.client.callTool({ name: 'create_entities', arguments: { entities: [{ name: 'kept', entityType: 'thing', observations: ['before the crash'] }] } });
+  assert.equal(await c.callText('echo', { message: 'before' }), 'probe: before');
+  // Its outcome is taken at once: it settles while muxd is being killed.
+  const outcome = c.callText('sleep', { tag: 'at-crash', ms: 20_000 }).then(
+    () => assert.fail('the call in flight should fail'),
+    (error: unknown) => error,
+  );
+  await daemon.waitForServiceLog('probe', 'the call to start', (entry) => entry.msg === 'probe: started at-crash');
+  const oldDaemon = daemon.pid;
+  await daemon.kill();
+
+  const error = await outcome;
+  assert.ok(error instanceof McpError, `expected an MCP error, got ${String(error)}`);
+  assert.equal(error.code, -32000);
+  assert.match(error.message, /muxd stopped while handling this request; it was not retried/);
+
+  // Same clients, same proxies: the proxies start muxd again and replay the sessions.
+  assert.equal(await c.callText('echo', { message: 'after' }), 'probe: after');
+  const graph = await m.client.callTool({ name: 'read_graph', arguments: {} });
+  assert.match(JSON.stringify(graph), /before the crash/);
+  const daemons = daemonPids(daemon.home);
+  assert.equal(daemons.length, 1, 'one muxd again');
+  assert.notEqual(daemons[0], oldDaemon);
+  const stats = JSON.parse(await c.callText('stats')) as { initialize: number; initialized: number };
+  assert.deepEqual([stats.initialize, stats.initialized], [1, 1], 'the new child saw one handshake');
+  // Never sent twice: the new child did not start the call that was in flight.
+  const starts = daemon.serviceLog('probe').filter((entry) => entry.msg === 'probe: started at-crash');
+  assert.equal(starts.length, 1);
+  assert.match(c.proxyStderr(), /reconnected to 'probe'/);
+});
+
 test('SIGTERM shuts muxd down cleanly: exit 0, children stopped, sockets removed', { timeout: 30_000 }, async (t) => {
   const daemon = await startMuxd(t, {
     alpha: fixtureServer('probe', { lazy: false, env: { PROBE_LINGER: '1' } }),
@@ -93,5 +129,5 @@ test('SIGTERM shuts muxd down cleanly: exit 0, children stopped, sockets removed
   assert.equal(existsSync(daemon.socketPath('beta')), false);
   for (const pid of pids) assert.equal(isAlive(pid), false, `child ${pid} stopped with muxd`);
   await within(disconnected, 10_000, 'the connected client to see muxd go');
-  assert.match(c.proxyStderr(), /muxd closed the connection/);
+  assert.match(c.proxyStderr(), /muxd shut down/);
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { RpcError, resolvePaths } from '@muxd/protocol';
+import { MuxErrorCodes, RpcError, resolvePaths } from '@muxd/protocol';
 import { CliError, ExitCodes } from './cliError.js';
 import { configCommand } from './commands/config.js';
 import { daemonCommand } from './commands/daemon.js';
@@ -22,7 +22,9 @@ function report(error: unknown): number {
   }
   if (error instanceof RpcError) {
     process.stderr.write(`muxctl: ${error.message}\n`);
-    return ExitCodes.Failure;
+    // A config muxd could not load (reload) exits as `config check` does.
+    const code = (error.data as { code?: unknown } | undefined)?.code;
+    return code === MuxErrorCodes.ConfigInvalid || code === MuxErrorCodes.ConfigNotFound ? ExitCodes.Usage : ExitCodes.Failure;
   }
   const logDir = resolvePaths().logDir;
   process.stderr.write(`muxctl: internal error: ${(error as Error)?.stack ?? String(error)}\n(muxd's log is in ${logDir}/daemon)\n`);

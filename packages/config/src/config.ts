@@ -177,11 +177,16 @@ export const SERVICE_DEFAULTS = {
 
 export const LOG_DEFAULTS: LogRotation = { maxSizeBytes: 10 * 1024 ** 2, keep: 5 };
 
-/** Replaces `${VAR}` and `${VAR:-default}` with values from `env`. */
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` with values from `env`, as the
+ * shell does: the default also stands in for an empty variable, while a
+ * plain `${VAR}` set to '' expands to ''. Throws `MUX_CONFIG_INVALID` for an
+ * unset variable without a default.
+ */
 export function expandVariables(text: string, env: NodeJS.ProcessEnv, where: string, file: string): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
     const value = env[name];
-    if (value !== undefined && value !== '') return value;
+    if (value !== undefined && (value !== '' || fallback === undefined)) return value;
     if (fallback !== undefined) return fallback;
     throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: ${where}: environment variable ${name} is not set (write \${${name}:-default} to give a default)`);
   });

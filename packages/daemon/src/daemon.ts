@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_PROTOCOL_VERSION, MuxError, MuxErrorCodes, serviceSocketPath } from '@muxd/protocol';
 import type {
@@ -10,6 +11,7 @@ import type {
   LogsResult,
   MuxPaths,
   ReloadResult,
+  RunRecord,
   ServiceRow,
 } from '@muxd/protocol';
 import type { MuxConfig, ServiceConfig } from '@muxd/config';
@@ -92,11 +94,14 @@ export class Daemon {
     process.on('exit', () => reaper.killAllNow());
     log.info({ config: this.#config.file, services: [...this.#config.services.keys()], runDir: paths.runDir, version: VERSION }, 'muxd starting');
     for (const note of this.#config.notes) log.warn({}, `config: ${note}`);
+    if (this.#config.file) writeFileSync(paths.lastConfigFile, `${this.#config.file}\n`, { mode: 0o600 });
     this.#store = new Store(paths.database, log);
     this.#store.daemonStarted(process.pid, VERSION, this.#config.file, this.startedAt);
     try {
-      this.#control = await ControlServer.listen(paths.controlSocket, this, log);
+      // Services first: muxctl and mux-proxy take a listening control socket
+      // to mean muxd is ready, and a proxy then connects to its service's socket.
       for (const config of this.#config.services.values()) await this.#addService(config);
+      this.#control = await ControlServer.listen(paths.controlSocket, this, log);
     } catch (error) {
       await this.stop();
       throw error;
@@ -219,7 +224,12 @@ export class Daemon {
   describe(name: string): DescribeResult {
     const service = this.#service(name);
     const row = this.#row(service, readProcessTable(), Date.now());
-    const runs = this.#store && !this.#store.error ? this.#store.history(name, 2) : [];
+    let runs: RunRecord[] = [];
+    try {
+      runs = this.#store && !this.#store.error ? this.#store.history(name, 2) : [];
+    } catch {
+      // The database is reported by `ls`; describe still answers.
+    }
     const current = runs[0] && runs[0].endedAt === null ? runs[0] : null;
     const last = runs.find((run) => run.endedAt !== null) ?? null;
     const logDir = serviceLogDir(this.paths.logDir, name);

@@ -31,7 +31,8 @@ function rollingFile(dir: string, base: string, rotation: LogRotation): ReturnTy
     file: join(dir, base),
     extension: '.log',
     size: `${rotation.maxSizeBytes}b`,
-    limit: { count: rotation.keep },
+    // Also files left by an earlier daemon: pino-roll otherwise deletes only those it created.
+    limit: { count: rotation.keep, removeOtherLogFiles: true },
     symlink: true,
     mkdir: true,
   });

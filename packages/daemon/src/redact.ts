@@ -3,6 +3,8 @@ import type { ServiceConfig } from '@muxd/config';
 const REDACTED = '[redacted]';
 /** Flag names whose value is a secret (`--token X`, `--api-key=X`). */
 const SECRET_FLAG = /^--?[\w-]*(token|secret|password|passwd|api[-_]?key|auth|credential)[\w-]*$/i;
+/** The password of a URL's user info (`postgresql://user:PASSWORD@host/db`). */
+const URL_PASSWORD = /([a-z][a-z\d+.-]*:\/\/[^\s:/?#@]*):[^\s/?#@]*@/gi;
 
 /** A service config fit to print: env values and secret-looking arguments hidden. */
 export function redactConfig(config: ServiceConfig): Record<string, unknown> {
@@ -11,6 +13,7 @@ export function redactConfig(config: ServiceConfig): Record<string, unknown> {
   return { ...config, env, args: redactArgs(config.args) };
 }
 
+/** Hides the values of secret-looking flags and the passwords in URLs. */
 export function redactArgs(args: readonly string[]): string[] {
   const result: string[] = [];
   for (let index = 0; index < args.length; index++) {
@@ -22,7 +25,7 @@ export function redactArgs(args: readonly string[]): string[] {
       result.push(arg, REDACTED);
       index++;
     } else {
-      result.push(arg);
+      result.push(arg.replace(URL_PASSWORD, `$1:${REDACTED}@`));
     }
   }
   return result;

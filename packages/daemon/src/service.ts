@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import { Mux, UpstreamState } from '@muxd/engine';
-import { ErrorCodes } from '@muxd/protocol';
+import { ErrorCodes, SHUTDOWN_LINE } from '@muxd/protocol';
 import type { ServiceConfig } from '@muxd/config';
 import { Isolation } from '@muxd/config';
 import { attachClientSocket } from './clientConnection.js';
@@ -59,6 +59,10 @@ export class Service {
   /** Health pings and memory checks. */
   #monitor: ReturnType<typeof setInterval> | undefined;
   readonly #pinging = new Set<Instance>();
+  /** Instances the monitor is restarting: the old child stays online (and over its limit) until it exits. */
+  readonly #restarting = new Set<Instance>();
+  /** Every client connection, to tell them when muxd shuts down on purpose. */
+  readonly #sockets = new Set<Socket>();
   /** Set by `muxctl stop`: clients don't bring it back. */
   #stoppedByUser = false;
   #closing = false;
@@ -108,11 +112,12 @@ export class Service {
     const online = this.#instances().filter(({ supervisor }) => supervisor.status === ServiceStatus.Online);
     const table = maxMemoryBytes > 0 && online.length > 0 ? readProcessTable() : undefined;
     for (const instance of online) {
+      if (this.#restarting.has(instance)) continue;
       const pid = instance.supervisor.pid;
       const usage = table && pid !== undefined ? treeUsage(table, pid) : undefined;
       if (usage && usage.rssBytes > maxMemoryBytes) {
         log.warn({ child: pid, rssBytes: usage.rssBytes, maxMemoryBytes }, 'child over maxMemory: restarting');
-        void instance.supervisor.restart(ExitReason.Memory);
+        void this.#monitorRestart(instance, ExitReason.Memory);
         continue;
       }
       if (healthCheck.intervalMs <= 0 || instance.mux.upstreamState !== UpstreamState.Ready || this.#pinging.has(instance)) continue;
@@ -122,9 +127,19 @@ export class Service {
         .catch((error: { code?: number }) => {
           if (error?.code !== ErrorCodes.RequestTimeout || instance.supervisor.pid !== pid) return;
           log.error({ child: pid, timeoutMs: healthCheck.timeoutMs }, 'child did not answer a health ping: restarting it (hung)');
-          return instance.supervisor.restart(ExitReason.Hung);
+          return this.#monitorRestart(instance, ExitReason.Hung);
         })
         .finally(() => this.#pinging.delete(instance));
+    }
+  }
+
+  /** One restart at a time per instance, however many checks find it unwell meanwhile. */
+  async #monitorRestart(instance: Instance, reason: ExitReason): Promise<void> {
+    this.#restarting.add(instance);
+    try {
+      await instance.supervisor.restart(reason);
+    } finally {
+      this.#restarting.delete(instance);
     }
   }
 
@@ -158,6 +173,8 @@ export class Service {
       socket.destroy();
       return;
     }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     const limits = { maxRequestBytes: this.config.maxRequestBytes, maxClientBuffer: this.config.maxClientBuffer };
     if (this.#shared) {
       attachClientSocket(socket, this.#shared.mux, limits, this.#deps.log);
@@ -170,7 +187,8 @@ export class Service {
     }
     const instance = this.#createInstance(1);
     this.#perClient.add(instance);
-    if (this.#stoppedByUser) instance.supervisor.status = ServiceStatus.Stopped;
+    // A stopped service answers its clients with an error instead of starting a child.
+    if (this.#stoppedByUser) void instance.supervisor.stop(ExitReason.Manual);
     else instance.supervisor.start();
     attachClientSocket(socket, instance.mux, limits, this.#deps.log);
   }
@@ -303,6 +321,8 @@ export class Service {
   /** Shuts down: disconnects clients, stops every child, removes the socket. */
   async close(reason: ExitReason = ExitReason.Shutdown): Promise<void> {
     this.#closing = true;
+    // A deliberate shutdown: proxies leave with muxd instead of starting it again.
+    if (reason === ExitReason.Shutdown) for (const socket of this.#sockets) if (socket.writable) socket.write(SHUTDOWN_LINE);
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     if (this.#monitor) clearInterval(this.#monitor);
     const server = this.#server;

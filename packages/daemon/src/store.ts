@@ -63,14 +63,17 @@ export class Store {
     this.path = path;
     this.#log = log;
     this.#retention = retention;
+    let db: SqliteDatabase | undefined;
     try {
-      const db = new Database(path);
+      db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 2000');
       migrate(db);
       this.#db = db;
     } catch (error) {
+      // A file that opened but is not a usable database must not stay open for the daemon's life.
+      db?.close();
       this.#fail('open', error);
     }
   }

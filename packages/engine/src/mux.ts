@@ -473,7 +473,7 @@ export class Mux {
         client.tasks.add(taskId);
         const held = this.#earlyTaskStatus.get(taskId);
         this.#earlyTaskStatus.delete(taskId);
-        if (outgoing) this.#reply(client, { ...outgoing, id: pending.originalId });
+        if (outgoing) this.#reply(client, withId(outgoing, pending.originalId));
         outgoing = undefined;
         for (const notification of held?.notifications ?? []) {
           client.peer.send(notification);
@@ -481,7 +481,7 @@ export class Mux {
         }
       }
     }
-    if (outgoing) this.#reply(client, { ...outgoing, id: pending.originalId });
+    if (outgoing) this.#reply(client, withId(outgoing, pending.originalId));
     this.#closeIfDrained(client);
   }
 
@@ -1201,6 +1201,15 @@ export class Mux {
 }
 
 /** The id of a malformed request, to answer it by; null for anything else (a response's id is not the client's). */
+/**
+ * The response under another id, written as `{"jsonrpc","id","result"|"error"}`
+ * in that order whatever order the server used: mux-proxy finds response
+ * ids from a line's first bytes.
+ */
+function withId(response: JsonRpcResponse, id: JsonRpcId): JsonRpcResponse {
+  return isFailure(response) ? { jsonrpc: '2.0', id, error: response.error } : { jsonrpc: '2.0', id, result: response.result };
+}
+
 function readableId(message: unknown): JsonRpcId | null {
   if (!isJsonObject(message) || typeof message['method'] !== 'string') return null;
   const id = message['id'];

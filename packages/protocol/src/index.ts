@@ -50,4 +50,4 @@ export type {
   RunRecord,
   ServiceRow,
 } from './control.js';
-export { INPUT_ENDED_LINE, INPUT_ENDED_METHOD } from './wire.js';
+export { INPUT_ENDED_LINE, INPUT_ENDED_METHOD, SHUTDOWN_LINE, SHUTDOWN_METHOD } from './wire.js';

@@ -6,7 +6,7 @@
  * lock turns away any second daemon that slips through. Node built-ins only.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -89,6 +89,9 @@ function startDetached(paths: MuxPaths, env: NodeJS.ProcessEnv): Started {
   const errorLog = daemonStartupLog(paths);
   const fd = openSync(errorLog, 'w', 0o600);
   const args = [daemonEntry()];
+  // Restart with the config the previous daemon of this home used, unless told otherwise.
+  const lastConfig = readText(paths.lastConfigFile).trim();
+  if (!env['MUXD_CONFIG'] && lastConfig && existsSync(lastConfig)) args.push('--config', lastConfig);
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', 'ignore', fd],

@@ -78,7 +78,8 @@ export class LineReader {
   #discard(piece: Buffer): void {
     const state = this.#discarding as { bytes: number; head: Buffer; tail: Buffer };
     state.bytes += piece.length;
-    state.tail = piece.length >= EDGE_BYTES ? piece.subarray(piece.length - EDGE_BYTES) : lastBytes([state.tail, piece]);
+    // Copied: a view would keep the whole chunk alive while the line streams on, and in the report.
+    state.tail = piece.length >= EDGE_BYTES ? Buffer.from(piece.subarray(piece.length - EDGE_BYTES)) : lastBytes([state.tail, piece]);
   }
 
   #emit(tail: Buffer): void {

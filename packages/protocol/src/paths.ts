@@ -18,6 +18,8 @@ export interface MuxPaths {
   controlSocket: string;
   lockFile: string;
   database: string;
+  /** Holds the path of the config file the last daemon of this home used, so a restarted one uses it too. */
+  lastConfigFile: string;
 }
 
 /**
@@ -44,6 +46,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): MuxPaths {
     controlSocket: join(runDir, 'muxd.ctl'),
     lockFile: join(stateDir, 'muxd.pid'),
     database: join(stateDir, 'muxd.db'),
+    lastConfigFile: join(stateDir, 'config-path'),
   };
 }
 

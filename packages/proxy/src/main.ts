@@ -1,17 +1,28 @@
 #!/usr/bin/env node
-// mux-proxy: the command an MCP host runs instead of the server. It copies
-// bytes between stdio and the service's muxd socket and parses nothing, so
-// it stays small and fast: it runs once per host session per server.
+// mux-proxy: the command an MCP host runs instead of the server. While muxd
+// is up it copies bytes between stdio and the service's socket unchanged,
+// only glancing at each line to know which requests await an answer. If
+// muxd dies it answers those requests with an error (never sending them
+// twice), starts muxd again, replays the session's initialize,
+// subscriptions and log level, and carries on: the host does not notice.
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { LineReader } from '@muxd/protocol/lineReader';
 import { resolvePaths, serviceSocketPath, SERVICE_NAME_PATTERN } from '@muxd/protocol/paths';
 import { INPUT_ENDED_LINE } from '@muxd/protocol/wire';
+import { ResponseScanner, SessionState, isShutdown, responseId } from './sessionState.js';
 
 const USAGE = `usage: mux-proxy <service>
 
 Connects an MCP host's stdio to the muxd service <service>, starting muxd
 if it is not running. Put it in a host's MCP config in place of the
 server's own command.`;
+
+/** Host lines may be large (file contents); muxd enforces the service's own limit. */
+const MAX_HOST_LINE = 256 * 1024 * 1024;
+/** How long to keep trying to reach a restarted muxd. */
+const RECONNECT_MS = 60_000;
+const NEWLINE = Buffer.from('\n');
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`mux-proxy: ${message}\n`);
@@ -65,22 +76,135 @@ async function connectService(): Promise<Socket> {
   }
 }
 
-const socket = await connectService();
-let inputEnded = false;
+const state = new SessionState();
+let socket: Socket | undefined;
+let hostEnded = false;
+/** muxd said it is shutting down on purpose: leave with it instead of restarting it. */
+let daemonLeaving = false;
+
+// ---- host -> muxd: raw bytes while connected; whole lines while not.
+/** Complete host lines waiting for a connection. */
+let waiting: Buffer[] = [];
+/** Forwarding host bytes as they come (false: as whole lines, until connected at a line boundary). */
+let rawInput = false;
+const hostLines = new LineReader({
+  maxLineBytes: MAX_HOST_LINE,
+  onLine: (line) => {
+    state.fromHost(line);
+    if (rawInput) return;
+    if (socket) {
+      socket.write(line);
+      socket.write(NEWLINE);
+    } else {
+      waiting.push(Buffer.from(line), NEWLINE);
+    }
+  },
+  onOverflow: ({ bytes }) => process.stderr.write(`mux-proxy: dropped a ${bytes}-byte message from the host\n`),
+});
+process.stdin.on('data', (chunk: Buffer) => {
+  if (rawInput && socket) socket.write(chunk);
+  hostLines.push(chunk);
+  if (!rawInput && socket && hostLines.bufferedBytes === 0) rawInput = true;
+});
 process.stdin.once('end', () => {
   // Tell muxd the host is done, so it answers what is in flight before closing.
-  inputEnded = true;
-  socket.end(INPUT_ENDED_LINE);
+  hostEnded = true;
+  socket?.end(INPUT_ENDED_LINE);
 });
-process.stdin.pipe(socket, { end: false });
-socket.pipe(process.stdout);
-socket.on('error', (error) => {
-  process.stderr.write(`mux-proxy: connection to muxd lost: ${error.message}\n`);
+
+// ---- muxd -> host: raw bytes, scanned for response ids; whole lines while replaying.
+/** Answers to the replay's own requests, to drop. */
+let replayIds = new Set<string>();
+const scanner = new ResponseScanner({
+  onResponse: (id) => state.answered(id),
+  onShutdown: () => {
+    daemonLeaving = true;
+  },
 });
-socket.once('close', () => {
-  // Deliver what is buffered for the host, then leave.
-  const code = inputEnded ? 0 : 1;
-  if (!inputEnded) process.stderr.write(`mux-proxy: muxd closed the connection to '${service}'\n`);
+const replayLines = new LineReader({
+  maxLineBytes: MAX_HOST_LINE,
+  onLine: (line) => {
+    const head = line.subarray(0, 200).toString('utf8');
+    if (isShutdown(head)) daemonLeaving = true;
+    const id = responseId(head);
+    if (typeof id === 'string' && replayIds.delete(id)) return;
+    if (id !== undefined) state.answered(id);
+    process.stdout.write(line);
+    process.stdout.write(NEWLINE);
+  },
+  onOverflow: () => undefined,
+});
+
+/** Starts using a connection: replays the session on a reconnect, then sends what waited. */
+function attach(connection: Socket, reconnecting: boolean): void {
+  socket = connection;
+  if (reconnecting) {
+    const replay = state.replay();
+    replayIds = replay.ids;
+    if (replay.lines) connection.write(replay.lines);
+  }
+  for (const buffer of waiting) connection.write(buffer);
+  waiting = [];
+  if (hostLines.bufferedBytes === 0) rawInput = true;
+  if (hostEnded) connection.end(INPUT_ENDED_LINE);
+  connection.on('data', (chunk: Buffer) => {
+    if (replayIds.size > 0 || replayLines.bufferedBytes > 0) {
+      replayLines.push(chunk);
+    } else {
+      process.stdout.write(chunk);
+      scanner.push(chunk);
+    }
+  });
+  connection.on('error', () => undefined);
+  connection.once('close', () => {
+    socket = undefined;
+    if (hostEnded || daemonLeaving) {
+      if (!hostEnded) process.stderr.write(`mux-proxy: muxd shut down\n`);
+      leave(hostEnded ? 0 : 1);
+      return;
+    }
+    void reconnect();
+  });
+}
+
+/** muxd went away unexpectedly: fail what was in flight, then rebuild the session on a new muxd. */
+async function reconnect(): Promise<void> {
+  rawInput = false;
+  if (!scanner.atLineStart) process.stdout.write(NEWLINE);
+  for (const id of state.takeInflight()) {
+    process.stdout.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message: `muxd stopped while handling this request; it was not retried. muxd is restarting '${service}'` } })}\n`,
+    );
+  }
+  process.stderr.write(`mux-proxy: lost muxd; reconnecting to '${service}'\n`);
+  const deadline = Date.now() + RECONNECT_MS;
+  let delay = 100;
+  while (Date.now() < deadline) {
+    try {
+      const { ensureDaemon } = await import('@muxd/protocol/launcher');
+      await ensureDaemon(paths, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+      let connection: Socket;
+      try {
+        connection = await open(socketPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') fail(`muxd is running but no longer has service '${service}' (removed from its config?)`);
+        throw error;
+      }
+      attach(connection, true);
+      process.stderr.write(`mux-proxy: reconnected to '${service}'\n`);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+  fail(`could not reach muxd again within ${RECONNECT_MS / 1000} s; see muxctl daemon status`);
+}
+
+/** Delivers what is buffered for the host, then exits. */
+function leave(code: number): void {
   if (process.stdout.writableLength === 0) process.exit(code);
   process.stdout.once('drain', () => process.exit(code));
-});
+}
+
+attach(await connectService(), false);

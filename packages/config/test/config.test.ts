@@ -1,0 +1,438 @@
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MuxErrorCodes } from '@muxd/protocol';
+import { SERVICE_DEFAULTS, expandVariables, loadConfigFile, resolveConfig } from '../src/config.js';
+import type { MuxConfig, ServiceConfig } from '../src/config.js';
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'muxd-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes `text` as `name` in a fresh temp dir; returns its path. */
+function writeConfig(t: TestContext, name: string, text: string): string {
+  const path = join(tempDir(t), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function service(config: MuxConfig, name: string): ServiceConfig {
+  const found = config.services.get(name);
+  assert.ok(found, `service ${name} resolved; got ${[...config.services.keys()].join(', ')}`);
+  return found;
+}
+
+/** Asserts `fn` throws MUX_CONFIG_INVALID and returns the message. */
+function invalid(fn: () => unknown): string {
+  let message = '';
+  assert.throws(fn, (error: unknown) => {
+    assert.equal((error as { code?: string }).code, MuxErrorCodes.ConfigInvalid);
+    message = (error as Error).message;
+    return true;
+  });
+  return message;
+}
+
+async function invalidAsync(promise: Promise<unknown>): Promise<string> {
+  let message = '';
+  await assert.rejects(promise, (error: unknown) => {
+    assert.equal((error as { code?: string }).code, MuxErrorCodes.ConfigInvalid);
+    message = (error as Error).message;
+    return true;
+  });
+  return message;
+}
+
+const FILE = '/etc/muxd/muxd.config.yaml';
+
+describe('loadConfigFile', () => {
+  test('reads a YAML services file: durations, sizes, env expansion and a relative cwd', async (t) => {
+    const file = writeConfig(
+      t,
+      'muxd.config.yaml',
+      [
+        'services:',
+        '  memory:',
+        '    command: ${NODE_BIN:-node}',
+        '    args: [server.js, --port, 8080]',
+        '    env:',
+        '      MEMORY_FILE_PATH: ${DATA}/memory.jsonl',
+        '      DEBUG: true',
+        '    cwd: ./work',
+        '    requestTimeout: 30s',
+        '    idleTimeout: 10m',
+        '    maxRequestBytes: 512KiB',
+        '    maxResponseBytes: 8MiB',
+        '    isolation: per-client',
+        '',
+      ].join('\n'),
+    );
+    const config = await loadConfigFile(file, { DATA: '/var/data' });
+    assert.equal(config.file, file);
+    const memory = service(config, 'memory');
+    assert.equal(memory.command, 'node');
+    assert.deepEqual(memory.args, ['server.js', '--port', '8080']);
+    assert.deepEqual(memory.env, { MEMORY_FILE_PATH: '/var/data/memory.jsonl', DEBUG: 'true' });
+    assert.equal(memory.cwd, join(file, '..', 'work'));
+    assert.equal(memory.requestTimeoutMs, 30_000);
+    assert.equal(memory.idleTimeoutMs, 600_000);
+    assert.equal(memory.maxRequestBytes, 512 * 1024);
+    assert.equal(memory.maxResponseBytes, 8 * 1024 * 1024);
+    assert.equal(memory.isolation, 'per-client');
+    assert.deepEqual(config.notes, []);
+  });
+
+  test('reads a Claude Desktop style JSON file and skips remote entries with a note', async (t) => {
+    const file = writeConfig(
+      t,
+      'muxd.config.json',
+      JSON.stringify({
+        mcpServers: {
+          memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { TOKEN: 'abc' } },
+          remote: { type: 'sse', url: 'https://example.com/sse' },
+          streamable: { url: 'https://example.com/mcp' },
+        },
+      }),
+    );
+    const config = await loadConfigFile(file, {});
+    assert.deepEqual([...config.services.keys()], ['memory']);
+    const memory = service(config, 'memory');
+    assert.equal(memory.command, 'npx');
+    assert.deepEqual(memory.args, ['-y', '@modelcontextprotocol/server-memory']);
+    assert.deepEqual(memory.env, { TOKEN: 'abc' });
+    assert.equal(memory.cwd, join(file, '..'), 'no cwd: the config file\'s directory');
+    assert.equal(config.notes.length, 2);
+    assert.match(config.notes[0] ?? '', /^remote: skipped, a remote server \(sse\)/);
+    assert.match(config.notes[1] ?? '', /^streamable: skipped, a remote server \(http\)/);
+  });
+
+  test('reads a TOML file with a defaults table', async (t) => {
+    const file = writeConfig(
+      t,
+      'muxd.config.toml',
+      [
+        '[defaults]',
+        'maxRequestBytes = "512KiB"',
+        'requestTimeout = 45000',
+        '',
+        '[services.fs]',
+        'command = "node"',
+        'args = ["fs.js", "/tmp"]',
+        'stopTimeout = "2s"',
+        '',
+        '[services.fs.restart]',
+        'maxRestarts = 2',
+        '',
+      ].join('\n'),
+    );
+    const fs = service(await loadConfigFile(file, {}), 'fs');
+    assert.deepEqual(fs.args, ['fs.js', '/tmp']);
+    assert.equal(fs.maxRequestBytes, 512 * 1024);
+    assert.equal(fs.requestTimeoutMs, 45_000);
+    assert.equal(fs.stopTimeoutMs, 2000);
+    assert.equal(fs.restart.maxRestarts, 2);
+    assert.equal(fs.restart.initialDelayMs, SERVICE_DEFAULTS.restart.initialDelayMs);
+  });
+
+  test('an empty file is a config with no services', async (t) => {
+    const config = await loadConfigFile(writeConfig(t, 'muxd.config.yaml', ''), {});
+    assert.equal(config.services.size, 0);
+    assert.deepEqual(config.logs, { maxSizeBytes: 10 * 1024 * 1024, keep: 5 });
+  });
+
+  test('a missing file is MUX_CONFIG_NOT_FOUND naming the path', async (t) => {
+    const path = join(tempDir(t), 'nope.yaml');
+    await assert.rejects(loadConfigFile(path), (error: unknown) => {
+      assert.equal((error as { code?: string }).code, MuxErrorCodes.ConfigNotFound);
+      assert.match((error as Error).message, new RegExp(`config file not found: ${path}`));
+      return true;
+    });
+  });
+
+  test('a syntax error names the file', async (t) => {
+    const file = writeConfig(t, 'muxd.config.json', '{"services": {');
+    const message = await invalidAsync(loadConfigFile(file, {}));
+    assert.ok(message.startsWith(`${file}: cannot parse`), message);
+  });
+
+  test('a validation error in a file names that file and the key path', async (t) => {
+    const file = writeConfig(t, 'muxd.config.yaml', 'services:\n  fs:\n    command: node\n    requestTimeout: soon\n');
+    const message = await invalidAsync(loadConfigFile(file, {}));
+    assert.equal(message, `${file}: services.fs.requestTimeout: expected a duration such as "30s" or "10m", got "soon"`);
+  });
+});
+
+describe('resolveConfig', () => {
+  test('fills every default for a bare service', () => {
+    const fs = service(resolveConfig({ services: { fs: { command: 'node' } } }, FILE, {}), 'fs');
+    assert.deepEqual(fs, {
+      name: 'fs',
+      command: 'node',
+      args: [],
+      env: {},
+      cwd: '/etc/muxd',
+      isolation: 'shared',
+      lazy: true,
+      idleTimeoutMs: 600_000,
+      requestTimeoutMs: 120_000,
+      maxRequestBytes: 8 * 1024 ** 2,
+      maxResponseBytes: 64 * 1024 ** 2,
+      maxClientBuffer: 16 * 1024 ** 2,
+      maxClients: 256,
+      maxInflight: 256,
+      restart: { initialDelayMs: 1000, maxDelayMs: 30_000, maxRestarts: 5, windowMs: 300_000, resetAfterMs: 60_000 },
+      stopTimeoutMs: 5000,
+      healthCheck: { intervalMs: 30_000, timeoutMs: 10_000 },
+      maxMemoryBytes: 0,
+    });
+  });
+
+  test('merges the defaults block under each service, key by key and inside restart, healthCheck and env', () => {
+    const config = resolveConfig(
+      {
+        defaults: {
+          requestTimeout: '10m',
+          maxClients: 4,
+          restart: { maxRestarts: 3, window: '1m' },
+          healthCheck: { interval: '5s' },
+          env: { SHARED: 'yes', LEVEL: 'info' },
+        },
+        services: {
+          a: { command: 'a' },
+          b: { command: 'b', requestTimeout: '1s', restart: { initialDelay: '2s' }, healthCheck: { timeout: 1500 }, env: { LEVEL: 'debug' } },
+        },
+      },
+      FILE,
+      {},
+    );
+    const a = service(config, 'a');
+    const b = service(config, 'b');
+    assert.equal(a.requestTimeoutMs, 600_000);
+    assert.equal(b.requestTimeoutMs, 1000, 'the service wins over defaults');
+    assert.equal(b.maxClients, 4);
+    assert.deepEqual(b.restart, { initialDelayMs: 2000, maxDelayMs: 30_000, maxRestarts: 3, windowMs: 60_000, resetAfterMs: 60_000 });
+    assert.deepEqual(b.healthCheck, { intervalMs: 5000, timeoutMs: 1500 });
+    assert.deepEqual(a.env, { SHARED: 'yes', LEVEL: 'info' });
+    assert.deepEqual(b.env, { SHARED: 'yes', LEVEL: 'debug' });
+  });
+
+  test('durations: unit strings, plain numbers as ms, and false or 0 for never', () => {
+    const cases: Array<[unknown, number]> = [
+      ['30s', 30_000],
+      ['10m', 600_000],
+      ['1h', 3_600_000],
+      ['250ms', 250],
+      ['1.5s', 1500],
+      [1500, 1500],
+      [0, 0],
+      [false, 0],
+    ];
+    for (const [value, ms] of cases) {
+      const fs = service(resolveConfig({ services: { fs: { command: 'x', idleTimeout: value } } }, FILE, {}), 'fs');
+      assert.equal(fs.idleTimeoutMs, ms, `idleTimeout ${JSON.stringify(value)}`);
+    }
+  });
+
+  test('sizes: binary and decimal units and plain byte counts', () => {
+    const cases: Array<[unknown, number]> = [
+      ['512KiB', 512 * 1024],
+      ['8MiB', 8 * 1024 ** 2],
+      ['1GiB', 1024 ** 3],
+      ['2MB', 2_000_000],
+      ['64k', 65_536],
+      [4096, 4096],
+    ];
+    for (const [value, bytes] of cases) {
+      const fs = service(resolveConfig({ services: { fs: { command: 'x', maxMemory: value } } }, FILE, {}), 'fs');
+      assert.equal(fs.maxMemoryBytes, bytes, `maxMemory ${JSON.stringify(value)}`);
+    }
+  });
+
+  test('the logs block sets rotation', () => {
+    const config = resolveConfig({ logs: { maxSize: '1MiB', keep: 2 } }, FILE, {});
+    assert.deepEqual(config.logs, { maxSizeBytes: 1024 * 1024, keep: 2 });
+  });
+
+  describe('idleTimeout default', () => {
+    const resolve = (entry: object, defaults: object = {}) =>
+      service(resolveConfig({ defaults, services: { s: { command: 'x', ...entry } } }, FILE, {}), 's');
+
+    test('lazy services stop after 10m idle by default', () => assert.equal(resolve({}).idleTimeoutMs, 600_000));
+    test('eager services never idle-stop by default', () => {
+      assert.equal(resolve({ lazy: false }).idleTimeoutMs, 0);
+      assert.equal(resolve({}, { lazy: false }).idleTimeoutMs, 0, 'eager through the defaults block');
+    });
+    test('an explicit idleTimeout applies either way', () => {
+      assert.equal(resolve({ lazy: false, idleTimeout: '5m' }).idleTimeoutMs, 300_000);
+      assert.equal(resolve({ idleTimeout: false }).idleTimeoutMs, 0);
+      assert.equal(resolve({}, { idleTimeout: '1m' }).idleTimeoutMs, 60_000);
+    });
+  });
+
+  describe('variables', () => {
+    test('${VAR} and ${VAR:-default} expand in command, args, env and cwd', () => {
+      const fs = service(
+        resolveConfig(
+          {
+            services: {
+              fs: {
+                command: '${BIN}',
+                args: ['--root=${ROOT}', '${MODE:-ro}', 'literal $HOME and ${}'],
+                env: { KEY: '${SECRET}', FALLBACK: '${NOPE:-}' },
+                cwd: '${ROOT}/sub',
+              },
+            },
+          },
+          FILE,
+          { BIN: '/usr/bin/fs', ROOT: '/data', SECRET: 's3cret' },
+        ),
+        'fs',
+      );
+      assert.equal(fs.command, '/usr/bin/fs');
+      assert.deepEqual(fs.args, ['--root=/data', 'ro', 'literal $HOME and ${}']);
+      assert.deepEqual(fs.env, { KEY: 's3cret', FALLBACK: '' });
+      assert.equal(fs.cwd, '/data/sub');
+    });
+
+    test('${VAR:-default} uses the default for an empty variable too, as the shell does', () => {
+      assert.equal(expandVariables('${MODE:-ro}', { MODE: '' }, 'x', FILE), 'ro');
+      assert.equal(expandVariables('${MODE:-ro}', { MODE: 'rw' }, 'x', FILE), 'rw');
+    });
+
+    test('${VAR} set to the empty string expands to nothing rather than claiming it is unset', () => {
+      assert.equal(expandVariables('--flag=${EXTRA}', { EXTRA: '' }, 'x', FILE), '--flag=');
+    });
+
+    test('a missing variable is an error naming the variable, the file and the key path', () => {
+      const message = invalid(() =>
+        resolveConfig({ services: { fs: { command: 'node', args: ['a', '--token=${API_TOKEN}'] } } }, FILE, {}),
+      );
+      assert.match(message, /^\/etc\/muxd\/muxd\.config\.yaml: services\.fs\.args\[1\]: environment variable API_TOKEN is not set/);
+      assert.match(message, /\$\{API_TOKEN:-default\}/, 'says how to give a default');
+      const envMessage = invalid(() => resolveConfig({ services: { fs: { command: 'node', env: { K: '${GONE}' } } } }, FILE, {}));
+      assert.match(envMessage, /services\.fs\.env\.K: environment variable GONE is not set/);
+    });
+  });
+
+  describe('cwd', () => {
+    const cwdOf = (cwd: string | undefined) =>
+      service(resolveConfig({ services: { s: cwd === undefined ? { command: 'x' } : { command: 'x', cwd } } }, FILE, {}), 's').cwd;
+
+    test('a relative cwd is resolved against the config file\'s directory', () => {
+      assert.equal(cwdOf('data'), '/etc/muxd/data');
+      assert.equal(cwdOf('.'), '/etc/muxd');
+      assert.equal(cwdOf('../srv'), '/etc/srv');
+    });
+    test('an absolute cwd is kept and no cwd means the config file\'s directory', () => {
+      assert.equal(cwdOf('/opt/server'), '/opt/server');
+      assert.equal(cwdOf(undefined), '/etc/muxd');
+    });
+  });
+
+  describe('validation errors name the file, the key path and what was expected', () => {
+    test('an unknown key in a service', () => {
+      const message = invalid(() => resolveConfig({ services: { fs: { command: 'node', comand: 'x' } } }, FILE, {}));
+      assert.equal(message, `${FILE}: services.fs: unknown key "comand"`);
+    });
+
+    test('an unknown top-level key and an unknown key in defaults', () => {
+      const message = invalid(() => resolveConfig({ servers: {}, defaults: { lazzy: true } }, FILE, {}));
+      assert.match(message, /^\/etc\/muxd\/muxd\.config\.yaml: \(top level\): unknown key "servers"$/m);
+      assert.match(message, /^\/etc\/muxd\/muxd\.config\.yaml: defaults: unknown key "lazzy"$/m);
+    });
+
+    test('a wrong type', () => {
+      const message = invalid(() => resolveConfig({ services: { fs: { command: 'node', maxClients: 'ten' } } }, FILE, {}));
+      assert.match(message, /^\/etc\/muxd\/muxd\.config\.yaml: services\.fs\.maxClients: .*expected number/);
+      const args = invalid(() => resolveConfig({ services: { fs: { command: 'node', args: 'a b' } } }, FILE, {}));
+      assert.match(args, /services\.fs\.args: .*expected array/);
+    });
+
+    test('a bad duration or size, nested or not', () => {
+      assert.equal(
+        invalid(() => resolveConfig({ services: { fs: { command: 'node', restart: { maxDelay: '5 parsecs' } } } }, FILE, {})),
+        `${FILE}: services.fs.restart.maxDelay: expected a duration such as "30s" or "10m", got "5 parsecs"`,
+      );
+      assert.equal(
+        invalid(() => resolveConfig({ services: { fs: { command: 'node', idleTimeout: -5 } } }, FILE, {})),
+        `${FILE}: services.fs.idleTimeout: expected a duration such as "30s" or "10m", got -5`,
+      );
+      assert.equal(
+        invalid(() => resolveConfig({ defaults: { maxRequestBytes: '8 megs' } }, FILE, {})),
+        `${FILE}: defaults.maxRequestBytes: expected a size such as "512KiB" or "8MiB", got "8 megs"`,
+      );
+    });
+
+    test('a missing command', () => {
+      const message = invalid(() => resolveConfig({ services: { fs: { args: [] } } }, FILE, {}));
+      assert.match(message, /^\/etc\/muxd\/muxd\.config\.yaml: services\.fs\.command: /);
+    });
+
+    test('every mistake is listed, one per line', () => {
+      const message = invalid(() =>
+        resolveConfig({ services: { a: { command: 'x', lazy: 'yes' }, b: { command: 'y', maxInflight: 0 } } }, FILE, {}),
+      );
+      const lines = message.split('\n');
+      assert.equal(lines.length, 2, message);
+      assert.match(lines[0] ?? '', /services\.a\.lazy/);
+      assert.match(lines[1] ?? '', /services\.b\.maxInflight/);
+    });
+
+    test('a config that is not an object', () => {
+      assert.match(invalid(() => resolveConfig(['a'], FILE, {})), /^\/etc\/muxd\/muxd\.config\.yaml: \(top level\): /);
+    });
+  });
+
+  describe('service names', () => {
+    for (const name of ['bad name', '../escape', '-dash', 'x'.repeat(65), 'a/b']) {
+      test(`${JSON.stringify(name)} is refused, in services and in mcpServers`, () => {
+        for (const section of ['services', 'mcpServers']) {
+          const message = invalid(() => resolveConfig({ [section]: { [name]: { command: 'x' } } }, FILE, {}));
+          assert.ok(message.startsWith(`${FILE}: ${section}.${name}: service names use letters, digits`), message);
+        }
+      });
+    }
+    test('letters, digits, dots, dashes and underscores are fine', () => {
+      const config = resolveConfig({ services: { 'fs.v2_beta-1': { command: 'x' } } }, FILE, {});
+      assert.deepEqual([...config.services.keys()], ['fs.v2_beta-1']);
+    });
+  });
+
+  test('the same name in services and mcpServers is refused', () => {
+    const message = invalid(() => resolveConfig({ services: { fs: { command: 'a' } }, mcpServers: { fs: { command: 'b' } } }, FILE, {}));
+    assert.match(message, /mcpServers\.fs: defined twice/);
+  });
+
+  test('disabled entries are left out with a note', () => {
+    const config = resolveConfig(
+      { services: { off: { command: 'x', disabled: true }, on: { command: 'y' } }, mcpServers: { gone: { command: 'z', disabled: true } } },
+      FILE,
+      {},
+    );
+    assert.deepEqual([...config.services.keys()], ['on']);
+    assert.deepEqual(config.notes, ['off: disabled', 'gone: disabled']);
+  });
+
+  test('nothing at all is an empty config', () => {
+    for (const raw of [null, undefined, {}]) {
+      const config = resolveConfig(raw, FILE, {});
+      assert.equal(config.services.size, 0);
+      assert.deepEqual(config.notes, []);
+    }
+  });
+});
+
+describe('expandVariables with a real file on disk', () => {
+  test('cwd with a variable and a relative remainder is still anchored at the config file', async (t) => {
+    const dir = tempDir(t);
+    mkdirSync(join(dir, 'conf'));
+    const file = join(dir, 'conf', 'muxd.config.yaml');
+    writeFileSync(file, 'services:\n  s:\n    command: x\n    cwd: ${SUB:-work}/inner\n');
+    assert.equal(service(await loadConfigFile(file, {}), 's').cwd, join(dir, 'conf', 'work', 'inner'));
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * What mux-proxy remembers of its host's MCP session, so that it can
+ * reconnect to a restarted muxd without the host noticing: the initialize
+ * request, live resource subscriptions, the logging level, and which
+ * requests are waiting for an answer (those get an error if muxd dies, and
+ * are never sent twice).
+ */
+
+import { SHUTDOWN_METHOD } from '@muxd/protocol/wire';
+
+type Id = string | number;
+
+/** Ids of the requests the proxy itself sends when replaying a session. */
+export const REPLAY_ID_PREFIX = 'mux-proxy:';
+
+const key = (id: Id): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
+
+export class SessionState {
+  /** The host's initialize request, as sent. */
+  initialize: Record<string, unknown> | undefined;
+  initialized = false;
+  readonly #subscriptions = new Set<string>();
+  #logLevel: string | undefined;
+  /** Requests from the host not answered yet: key -> id. */
+  readonly #inflight = new Map<string, Id>();
+
+  /** Looks at one line from the host (already known to be a complete line). */
+  fromHost(line: Buffer): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line.toString('utf8'));
+    } catch {
+      return; // muxd answers the parse error.
+    }
+    for (const member of Array.isArray(message) ? message : [message]) this.#note(member);
+  }
+
+  #note(message: unknown): void {
+    if (typeof message !== 'object' || message === null) return;
+    const { id, method, params } = message as { id?: unknown; method?: unknown; params?: Record<string, unknown> };
+    if (typeof method !== 'string') return;
+    if (method === 'notifications/initialized') this.initialized = true;
+    if (typeof id !== 'string' && typeof id !== 'number') return;
+    this.#inflight.set(key(id), id);
+    if (method === 'initialize') this.initialize = message as Record<string, unknown>;
+    else if (method === 'resources/subscribe' && typeof params?.['uri'] === 'string') this.#subscriptions.add(params['uri']);
+    else if (method === 'resources/unsubscribe' && typeof params?.['uri'] === 'string') this.#subscriptions.delete(params['uri']);
+    else if (method === 'logging/setLevel' && typeof params?.['level'] === 'string') this.#logLevel = params['level'];
+  }
+
+  /** muxd answered `id`. */
+  answered(id: Id): void {
+    this.#inflight.delete(key(id));
+  }
+
+  /** Forgets and returns every request still waiting. */
+  takeInflight(): Id[] {
+    const ids = [...this.#inflight.values()];
+    this.#inflight.clear();
+    return ids;
+  }
+
+  /**
+   * The lines that rebuild this session on a new connection, each request
+   * under a proxy-owned id whose answer the proxy drops.
+   */
+  replay(): { lines: string; ids: Set<string> } {
+    const ids = new Set<string>();
+    let lines = '';
+    const request = (suffix: string, method: string, params: unknown) => {
+      const id = `${REPLAY_ID_PREFIX}${suffix}`;
+      ids.add(id);
+      lines += `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
+    };
+    if (!this.initialize) return { lines, ids };
+    request('initialize', 'initialize', this.initialize['params'] ?? {});
+    if (this.initialized) lines += '{"jsonrpc":"2.0","method":"notifications/initialized"}\n';
+    let n = 0;
+    for (const uri of this.#subscriptions) request(`subscribe:${n++}`, 'resources/subscribe', { uri });
+    if (this.#logLevel !== undefined) request('setLevel', 'logging/setLevel', { level: this.#logLevel });
+    return { lines, ids };
+  }
+}
+
+export interface ScannerEvents {
+  onResponse: (id: Id) => void;
+  /** muxd announced a deliberate shutdown. */
+  onShutdown: () => void;
+}
+
+/**
+ * Reads muxd's output without parsing it: muxd writes every response as
+ * `{"jsonrpc":"2.0","id":<id>,"result"|"error"...`, so the first bytes of
+ * each line tell a response's id (and muxd's shutdown notice).
+ */
+export class ResponseScanner {
+  #head = '';
+  /** True once the current line's head has been judged. */
+  #judged = false;
+  readonly #events: ScannerEvents;
+
+  constructor(events: ScannerEvents) {
+    this.#events = events;
+  }
+
+  /** True when no line is partly seen: a safe point to change how output is handled. */
+  get atLineStart(): boolean {
+    return this.#head === '' && !this.#judged;
+  }
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (!this.#judged && end > start) {
+        this.#head += chunk.toString('utf8', start, Math.min(end, start + HEAD_CHARS));
+        if (this.#head.length >= HEAD_CHARS || newline !== -1) this.#judge();
+      }
+      if (newline === -1) return;
+      this.#head = '';
+      this.#judged = false;
+      start = newline + 1;
+    }
+  }
+
+  #judge(): void {
+    this.#judged = true;
+    const id = responseId(this.#head);
+    if (id !== undefined) this.#events.onResponse(id);
+    else if (isShutdown(this.#head)) this.#events.onShutdown();
+  }
+}
+
+/** Enough of a line to hold muxd's response envelope with any reasonable id. */
+const HEAD_CHARS = 200;
+const RESPONSE_HEAD = /^\{"jsonrpc":"2\.0","id":(-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*"),"(?:result|error)"/;
+
+const SHUTDOWN_HEAD = `{"jsonrpc":"2.0","method":"${SHUTDOWN_METHOD}"`;
+
+/** True for muxd's notice that it is shutting down on purpose. */
+export function isShutdown(head: string): boolean {
+  return head.startsWith(SHUTDOWN_HEAD);
+}
+
+/** The id of a response line as muxd writes it, from its first bytes. */
+export function responseId(head: string): Id | undefined {
+  const match = RESPONSE_HEAD.exec(head);
+  if (!match?.[1]) return undefined;
+  try {
+    const id: unknown = JSON.parse(match[1]);
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
