@@ -6,7 +6,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ActionResult, DescribeResult, HealthResult, HistoryResult, ListResult, RunRecord, ServiceRow } from '@muxd/protocol';
 import { RawClient, ROOT, isAlive, memoryServer, spawnMuxctl, startMuxd, waitFor } from './harness.js';
-import type { Muxd } from './harness.js';
 
 const SECRET = 'swordfish-4d1e7c0b';
 const ARG_SECRET = 'argsecret-9a8b7c6d';
@@ -21,8 +20,8 @@ const muxd = await startMuxd({ after }, {
   memory: memoryServer(undefined, { lazy: false }),
 });
 
-async function list(daemon: Muxd = muxd): Promise<ListResult> {
-  const run = await daemon.muxctl(['ls', '--json']);
+async function list(): Promise<ListResult> {
+  const run = await muxd.muxctl(['ls', '--json']);
   assert.equal(run.code, 0, run.stderr);
   return run.json<ListResult>();
 }

@@ -1,7 +1,9 @@
 /**
  * End-to-end harness: a real muxd (the built `packages/daemon/dist/main.js`)
  * with a config written to an `mkdtemp` home, real MCP servers as children,
- * and real SDK clients talking through a real mux-proxy process. Everything a
+ * and real SDK clients talking through a real mux-proxy process; muxctl runs
+ * as a user runs it (`runMuxctl`), and `createHome` gives a home with no
+ * daemon, for muxctl or mux-proxy to start one in the background. Everything a
  * helper starts is released by an after hook of the scope it was given (a
  * test's `t`, or `{ after }` from `node:test` for a whole file).
  */

@@ -124,7 +124,7 @@ const tunables = {
   restart: restartSchema.optional(),
   stopTimeout: duration().optional(),
   healthCheck: healthCheckSchema.optional(),
-  maxMemory: size.optional(),
+  maxMemory: z.union([z.literal(0), z.literal(false), size]).transform((value) => (value === false ? 0 : value)).optional(),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
 };
 
@@ -216,7 +216,8 @@ function resolveService(
     cwd: isAbsolute(cwd) ? cwd : resolve(baseDir, cwd),
     isolation: input.isolation ?? defaults.isolation ?? SERVICE_DEFAULTS.isolation,
     lazy,
-    idleTimeoutMs: input.idleTimeout ?? defaults.idleTimeout ?? (lazy ? SERVICE_DEFAULTS.idleTimeoutMs : 0),
+    // An eager service is meant to stay up: only its own idleTimeout stops it.
+    idleTimeoutMs: input.idleTimeout ?? (lazy ? (defaults.idleTimeout ?? SERVICE_DEFAULTS.idleTimeoutMs) : 0),
     requestTimeoutMs: input.requestTimeout ?? defaults.requestTimeout ?? SERVICE_DEFAULTS.requestTimeoutMs,
     maxRequestBytes: input.maxRequestBytes ?? defaults.maxRequestBytes ?? SERVICE_DEFAULTS.maxRequestBytes,
     maxResponseBytes: input.maxResponseBytes ?? defaults.maxResponseBytes ?? SERVICE_DEFAULTS.maxResponseBytes,

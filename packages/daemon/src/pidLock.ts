@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { MuxError, MuxErrorCodes } from '@muxd/protocol';
 
 /**
@@ -40,17 +40,23 @@ export class PidLock {
   }
 }
 
+/**
+ * Creates `path` holding our pid, atomically: the pid is written to a
+ * private file first and linked into place, so nobody ever reads the lock
+ * file empty (and mistakes it for a dead owner's).
+ */
 function tryCreate(path: string): boolean {
-  let fd: number;
+  const staging = `${path}.${process.pid}.tmp`;
+  writeFileSync(staging, `${process.pid}\n`, { mode: 0o600 });
   try {
-    fd = openSync(path, 'wx', 0o600);
+    linkSync(staging, path);
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
+  } finally {
+    unlinkQuietly(staging);
   }
-  writeSync(fd, `${process.pid}\n`);
-  closeSync(fd);
-  return true;
 }
 
 function takeOverStale(path: string, stalePid: number | undefined): void {

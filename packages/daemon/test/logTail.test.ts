@@ -169,11 +169,16 @@ describe('followFile', () => {
     const file = join(tempDir(t), 'a.log');
     writeFileSync(file, '');
     const { received, until, stop } = follow(t, file);
+    // A second follower on the same interval is the clock: by the time it has
+    // seen two later writes in separate polls, the first would have polled too.
+    const witness = follow(t, file);
     appendFileSync(file, 'seen\n');
     await until('seen');
     stop();
     appendFileSync(file, 'unseen\n');
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await witness.until('unseen');
+    appendFileSync(file, 'marker\n');
+    await witness.until('marker');
     assert.deepEqual(received, ['seen']);
   });
 });

@@ -69,8 +69,9 @@ function reason(error) {
   const text = error instanceof Error ? error.message : String(error);
   // Peers answer errors as whole HTML pages: keep the line that says what happened.
   const pre = /<pre>([^<]*)/.exec(text)?.[1];
-  const status = /HTTP (\d{3})/.exec(text)?.[0] ?? (/code: (\d{3})/.exec(text) ? `HTTP ${/code: (\d{3})/.exec(text)?.[1]}` : '');
-  return (pre ? `${status ? `${status}: ` : ''}${pre.split(/: /)[0]}` : text).replace(/\s+/g, ' ').slice(0, 160);
+  const code = /** @type {{ code?: unknown }} */ (error)?.code;
+  const status = /HTTP (\d{3})/.exec(text)?.[0] ?? (typeof code === 'number' && code >= 400 && code < 600 ? `HTTP ${code}` : '');
+  return (pre ? `${status ? `${status}: ` : ''}${pre}` : text).replace(/\s+/g, ' ').trim().slice(0, 160);
 }
 
 /**
