@@ -12,6 +12,7 @@ import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.
 import { logsCommand } from './commands/logs.js';
 import { lsCommand } from './commands/ls.js';
 import { reloadCommand } from './commands/reload.js';
+import { serviceCommand } from './commands/service.js';
 import { VERSION } from './version.js';
 
 /** The one place muxctl turns an error into a message and an exit code. */
@@ -47,6 +48,7 @@ const cli = yargs(hideBin(process.argv))
   .command(reloadCommand)
   .command(configCommand)
   .command(daemonCommand)
+  .command(serviceCommand)
   .demandCommand(1, 'name a command (muxctl --help lists them)')
   .recommendCommands()
   .strict()

@@ -151,7 +151,7 @@ const fileSchema = z.strictObject({
   services: z.record(z.string(), serviceSchema).optional(),
   mcpServers: z.record(z.string(), hostEntrySchema).optional(),
   defaults: z.strictObject(tunables).optional(),
-  logs: z.strictObject({ maxSize: size.optional(), keep: z.number().int().nonnegative().optional() }).optional(),
+  logs: z.strictObject({ maxSize: size.optional(), keep: z.number().int().positive().optional() }).optional(),
   $schema: z.string().optional(),
 });
 
