@@ -70,6 +70,8 @@ export interface MuxConfig {
   /** The file it came from; '' when muxd runs without one. */
   file: string;
   logs: LogRotation;
+  /** The `defaults` block, as written (ad-hoc services use it too). */
+  defaults: Tunables;
   services: Map<string, ServiceConfig>;
   /** Entries that were skipped, with why (remote servers, disabled entries). */
   notes: string[];
@@ -192,26 +194,22 @@ export function expandVariables(text: string, env: NodeJS.ProcessEnv, where: str
   });
 }
 
-function resolveService(
-  name: string,
-  input: ServiceInput,
-  defaults: Tunables,
-  baseDir: string,
-  file: string,
-  env: NodeJS.ProcessEnv,
-): ServiceConfig {
+/** Expands the variables of one config string; `where` is its key path. */
+type Expand = (text: string, where: string) => string;
+
+function resolveService(name: string, input: ServiceInput, defaults: Tunables, baseDir: string, expand: Expand): ServiceConfig {
   const at = (key: string) => `services.${name}.${key}`;
   const restart = { ...defaults.restart, ...input.restart };
   const lazy = input.lazy ?? defaults.lazy ?? SERVICE_DEFAULTS.lazy;
-  const cwd = input.cwd === undefined ? baseDir : expandVariables(input.cwd, env, at('cwd'), file);
+  const cwd = input.cwd === undefined ? baseDir : expand(input.cwd, at('cwd'));
   const serviceEnv: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...defaults.env, ...input.env })) {
-    serviceEnv[key] = expandVariables(value, env, at(`env.${key}`), file);
+    serviceEnv[key] = expand(value, at(`env.${key}`));
   }
   return {
     name,
-    command: expandVariables(input.command, env, at('command'), file),
-    args: (input.args ?? []).map((arg, index) => expandVariables(arg, env, at(`args[${index}]`), file)),
+    command: expand(input.command, at('command')),
+    args: (input.args ?? []).map((arg, index) => expand(arg, at(`args[${index}]`))),
     env: serviceEnv,
     cwd: isAbsolute(cwd) ? cwd : resolve(baseDir, cwd),
     isolation: input.isolation ?? defaults.isolation ?? SERVICE_DEFAULTS.isolation,
@@ -273,7 +271,7 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
       notes.push(`${name}: disabled`);
       return;
     }
-    result.set(name, resolveService(name, input, defaults, baseDir, file, env));
+    result.set(name, resolveService(name, input, defaults, baseDir, (text, where) => expandVariables(text, env, where, file)));
   };
   for (const [name, input] of Object.entries(services)) add(name, input, 'services');
   for (const [name, entry] of Object.entries(mcpServers)) {
@@ -289,7 +287,7 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
     add(name, input, 'mcpServers');
   }
   const rotation = { maxSizeBytes: logs.maxSize ?? LOG_DEFAULTS.maxSizeBytes, keep: logs.keep ?? LOG_DEFAULTS.keep };
-  return { file, logs: rotation, services: result, notes };
+  return { file, logs: rotation, defaults, services: result, notes };
 }
 
 const tomlLoader: Loader = (_path, content) => parseToml(content);
@@ -357,4 +355,23 @@ export async function findConfigFile(cwd: string = process.cwd(), env: NodeJS.Pr
   }
   const global = await explorer.search(dir).catch(() => null);
   return global?.filepath;
+}
+
+/** What `mux-proxy -- COMMAND ARGS...` asks muxd to run. */
+export interface AdhocSpec {
+  command: string;
+  args: string[];
+  cwd: string;
+  /** Only what the proxy passes on; values are secrets. */
+  env: Record<string, string>;
+}
+
+/**
+ * The config of a service muxd runs for `mux-proxy -- COMMAND...` without a
+ * config entry: the spec taken literally (no variable expansion: the host
+ * already did it), with `defaults` and the built-in defaults (lazy, idle
+ * stop) for the rest.
+ */
+export function adhocServiceConfig(name: string, spec: AdhocSpec, defaults: MuxConfig['defaults'] = {}): ServiceConfig {
+  return resolveService(name, { command: spec.command, args: spec.args, env: spec.env, cwd: spec.cwd }, { ...defaults, lazy: true }, spec.cwd, (text) => text);
 }

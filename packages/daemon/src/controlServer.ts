@@ -74,6 +74,8 @@ export class ControlServer {
               return daemon.history(optionalString(params, 'name'), countParam(params, 'limit', 50, MAX_HISTORY));
             case ControlMethods.Reload:
               return daemon.reload();
+            case ControlMethods.Adhoc:
+              return daemon.ensureAdhoc(adhocParams(params));
             case ControlMethods.Shutdown:
               daemon.requestShutdown();
               return { pid: process.pid };
@@ -109,4 +111,16 @@ function countParam(params: JsonObject, key: string, fallback: number, max: numb
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new RpcError(ErrorCodes.InvalidParams, `'${key}' must be a positive integer`);
   return Math.min(value, max);
+}
+
+function adhocParams(params: JsonObject): { command: string; args: string[]; cwd: string; env: Record<string, string> } {
+  const args = params['args'];
+  const env = params['env'];
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw new RpcError(ErrorCodes.InvalidParams, "'args' must be an array of strings");
+  if (typeof env !== 'object' || env === null || Array.isArray(env) || !Object.values(env).every((value) => typeof value === 'string')) {
+    throw new RpcError(ErrorCodes.InvalidParams, "'env' must map names to strings");
+  }
+  const cwd = stringParam(params, 'cwd');
+  if (!cwd.startsWith('/')) throw new RpcError(ErrorCodes.InvalidParams, "'cwd' must be an absolute path");
+  return { command: stringParam(params, 'command'), args: args as string[], cwd, env: env as Record<string, string> };
 }

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_PROTOCOL_VERSION, MuxError, MuxErrorCodes, serviceSocketPath } from '@muxd/protocol';
 import type {
   ActionResult,
+  AdhocResult,
   DaemonStatus,
   DescribeResult,
   HelloResult,
@@ -14,7 +16,8 @@ import type {
   RunRecord,
   ServiceRow,
 } from '@muxd/protocol';
-import type { MuxConfig, ServiceConfig } from '@muxd/config';
+import { adhocServiceConfig } from '@muxd/config';
+import type { AdhocSpec, MuxConfig, ServiceConfig } from '@muxd/config';
 import { ControlServer } from './controlServer.js';
 import { readLastLines, followFile } from './logTail.js';
 import { createFileLogger, daemonLogDir, serviceLogDir } from './logs.js';
@@ -64,6 +67,8 @@ export class Daemon {
   #store: Store | undefined;
   #control: ControlServer | undefined;
   readonly #cpu = new CpuSampler();
+  /** Services registered by `mux-proxy -- COMMAND...`, which reload leaves alone. */
+  readonly #adhoc = new Set<string>();
   #stopping: Promise<void> | undefined;
   /** Serializes reloads and start/stop/restart so they never interleave. */
   #actions: Promise<unknown> = Promise.resolve();
@@ -328,7 +333,7 @@ export class Daemon {
       for (const name of next.services.keys()) checkSocketPathLength(serviceSocketPath(this.paths, name));
       const result: ReloadResult = { configFile: next.file, added: [], removed: [], changed: [], unchanged: [], notes: next.notes };
       for (const [name, service] of this.services) {
-        if (next.services.has(name)) continue;
+        if (next.services.has(name) || this.#adhoc.has(name)) continue;
         result.removed.push(name);
         await service.close(ExitReason.Config);
         this.services.delete(name);
@@ -354,6 +359,27 @@ export class Daemon {
       this.#config = next;
       this.log.info(result, 'config reloaded');
       return result;
+    });
+  }
+
+  /**
+   * Finds or creates the ad-hoc service for a command not in the config.
+   * Its name hashes the command, args, cwd and env, so sessions with the
+   * same entry share a child and sessions with different tokens do not.
+   */
+  ensureAdhoc(spec: AdhocSpec): Promise<AdhocResult> {
+    return this.#serialize(async () => {
+      const digest = createHash('sha256')
+        .update(JSON.stringify([spec.command, spec.args, spec.cwd, Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : 1))]))
+        .digest('hex');
+      const name = `adhoc-${digest.slice(0, 12)}`;
+      let service = this.services.get(name);
+      if (!service) {
+        service = await this.#addService(adhocServiceConfig(name, spec, this.#config.defaults));
+        this.#adhoc.add(name);
+        this.log.info({ service: name, command: spec.command }, 'ad-hoc service registered');
+      }
+      return { name, socket: service.socketPath };
     });
   }
 

@@ -28,6 +28,7 @@ async function main(): Promise<number> {
     : {
         file: '',
         logs: LOG_DEFAULTS,
+        defaults: {},
         services: new Map(),
         notes: [`no config file: pass --config FILE, set MUXD_CONFIG, or create ${join(userConfigDir(), 'config.yaml')} (muxctl import writes one)`],
       };

@@ -24,6 +24,8 @@ export const ControlMethods = {
   Reload: 'reload',
   Status: 'status',
   Shutdown: 'shutdown',
+  /** Registers (or finds) an ad-hoc service for `mux-proxy -- COMMAND...`. */
+  Adhoc: 'adhoc',
 } as const;
 export type ControlMethod = (typeof ControlMethods)[keyof typeof ControlMethods];
 
@@ -163,4 +165,19 @@ export interface ReloadResult {
   changed: string[];
   unchanged: string[];
   notes: string[];
+}
+
+/** `mux-proxy -- COMMAND ARGS...`: a server not in muxd's config. */
+export interface AdhocParams {
+  command: string;
+  args: string[];
+  cwd: string;
+  /** The environment the server needs (values are secrets: never logged). */
+  env: Record<string, string>;
+}
+
+export interface AdhocResult {
+  /** `adhoc-<hash>`: the same for the same command, args, cwd and env. */
+  name: string;
+  socket: string;
 }

@@ -33,6 +33,8 @@ export type { RpcConnectionOptions } from './rpcConnection.js';
 export { CONTROL_PROTOCOL_VERSION, ControlMethods, LOG_LINE_NOTIFICATION } from './control.js';
 export type {
   ActionResult,
+  AdhocParams,
+  AdhocResult,
   ControlMethod,
   DaemonStatus,
   DescribeResult,

@@ -13,10 +13,16 @@ import { INPUT_ENDED_LINE } from '@muxd/protocol/wire';
 import { ResponseScanner, SessionState, isShutdown, responseId } from './sessionState.js';
 
 const USAGE = `usage: mux-proxy <service>
+       mux-proxy [--env NAME[,NAME...]] -- <command> [args...]
 
 Connects an MCP host's stdio to the muxd service <service>, starting muxd
 if it is not running. Put it in a host's MCP config in place of the
-server's own command.`;
+server's own command.
+
+With -- it shares a server that is not in muxd's config: sessions running
+the same command, args, directory and environment share one child. --env
+names the variables the server needs (default: those whose names look like
+credentials: *TOKEN*, *KEY*, *SECRET*, *PASSWORD*, *AUTH*, *CREDENTIAL*).`;
 
 /** Host lines may be large (file contents); muxd enforces the service's own limit. */
 const MAX_HOST_LINE = 256 * 1024 * 1024;
@@ -29,13 +35,58 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-const args = process.argv.slice(2);
-if (args.length !== 1 || args[0] === '--help' || args[0] === '-h') fail(args.length === 0 ? `missing service name\n${USAGE}` : USAGE, 2);
-const service = args[0] as string;
-if (!SERVICE_NAME_PATTERN.test(service)) fail(`invalid service name '${service}'`, 2);
+/** What to connect to: a configured service, or a command muxd runs ad hoc. */
+type Target = { service: string } | { command: string; args: string[]; envNames: string[] | undefined };
 
+function parseArgs(argv: string[]): Target {
+  const dashes = argv.indexOf('--');
+  if (dashes === -1) {
+    if (argv.length !== 1 || argv[0] === '--help' || argv[0] === '-h') fail(argv.length === 0 ? `missing service name\n${USAGE}` : USAGE, 2);
+    const service = argv[0] as string;
+    if (!SERVICE_NAME_PATTERN.test(service)) fail(`invalid service name '${service}'`, 2);
+    return { service };
+  }
+  const [command, ...args] = argv.slice(dashes + 1);
+  if (!command) fail(`missing command after --\n${USAGE}`, 2);
+  let envNames: string[] | undefined;
+  const options = argv.slice(0, dashes);
+  for (let index = 0; index < options.length; index++) {
+    const option = options[index] as string;
+    const value = option.startsWith('--env=') ? option.slice(6) : option === '--env' ? options[++index] : fail(`unknown option '${option}'\n${USAGE}`, 2);
+    if (value === undefined) fail('--env needs a list of variable names', 2);
+    envNames = [...(envNames ?? []), ...value.split(',').filter(Boolean)];
+  }
+  return { command, args, envNames };
+}
+
+const CREDENTIAL_NAME = /TOKEN|KEY|SECRET|PASSWORD|PASSWD|AUTH|CREDENTIAL/i;
+
+const target = parseArgs(process.argv.slice(2));
+const label = 'service' in target ? target.service : target.command;
 const paths = resolvePaths();
-const socketPath = serviceSocketPath(paths, service);
+
+/**
+ * The socket to connect to. For an ad-hoc command, asks muxd (which must be
+ * running) to register it; muxd answers with the shared service's socket.
+ */
+async function socketFor(): Promise<string> {
+  if ('service' in target) return serviceSocketPath(paths, target.service);
+  const env: Record<string, string> = {};
+  const names = target.envNames ?? Object.keys(process.env).filter((name) => CREDENTIAL_NAME.test(name));
+  for (const name of names) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const { ControlMethods, CONTROL_PROTOCOL_VERSION, RpcConnection } = await import('@muxd/protocol');
+  const control = new RpcConnection(await open(paths.controlSocket));
+  try {
+    await control.request(ControlMethods.Hello, { client: 'mux-proxy', version: '0', protocol: CONTROL_PROTOCOL_VERSION }, 10_000);
+    const result = await control.request<{ socket: string }>(ControlMethods.Adhoc, { command: target.command, args: target.args, cwd: process.cwd(), env }, 30_000);
+    return result.socket;
+  } finally {
+    control.destroy();
+  }
+}
 
 function open(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -50,12 +101,14 @@ function open(path: string): Promise<Socket> {
 
 /** Connects to the service, starting muxd first when it is not running. */
 async function connectService(): Promise<Socket> {
-  try {
-    return await open(socketPath);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EACCES') fail(`permission denied on ${socketPath}; it belongs to another user`);
-    if (code !== 'ENOENT' && code !== 'ECONNREFUSED') fail(`connection to muxd failed: ${(error as Error).message}`);
+  if ('service' in target) {
+    try {
+      return await open(serviceSocketPath(paths, target.service));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES') fail(`permission denied on ${serviceSocketPath(paths, target.service)}; it belongs to another user`);
+      if (code !== 'ENOENT' && code !== 'ECONNREFUSED') fail(`connection to muxd failed: ${(error as Error).message}`);
+    }
   }
   // Only now load the launcher: the common path stays as small as it can be.
   const { ensureDaemon } = await import('@muxd/protocol/launcher');
@@ -65,13 +118,19 @@ async function connectService(): Promise<Socket> {
   } catch (error) {
     fail((error as Error).message);
   }
+  let socketPath: string;
+  try {
+    socketPath = await socketFor();
+  } catch (error) {
+    fail(`muxd could not run '${label}': ${(error as Error).message}`);
+  }
   try {
     return await open(socketPath);
   } catch {
     fail(
       outcome === 'started'
-        ? `muxd started but has no service '${service}'; add it to muxd's config (muxctl config path) and run: muxctl reload`
-        : `muxd has no service '${service}'; check its config (muxctl ls lists the services)`,
+        ? `muxd started but has no service '${label}'; add it to muxd's config (muxctl config path) and run: muxctl reload`
+        : `muxd has no service '${label}'; check its config (muxctl ls lists the services)`,
     );
   }
 }
@@ -173,10 +232,10 @@ async function reconnect(): Promise<void> {
   if (!scanner.atLineStart) process.stdout.write(NEWLINE);
   for (const id of state.takeInflight()) {
     process.stdout.write(
-      `${JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message: `muxd stopped while handling this request; it was not retried. muxd is restarting '${service}'` } })}\n`,
+      `${JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message: `muxd stopped while handling this request; it was not retried. muxd is restarting '${label}'` } })}\n`,
     );
   }
-  process.stderr.write(`mux-proxy: lost muxd; reconnecting to '${service}'\n`);
+  process.stderr.write(`mux-proxy: lost muxd; reconnecting to '${label}'\n`);
   const deadline = Date.now() + RECONNECT_MS;
   let delay = 100;
   while (Date.now() < deadline) {
@@ -185,13 +244,13 @@ async function reconnect(): Promise<void> {
       await ensureDaemon(paths, { timeoutMs: Math.max(1000, deadline - Date.now()) });
       let connection: Socket;
       try {
-        connection = await open(socketPath);
+        connection = await open(await socketFor());
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') fail(`muxd is running but no longer has service '${service}' (removed from its config?)`);
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') fail(`muxd is running but no longer has service '${label}' (removed from its config?)`);
         throw error;
       }
       attach(connection, true);
-      process.stderr.write(`mux-proxy: reconnected to '${service}'\n`);
+      process.stderr.write(`mux-proxy: reconnected to '${label}'\n`);
       return;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, delay));
