@@ -6,6 +6,7 @@ import { CliError, ExitCodes } from './cliError.js';
 import { configCommand } from './commands/config.js';
 import { daemonCommand } from './commands/daemon.js';
 import { describeCommand } from './commands/describe.js';
+import { doctorCommand } from './commands/doctor.js';
 import { healthCommand } from './commands/health.js';
 import { historyCommand } from './commands/history.js';
 import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
@@ -49,6 +50,7 @@ const cli = yargs(hideBin(process.argv))
   .command(configCommand)
   .command(daemonCommand)
   .command(serviceCommand)
+  .command(doctorCommand)
   .demandCommand(1, 'name a command (muxctl --help lists them)')
   .recommendCommands()
   .strict()

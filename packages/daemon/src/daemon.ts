@@ -23,7 +23,7 @@ import { readLastLines, followFile } from './logTail.js';
 import { createFileLogger, daemonLogDir, serviceLogDir } from './logs.js';
 import type { Logger } from './logs.js';
 import { PidLock } from './pidLock.js';
-import { CpuSampler, readProcessTable, treeUsage } from './processStats.js';
+import { CpuSampler, readProcessTable, treeUsage } from '@muxd/protocol/processes';
 import { Reaper } from './reaper.js';
 import { redactConfig } from './redact.js';
 import { Service } from './service.js';

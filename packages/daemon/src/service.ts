@@ -5,7 +5,7 @@ import type { ServiceConfig } from '@muxd/config';
 import { Isolation } from '@muxd/config';
 import { attachClientSocket } from './clientConnection.js';
 import type { Logger } from './logs.js';
-import { readProcessTable, treeUsage } from './processStats.js';
+import { readProcessTable, treeUsage } from '@muxd/protocol/processes';
 import type { Reaper } from './reaper.js';
 import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
 import type { ExitInfo, SupervisorEvent } from './supervisor.js';

@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 
 /** One process as read from the OS. */
-interface ProcessInfo {
+export interface ProcessInfo {
   pid: number;
   ppid: number;
+  /** Command line, arguments joined by spaces ('' when it cannot be read). */
+  command: string;
   /** Resident set size, bytes. */
   rss: number;
   /** User + system CPU time, ms. */
@@ -43,9 +45,17 @@ function readProc(): Map<number, ProcessInfo> {
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
     const rssPages = Number(fields[21]);
-    table.set(pid, { pid, ppid, rss: rssPages * pageSize, cpuMs: ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND });
+    table.set(pid, { pid, ppid, command: readCommand(entry), rss: rssPages * pageSize, cpuMs: ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND });
   }
   return table;
+}
+
+function readCommand(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
 }
 
 let cachedPageSize: number | undefined;
@@ -63,14 +73,14 @@ function readPs(): Map<number, ProcessInfo> {
   const table = new Map<number, ProcessInfo>();
   let output: string;
   try {
-    output = execFileSync('ps', ['-axo', 'pid=,ppid=,rss=,time='], { encoding: 'utf8' });
+    output = execFileSync('ps', ['-axo', 'pid=,ppid=,rss=,time=,args='], { encoding: 'utf8' });
   } catch {
     return table;
   }
   for (const line of output.split('\n')) {
-    const [pid, ppid, rss, time] = line.trim().split(/\s+/);
+    const [pid, ppid, rss, time, ...args] = line.trim().split(/\s+/);
     if (!pid || !ppid || !rss || !time) continue;
-    table.set(Number(pid), { pid: Number(pid), ppid: Number(ppid), rss: Number(rss) * 1024, cpuMs: parseCpuTime(time) });
+    table.set(Number(pid), { pid: Number(pid), ppid: Number(ppid), command: args.join(' '), rss: Number(rss) * 1024, cpuMs: parseCpuTime(time) });
   }
   return table;
 }
