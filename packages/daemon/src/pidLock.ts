@@ -1,5 +1,5 @@
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { MuxError, MuxErrorCodes } from '@muxd/protocol';
+import { linkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { MuxError, MuxErrorCodes, isAlive, readPid } from '@muxd/protocol';
 
 /**
  * One daemon per home: a lock file holding the owner's pid, created
@@ -75,23 +75,7 @@ function takeOverStale(path: string, stalePid: number | undefined): void {
   }
 }
 
-export function readPid(path: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function unlinkQuietly(path: string): void {
   try {

@@ -7,7 +7,8 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MuxErrorCodes } from '@muxd/protocol';
-import { PidLock, readPid } from '../src/pidLock.js';
+import { readPid } from '@muxd/protocol';
+import { PidLock } from '../src/pidLock.js';
 
 function lockPath(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'muxd-lock-'));

@@ -53,3 +53,4 @@ export type {
   ServiceRow,
 } from './control.js';
 export { INPUT_ENDED_LINE, INPUT_ENDED_METHOD, SHUTDOWN_LINE, SHUTDOWN_METHOD } from './wire.js';
+export { isAlive, readPid } from './pidFile.js';

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { MuxPaths } from './paths.js';
+import { isAlive, readPid } from './pidFile.js';
 
 export interface EnsureDaemonOptions {
   /** Give up after this long. Default 15000 ms. */
@@ -156,10 +157,6 @@ function releaseLock(path: string): void {
   }
 }
 
-function readPid(path: string): number | undefined {
-  const pid = Number.parseInt(readText(path).trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
 
 function readText(path: string): string {
   try {
@@ -177,14 +174,6 @@ function ageMs(path: string): number {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
