@@ -8,11 +8,14 @@ import { daemonCommand } from './commands/daemon.js';
 import { describeCommand } from './commands/describe.js';
 import { doctorCommand } from './commands/doctor.js';
 import { healthCommand } from './commands/health.js';
+import { hostsCommand } from './commands/hosts.js';
 import { historyCommand } from './commands/history.js';
+import { importCommand } from './commands/import.js';
 import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
 import { logsCommand } from './commands/logs.js';
 import { lsCommand } from './commands/ls.js';
 import { reloadCommand } from './commands/reload.js';
+import { rewireCommand } from './commands/rewire.js';
 import { serviceCommand } from './commands/service.js';
 import { VERSION } from './version.js';
 
@@ -49,6 +52,9 @@ const cli = yargs(hideBin(process.argv))
   .command(reloadCommand)
   .command(configCommand)
   .command(daemonCommand)
+  .command(hostsCommand)
+  .command(importCommand)
+  .command(rewireCommand)
   .command(serviceCommand)
   .command(doctorCommand)
   .demandCommand(1, 'name a command (muxctl --help lists them)')

@@ -11,3 +11,4 @@ export {
 } from './config.js';
 export type { AdhocSpec, LogRotation, MuxConfig, ServiceConfig } from './config.js';
 export { formatBytes, parseDuration, parseSize } from './units.js';
+export { REDACTED, argSecrets, redactArgs, redactConfig } from './redact.js';

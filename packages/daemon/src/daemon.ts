@@ -16,7 +16,7 @@ import type {
   RunRecord,
   ServiceRow,
 } from '@muxd/protocol';
-import { adhocServiceConfig } from '@muxd/config';
+import { adhocServiceConfig, redactConfig } from '@muxd/config';
 import type { AdhocSpec, MuxConfig, ServiceConfig } from '@muxd/config';
 import { ControlServer } from './controlServer.js';
 import { readLastLines, followFile } from './logTail.js';
@@ -25,7 +25,6 @@ import type { Logger } from './logs.js';
 import { PidLock } from './pidLock.js';
 import { CpuSampler, readProcessTable, treeUsage } from '@muxd/protocol/processes';
 import { Reaper } from './reaper.js';
-import { redactConfig } from './redact.js';
 import { Service } from './service.js';
 import { Store } from './store.js';
 import { ExitReason, ServiceStatus } from './supervisor.js';

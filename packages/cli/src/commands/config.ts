@@ -11,7 +11,8 @@ interface CheckArgs extends GlobalArgs {
   file: string | undefined;
 }
 
-async function configFileInUse(): Promise<{ file: string | undefined; from: 'daemon' | 'search' }> {
+/** The config file muxd uses: the running daemon's, else `$MUXD_CONFIG`, else the one muxd would find. */
+export async function configFileInUse(): Promise<{ file: string | undefined; from: 'daemon' | 'search' }> {
   try {
     const status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
     return { file: status.configFile || undefined, from: 'daemon' };

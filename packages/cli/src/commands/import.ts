@@ -1,0 +1,113 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { userConfigDir } from '@muxd/config';
+import { CliError, ExitCodes } from '../cliError.js';
+import { notice } from '../context.js';
+import type { GlobalArgs } from '../context.js';
+import { printJson, table } from '../format.js';
+import { updateFileAtomic } from '../hosts/atomicFile.js';
+import { hostEnvFromProcess } from '../hosts/hostEnv.js';
+import { readHostFile } from '../hosts/hostFiles.js';
+import { HostIds, findHostFiles } from '../hosts/hostRegistry.js';
+import { selectHosts } from '../hosts/hostSelection.js';
+import { describeSource, planImport } from '../hosts/importPlan.js';
+import type { HostFileEntries, PlannedService } from '../hosts/importPlan.js';
+import { addServices, parseMuxConfig, readMuxConfig } from '../hosts/muxConfigFile.js';
+import { findProxyCommand } from '../hosts/proxyCommand.js';
+import { commandLine, redactArgs, redactEnv } from '../hosts/serverEntry.js';
+import { configFileInUse } from './config.js';
+
+interface ImportArgs extends GlobalArgs {
+  from: string[] | undefined;
+  'dry-run': boolean;
+  project: string | undefined;
+}
+
+/** The config file import writes: the one muxd uses, else a new `$XDG_CONFIG_HOME/muxd/config.yaml`. */
+export async function importTarget(): Promise<string> {
+  return (await configFileInUse()).file ?? join(userConfigDir(), 'config.yaml');
+}
+
+function serviceJson(service: PlannedService): Record<string, unknown> {
+  return {
+    name: service.name,
+    status: service.status,
+    command: service.spec.command,
+    args: redactArgs(service.spec.args),
+    env: redactEnv(service.spec.env),
+    ...(service.spec.cwd === undefined ? {} : { cwd: service.spec.cwd }),
+    sources: service.sources,
+  };
+}
+
+export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
+  command: 'import',
+  describe: "Copy the hosts' stdio MCP servers into muxd's config",
+  builder: (yargs) =>
+    yargs
+      .option('from', { type: 'string', array: true, describe: `Hosts to read (default: every host found): ${HostIds.join(', ')}` })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'Show what would be added; write nothing' })
+      .option('project', { type: 'string', describe: 'Project whose project-scope files to read (default: the current directory)' }) as never,
+  handler: async (argv) => {
+    const hosts = selectHosts(argv.from);
+    const env = hostEnvFromProcess(argv.project);
+    const proxy = findProxyCommand();
+    const entries: HostFileEntries[] = [];
+    for (const read of await Promise.all(findHostFiles(env, hosts).map((file) => readHostFile(file, proxy)))) {
+      if (read.error !== undefined) notice(`skipped ${read.file.path}: ${read.error}`);
+      else if (read.document.entries) entries.push({ file: read.file, entries: read.document.entries });
+    }
+    const configFile = await importTarget();
+    let config;
+    try {
+      config = await readMuxConfig(configFile);
+    } catch (error) {
+      throw new CliError(`cannot read muxd's config: ${(error as Error).message}`, ExitCodes.Usage);
+    }
+    const plan = planImport(entries, config.services, env.projectDir, process.env, configFile);
+    const added = plan.services.filter((service) => service.status === 'new');
+    const dryRun = argv['dry-run'];
+    if (added.length > 0 && config.format === 'js') throw new CliError(`${configFile} is JavaScript: muxctl cannot edit it; add the services by hand or use a YAML config`, ExitCodes.Usage);
+
+    if (!dryRun && added.length > 0) {
+      const newServices = added.map(({ name, spec }) => ({ name, spec }));
+      try {
+        if (config.exists) {
+          await updateFileAtomic(configFile, (text) => addServices(parseMuxConfig(configFile, text), newServices));
+        } else {
+          await mkdir(dirname(configFile), { recursive: true });
+          await writeFile(configFile, addServices(config, newServices), { flag: 'wx', mode: 0o600 });
+        }
+      } catch (error) {
+        throw new CliError(`cannot write ${configFile}: ${(error as Error).message}`);
+      }
+    }
+
+    if (argv.json) {
+      printJson({ configFile, created: !config.exists && added.length > 0, dryRun, services: plan.services.map(serviceJson), skipped: plan.skipped, notes: plan.notes });
+      return;
+    }
+    if (plan.services.length === 0) {
+      console.log(entries.length === 0 ? 'no MCP host config with servers found' : 'no stdio servers to import');
+    } else {
+      console.log(
+        table(
+          ['', 'SERVICE', 'RUNS', 'FROM'],
+          plan.services.map((service) => [
+            service.status === 'new' ? '+' : '=',
+            service.name,
+            commandLine(service.spec),
+            service.sources.map(describeSource).join(', '),
+          ]),
+        ),
+      );
+    }
+    for (const note of plan.notes) notice(note);
+    for (const { source, reason } of plan.skipped) notice(`skipped ${describeSource(source)}: ${reason}`);
+    const count = `${added.length} service${added.length === 1 ? '' : 's'}`;
+    if (dryRun) console.log(`\ndry run: would add ${count} to ${configFile}; nothing written`);
+    else if (added.length > 0) console.log(`\nadded ${count} to ${configFile}\nnext: muxctl reload (if muxd is running), then muxctl rewire`);
+    else console.log(`\nnothing new for ${configFile}`);
+  },
+};

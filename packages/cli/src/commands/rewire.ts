@@ -1,0 +1,107 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { CliError, ExitCodes } from '../cliError.js';
+import { notice, paths } from '../context.js';
+import type { GlobalArgs } from '../context.js';
+import { printJson } from '../format.js';
+import { BackupStore } from '../hosts/backupStore.js';
+import { hostEnvFromProcess } from '../hosts/hostEnv.js';
+import { HostIds, describeFile, findHostFiles } from '../hosts/hostRegistry.js';
+import { selectHosts } from '../hosts/hostSelection.js';
+import { readMuxConfig } from '../hosts/muxConfigFile.js';
+import { findProxyCommand } from '../hosts/proxyCommand.js';
+import { rewireFiles, undoRewire } from '../hosts/rewire.js';
+import type { FileOutcome } from '../hosts/rewire.js';
+import { importTarget } from './import.js';
+
+interface RewireArgs extends GlobalArgs {
+  hosts: string[] | undefined;
+  'dry-run': boolean;
+  undo: boolean;
+  project: string | undefined;
+  proxy: string | undefined;
+  'include-tracked': boolean;
+}
+
+const VERBS = { rewire: 'rewired', restore: 'restored', already: 'through muxd already', skip: 'skipped' } as const;
+
+function printOutcome(outcome: FileOutcome, dryRun: boolean): void {
+  const lines = [`${describeFile({ host: { name: outcome.hostName }, scope: outcome.scope, variant: outcome.variant })}  ${outcome.file}`];
+  for (const entry of outcome.entries) {
+    const verb = dryRun && (entry.action === 'rewire' || entry.action === 'restore') ? `would be ${VERBS[entry.action]}` : VERBS[entry.action];
+    const service = entry.service !== undefined && entry.action !== 'skip' ? ` -> service ${entry.service}` : '';
+    lines.push(`  ${entry.name}: ${verb}${service}${entry.reason ? `: ${entry.reason}` : ''}`);
+  }
+  if (outcome.entries.length === 0 && !outcome.error) lines.push('  (nothing to do)');
+  if (outcome.error) lines.push(`  not changed: ${outcome.error}`);
+  if (outcome.skipped) lines.push(`  left alone: ${outcome.skipped}`);
+  if (outcome.diff) lines.push(...outcome.diff.trimEnd().split('\n').map((line) => `  ${line}`));
+  if (outcome.backup) lines.push(`  backup: ${outcome.backup}`);
+  if (outcome.changed && !dryRun) lines.push(`  reload: ${outcome.reload}`);
+  console.log(lines.join('\n'));
+}
+
+export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
+  command: 'rewire [hosts..]',
+  describe: 'Point the hosts\' entries for muxd\'s services at mux-proxy (--undo puts them back)',
+  builder: (yargs) =>
+    yargs
+      .positional('hosts', { type: 'string', array: true, describe: `Hosts to rewire (default: every host found): ${HostIds.join(', ')}` })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'Show the diff of each file; write nothing' })
+      .option('undo', { type: 'boolean', default: false, describe: 'Put back the entries rewire changed, from its journal' })
+      .option('project', { type: 'string', describe: 'Project whose project-scope files to rewire (default: the current directory)' })
+      .option('proxy', { type: 'string', describe: 'Absolute path of the mux-proxy to write (default: the one installed with muxctl)' })
+      .option('include-tracked', { type: 'boolean', default: false, describe: 'Rewire files tracked by git too' }) as never,
+  handler: async (argv) => {
+    const hosts = selectHosts(argv.hosts);
+    const store = new BackupStore(paths().stateDir);
+    const dryRun = argv['dry-run'];
+    let outcomes: FileOutcome[];
+    let proxy: string | undefined;
+    if (argv.undo) {
+      outcomes = await undoRewire({ store, hosts, dryRun });
+    } else {
+      const found = argv.proxy ?? findProxyCommand();
+      // The script itself, not npm's .bin link: it is run by node's absolute path.
+      proxy = found === undefined ? undefined : realpathSync(found);
+      if (!proxy) throw new CliError('cannot find mux-proxy next to muxctl or on PATH; pass its absolute path with --proxy', ExitCodes.Usage);
+      if (!isAbsolute(proxy)) throw new CliError(`--proxy must be an absolute path (hosts start servers without your shell's PATH), got ${proxy}`, ExitCodes.Usage);
+      const configFile = await importTarget();
+      if (!existsSync(configFile)) throw new CliError(`no muxd config at ${configFile}: run muxctl import first`, ExitCodes.Usage);
+      let config;
+      try {
+        config = await readMuxConfig(configFile);
+      } catch (error) {
+        throw new CliError(`cannot read muxd's config: ${(error as Error).message}`, ExitCodes.Usage);
+      }
+      const env = hostEnvFromProcess(argv.project);
+      outcomes = await rewireFiles({
+        files: findHostFiles(env, hosts),
+        services: new Map([...config.services].filter(([name]) => !config.disabled.has(name))),
+        proxyCommand: proxy,
+        projectDir: env.projectDir,
+        store,
+        dryRun,
+        includeTracked: argv['include-tracked'],
+      });
+    }
+    if (argv.json) {
+      printJson({ undo: argv.undo, dryRun, ...(proxy === undefined ? {} : { proxy }), files: outcomes });
+    } else if (outcomes.length === 0) {
+      console.log(argv.undo ? 'nothing to undo' : 'no MCP host config found');
+    } else {
+      for (const outcome of outcomes) {
+        printOutcome(outcome, dryRun);
+        console.log('');
+      }
+      const changed = outcomes.filter((outcome) => outcome.changed).length;
+      console.log(dryRun ? `dry run: ${changed} file${changed === 1 ? '' : 's'} would change; nothing written` : `${changed} file${changed === 1 ? '' : 's'} changed`);
+    }
+    if (!argv.undo && !dryRun && process.env['MUXD_HOME'] && outcomes.some((outcome) => outcome.changed)) {
+      notice('MUXD_HOME is set here: a host that does not pass your environment to its servers (Claude Desktop, Codex) has mux-proxy look for muxd in the default place');
+    }
+    const failed = outcomes.filter((outcome) => outcome.error);
+    if (failed.length > 0) throw new CliError(`${failed.length} file${failed.length === 1 ? '' : 's'} not changed: ${failed.map((outcome) => outcome.file).join(', ')}`);
+  },
+};

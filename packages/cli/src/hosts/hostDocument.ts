@@ -1,0 +1,168 @@
+/**
+ * The format-neutral view of a host config file that import and rewire work
+ * on. Edits are splices at offsets of the original text: nothing outside the
+ * swapped fields is rewritten, so comments, order, indentation, line endings
+ * and a BOM stay as they were.
+ */
+import type { HostEntry } from './serverEntry.js';
+
+/** Replace `length` characters at `offset` with `content`. */
+export interface Edit {
+  offset: number;
+  length: number;
+  content: string;
+}
+
+/** A span of the text: the part of the file one entry's transport lives in. */
+export interface Span {
+  offset: number;
+  length: number;
+}
+
+/**
+ * The transport fields of an entry, in the host's spelling: `undefined`
+ * means absent (to write: remove the field).
+ */
+export interface Transport {
+  command: string | undefined;
+  args: string[] | undefined;
+  /** Only on hosts with a `type` field. */
+  type?: string | undefined;
+}
+
+export interface HostDocument {
+  readonly text: string;
+  /** Entries of the servers map in file order; undefined when the file has no servers map. */
+  readonly entries: HostEntry[] | undefined;
+  /** The parsed file, for checking an edit changed only what it meant to. */
+  readonly value: unknown;
+  /** The smallest span holding all of the entry's transport fields; undefined when the entry is not there. */
+  region(name: string): Span | undefined;
+  /** The entry's transport fields as they are now. */
+  transport(name: string): Transport | undefined;
+  /**
+   * Edits that give the entry `target`'s transport fields, keeping every
+   * other field. Throws `Error` when the entry is laid out in a way it
+   * cannot edit in place (the message says how).
+   */
+  swap(name: string, target: Transport): Edit[];
+  /** Where the entry's transport fields sit in the parsed value (for checks), and how they are spelled there. */
+  transportPath(name: string): TransportPath;
+}
+
+/** The object holding an entry's transport fields (keys from the root) and their names in it. */
+export interface TransportPath {
+  path: string[];
+  names: { command: string; args: string; type: string };
+}
+
+export const PLAIN_FIELDS = { command: 'command', args: 'args', type: 'type' } as const;
+
+/** Applies edits made against `text` (non-overlapping; inserts at one offset keep their order). */
+export function applyEdits(text: string, edits: readonly Edit[]): string {
+  const sorted = edits.map((edit, index) => ({ edit, index })).sort((a, b) => a.edit.offset - b.edit.offset || a.index - b.index);
+  let result = '';
+  let position = 0;
+  for (const { edit } of sorted) {
+    if (edit.offset < position) throw new Error('overlapping edits');
+    result += text.slice(position, edit.offset) + edit.content;
+    position = edit.offset + edit.length;
+  }
+  return result + text.slice(position);
+}
+
+/** '\r\n' when the text uses it, else '\n'. */
+export function lineEnding(text: string): string {
+  return text.includes('\r\n') ? '\r\n' : '\n';
+}
+
+/** The offset where the line holding `offset` starts. */
+export function lineStart(text: string, offset: number): number {
+  return text.lastIndexOf('\n', offset - 1) + 1;
+}
+
+/** The offset where the line holding `offset` ends (before its line ending). */
+export function lineEnd(text: string, offset: number): number {
+  const newline = text.indexOf('\n', offset);
+  if (newline === -1) return text.length;
+  return text[newline - 1] === '\r' ? newline - 1 : newline;
+}
+
+/** The whitespace before `offset` on its line, when nothing else is there. */
+export function leadingIndent(text: string, offset: number): string | undefined {
+  const prefix = text.slice(lineStart(text, offset), offset);
+  return /^[ \t]*$/.test(prefix) ? prefix : undefined;
+}
+
+/**
+ * A list of strings as JSON/TOML array text, shaped like `previous` (the
+ * array it replaces): one line stays one line; a multi-line array keeps its
+ * element indentation, closing indentation and trailing comma.
+ */
+export function formatStringArray(values: readonly string[], previous: string | undefined, eol: string, elementIndent?: string, closeIndent?: string): string {
+  const items = values.map((value) => JSON.stringify(value));
+  if (previous === undefined || !previous.includes('\n') || elementIndent === undefined || closeIndent === undefined || items.length === 0) {
+    return `[${items.join(', ')}]`;
+  }
+  const trailing = /,\s*(?:(?:\/\/|#)[^\n]*\s*)*\]$/.test(previous) ? ',' : '';
+  return `[${eol}${items.map((item) => elementIndent + item).join(`,${eol}`)}${trailing}${eol}${closeIndent}]`;
+}
+
+/** A stable text of a parsed value, for comparing documents (key order ignored, bigints and dates as text). */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'bigint') return `${item}n`;
+    if (item && typeof item === 'object' && !Array.isArray(item) && !(item instanceof Date)) {
+      return Object.fromEntries(Object.keys(item).sort().map((key) => [key, (item as Record<string, unknown>)[key]]));
+    }
+    return item;
+  });
+}
+
+/** The value at `path` inside `root` (objects only). */
+export function valueAt(root: unknown, path: readonly string[]): unknown {
+  let current = root;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/** One entry's transport change: where its fields are and what they become. */
+export interface TransportChange {
+  where: TransportPath;
+  target: Transport;
+}
+
+/**
+ * Checks that `after` (the edited file, parsed) equals `before` with only the
+ * transport fields of `changes` set. Throws when an edit touched anything
+ * else: the file is then not written.
+ */
+export function checkOnlyTransportChanged(before: unknown, after: unknown, changes: readonly TransportChange[], file: string): void {
+  const expected = structuredCloneLoose(before);
+  for (const { where, target } of changes) {
+    const holder = valueAt(expected, where.path);
+    if (typeof holder !== 'object' || holder === null) throw new Error(`${file}: entry ${where.path.join('.')} not found after editing`);
+    const fields = holder as Record<string, unknown>;
+    for (const key of ['command', 'args', 'type'] as const) {
+      if (!(key in target)) continue;
+      const value = target[key];
+      if (value === undefined) delete fields[where.names[key]];
+      else fields[where.names[key]] = value;
+    }
+  }
+  if (canonical(expected) !== canonical(after)) {
+    throw new Error(`${file}: the edit would change more than the transport fields of ${changes.map((change) => change.where.path.at(-1)).join(', ')}; file left as it is`);
+  }
+}
+
+/** A deep copy of plain data that keeps dates and bigints as they are (structuredClone drops Date subclasses' own fields). */
+function structuredCloneLoose(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(structuredCloneLoose);
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, structuredCloneLoose(item)]));
+  }
+  return value;
+}

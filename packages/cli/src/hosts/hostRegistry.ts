@@ -1,0 +1,237 @@
+/**
+ * Every MCP host muxctl knows: where its config files are on each platform,
+ * their format, where the servers map sits, how it spells a stdio entry, and
+ * how to make it read a changed file (shared/docs/hosts.md).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { posix, win32 } from 'node:path';
+import type { HostEnv } from './hostEnv.js';
+import type { EntryDialect } from './serverEntry.js';
+
+export const HostIds = ['claude-code', 'claude-desktop', 'cursor', 'vscode', 'windsurf', 'codex', 'gemini', 'zed'] as const;
+export type HostId = (typeof HostIds)[number];
+
+export const HostScopes = { User: 'user', Local: 'local', Project: 'project' } as const;
+export type HostScope = (typeof HostScopes)[keyof typeof HostScopes];
+
+export type FileFormat = 'json' | 'jsonc' | 'toml';
+
+/** One config file a host may have. */
+export interface HostFileLocation {
+  /** Absolute. */
+  path: string;
+  scope: HostScope;
+  format: FileFormat;
+  /** Keys from the document root to the servers map. */
+  serversPath: string[];
+  /** Which variant (`Insiders`, `profile 1a2b`, `Next`), when the host has several. */
+  variant?: string;
+}
+
+export interface HostDefinition extends EntryDialect {
+  id: HostId;
+  name: string;
+  /** What to do so the host uses the changed file. */
+  reload: string;
+  /** The `type` written on a rewired entry, for hosts that have the field. */
+  stdioType?: string;
+  locate(env: HostEnv): HostFileLocation[];
+}
+
+/** A host config file that exists. */
+export interface HostFile extends HostFileLocation {
+  host: HostDefinition;
+}
+
+function pathApi(env: HostEnv) {
+  return env.platform === 'win32' ? win32 : posix;
+}
+
+/** `~/.config` or `$XDG_CONFIG_HOME`. */
+function xdgConfig(env: HostEnv): string {
+  return env.XDG_CONFIG_HOME ?? pathApi(env).join(env.home, '.config');
+}
+
+/** Where Electron apps keep per-user data: `Application Support` on macOS, `%APPDATA%` on Windows, XDG elsewhere. */
+function appData(env: HostEnv): string {
+  const { join } = pathApi(env);
+  if (env.platform === 'darwin') return join(env.home, 'Library', 'Application Support');
+  if (env.platform === 'win32') return env.APPDATA ?? join(env.home, 'AppData', 'Roaming');
+  return xdgConfig(env);
+}
+
+const json = (path: string, scope: HostScope, serversPath: string[], variant?: string): HostFileLocation => ({
+  path,
+  scope,
+  format: 'json',
+  serversPath,
+  ...(variant === undefined ? {} : { variant }),
+});
+
+export const HOSTS: readonly HostDefinition[] = [
+  {
+    id: 'claude-code',
+    name: 'Claude Code',
+    reload: 'start a new Claude Code session (running ones keep their servers until restarted; /mcp shows them)',
+    stdioType: 'stdio',
+    remoteKeys: ['url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      const userFile = join(env.CLAUDE_CONFIG_DIR ?? env.home, '.claude.json');
+      return [
+        json(userFile, HostScopes.User, ['mcpServers']),
+        json(userFile, HostScopes.Local, ['projects', env.projectDir, 'mcpServers']),
+        json(join(env.projectDir, '.mcp.json'), HostScopes.Project, ['mcpServers']),
+      ];
+    },
+  },
+  {
+    id: 'claude-desktop',
+    name: 'Claude Desktop',
+    reload: 'quit Claude Desktop completely (menu bar or tray: Quit) and open it again',
+    remoteKeys: ['url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      const name = 'claude_desktop_config.json';
+      const files = [json(join(appData(env), 'Claude', name), HostScopes.User, ['mcpServers'])];
+      if (env.platform === 'win32') {
+        const local = env.LOCALAPPDATA ?? join(env.home, 'AppData', 'Local');
+        // The Microsoft Store build (the default download since Feb 2026) is virtualized here.
+        files.push(json(join(local, 'Packages', 'Claude_pzs8sxrjxfjjc', 'LocalCache', 'Roaming', 'Claude', name), HostScopes.User, ['mcpServers'], 'Store'));
+      }
+      return files;
+    },
+  },
+  {
+    id: 'cursor',
+    name: 'Cursor',
+    reload: 'Cursor picks up the change; if a server stays red, toggle it off and on in Settings > MCP',
+    remoteKeys: ['url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      return [json(join(env.home, '.cursor', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.cursor', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+    },
+  },
+  {
+    id: 'vscode',
+    name: 'VS Code',
+    reload: 'VS Code restarts changed servers (confirm its trust prompt); else run "MCP: List Servers" and restart them',
+    stdioType: 'stdio',
+    remoteKeys: ['url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      const files: HostFileLocation[] = [];
+      for (const [product, variant] of [['Code', undefined], ['Code - Insiders', 'Insiders']] as const) {
+        const userDir = join(appData(env), product, 'User');
+        files.push({ ...json(join(userDir, 'mcp.json'), HostScopes.User, ['servers'], variant), format: 'jsonc' });
+        for (const profile of listDirs(join(userDir, 'profiles'))) {
+          files.push({ ...json(join(userDir, 'profiles', profile, 'mcp.json'), HostScopes.User, ['servers'], `${variant ? `${variant} ` : ''}profile ${profile}`), format: 'jsonc' });
+        }
+      }
+      files.push({ ...json(join(env.projectDir, '.vscode', 'mcp.json'), HostScopes.Project, ['servers']), format: 'jsonc' });
+      return files;
+    },
+  },
+  {
+    id: 'windsurf',
+    name: 'Windsurf',
+    reload: "press refresh in Windsurf's MCP panel (Cascade > MCP servers)",
+    remoteKeys: ['serverUrl', 'url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      return [
+        json(join(env.home, '.codeium', 'windsurf', 'mcp_config.json'), HostScopes.User, ['mcpServers']),
+        json(join(env.home, '.codeium', 'windsurf-next', 'mcp_config.json'), HostScopes.User, ['mcpServers'], 'Next'),
+      ];
+    },
+  },
+  {
+    id: 'codex',
+    name: 'Codex CLI',
+    reload: 'restart Codex (it reads config.toml at start)',
+    remoteKeys: ['url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      return [
+        { path: join(env.CODEX_HOME ?? join(env.home, '.codex'), 'config.toml'), scope: HostScopes.User, format: 'toml', serversPath: ['mcp_servers'] },
+        { path: join(env.projectDir, '.codex', 'config.toml'), scope: HostScopes.Project, format: 'toml', serversPath: ['mcp_servers'] },
+      ];
+    },
+  },
+  {
+    id: 'gemini',
+    name: 'Gemini CLI',
+    reload: 'restart Gemini CLI (or /mcp refresh in a running one)',
+    remoteKeys: ['httpUrl', 'url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      return [
+        { ...json(join(env.home, '.gemini', 'settings.json'), HostScopes.User, ['mcpServers']), format: 'jsonc' },
+        { ...json(join(env.projectDir, '.gemini', 'settings.json'), HostScopes.Project, ['mcpServers']), format: 'jsonc' },
+      ];
+    },
+  },
+  {
+    id: 'zed',
+    name: 'Zed',
+    reload: 'Zed restarts context servers when settings.json is saved',
+    remoteKeys: ['url'],
+    zed: true,
+    locate(env) {
+      const { join } = pathApi(env);
+      const userDir = env.platform === 'win32' ? join(appData(env), 'Zed') : join(xdgConfig(env), 'zed');
+      return [
+        { ...json(join(userDir, 'settings.json'), HostScopes.User, ['context_servers']), format: 'jsonc' },
+        { ...json(join(env.projectDir, '.zed', 'settings.json'), HostScopes.Project, ['context_servers']), format: 'jsonc' },
+      ];
+    },
+  },
+];
+
+function listDirs(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The host with this id; undefined for an unknown one. */
+export function hostById(id: string): HostDefinition | undefined {
+  return HOSTS.find((host) => host.id === id);
+}
+
+/**
+ * The config files of `hosts` (default: all) that exist, in registry order.
+ * A project file that is also the user file (run from the home directory) is
+ * listed once, as the user file.
+ */
+export function findHostFiles(env: HostEnv, hosts: readonly HostDefinition[] = HOSTS): HostFile[] {
+  const found: HostFile[] = [];
+  const seen = new Set<string>();
+  for (const host of hosts) {
+    for (const location of host.locate(env)) {
+      const key = `${location.path}\0${location.serversPath.join('\0')}`;
+      if (seen.has(key) || !existsSync(location.path) || !isFile(location.path)) continue;
+      seen.add(key);
+      found.push({ ...location, host });
+    }
+  }
+  return found;
+}
+
+/** "Claude Code (user)", "VS Code (Insiders, user)". */
+export function describeFile(file: { host: { name: string }; scope: string; variant?: string | undefined }): string {
+  return `${file.host.name} (${file.variant ? `${file.variant}, ` : ''}${file.scope})`;
+}

@@ -1,0 +1,184 @@
+/**
+ * What `muxctl import` does with the hosts' entries: each stdio server
+ * becomes a muxd service; identical entries are one service; a name taken by
+ * a different server gets the host's name as a suffix, said out loud; what
+ * muxd does not run is skipped with the reason. Host variables stay as
+ * written.
+ */
+import { resolveConfig } from '@muxd/config';
+import type { HostFile } from './hostRegistry.js';
+import { describeFile } from './hostRegistry.js';
+import { EntryKind, hasHostVariable, sameSpec, serviceNameFor } from './serverEntry.js';
+import type { HostEntry, ServerSpec } from './serverEntry.js';
+
+/** Where an entry came from. */
+export interface ImportSource {
+  host: string;
+  hostName: string;
+  scope: string;
+  variant?: string;
+  file: string;
+  /** The entry's name in the host file. */
+  entry: string;
+}
+
+export interface PlannedService {
+  name: string;
+  spec: ServerSpec;
+  /** `new`: to be added; `present`: muxd's config has it already. */
+  status: 'new' | 'present';
+  sources: ImportSource[];
+}
+
+export interface SkippedEntry {
+  source: ImportSource;
+  reason: string;
+}
+
+export interface ImportPlan {
+  services: PlannedService[];
+  skipped: SkippedEntry[];
+  /** Name conflicts resolved and settings muxd cannot reproduce: each a line for the user. */
+  notes: string[];
+}
+
+/** A host file's entries, read. */
+export interface HostFileEntries {
+  file: HostFile;
+  entries: readonly HostEntry[];
+}
+
+function sourceOf(file: HostFile, entry: string): ImportSource {
+  return {
+    host: file.host.id,
+    hostName: file.host.name,
+    scope: file.scope,
+    ...(file.variant === undefined ? {} : { variant: file.variant }),
+    file: file.path,
+    entry,
+  };
+}
+
+/** "'memory' in Cursor (user)" */
+export function describeSource(source: ImportSource): string {
+  return `'${source.entry}' in ${describeFile({ host: { name: source.hostName }, scope: source.scope, variant: source.variant })}`;
+}
+
+/**
+ * The spec muxd runs for a host entry: a project file's servers run in the
+ * project (hosts start them there), so they get it as `cwd` unless they name one.
+ */
+export function importSpec(file: HostFile, spec: ServerSpec, projectDir: string): ServerSpec {
+  if (file.scope === 'user' || spec.cwd !== undefined) return spec;
+  return { ...spec, cwd: projectDir };
+}
+
+/**
+ * Plans an import of `hosts` into a config that has `existing` services.
+ * `env` is the environment muxd's `${VAR}` expansion is checked against
+ * (an entry muxd would refuse to load is skipped, not written).
+ */
+export function planImport(hosts: readonly HostFileEntries[], existing: ReadonlyMap<string, ServerSpec>, projectDir: string, env: NodeJS.ProcessEnv, configFile = 'config.yaml'): ImportPlan {
+  const services: PlannedService[] = [...existing].map(([name, spec]) => ({ name, spec, status: 'present', sources: [] }));
+  const byName = new Map(services.map((service) => [service.name, service]));
+  const skipped: SkippedEntry[] = [];
+  const notes: string[] = [];
+  for (const { file, entries } of hosts) {
+    for (const entry of entries) {
+      const source = sourceOf(file, entry.name);
+      if (entry.kind === EntryKind.Muxd) {
+        skipped.push({ source, reason: `goes through muxd already (service ${entry.service})` });
+        continue;
+      }
+      if (entry.kind !== EntryKind.Stdio || !entry.spec) {
+        skipped.push({ source, reason: reasonFor(entry) });
+        continue;
+      }
+      const spec = importSpec(file, entry.spec, projectDir);
+      const problem = loadProblem(spec, env, configFile);
+      if (problem) {
+        skipped.push({ source, reason: `muxd could not start it as written: ${problem}` });
+        continue;
+      }
+      const base = serviceNameFor(entry.name);
+      const same = byName.get(base);
+      let target: PlannedService | undefined;
+      if (same && sameSpec(same.spec, spec)) {
+        target = same;
+      } else {
+        target = services.find((service) => sameSpec(service.spec, spec));
+        if (target) {
+          notes.push(`${describeSource(source)} is the same server as service '${target.name}': they share it`);
+        } else {
+          let name = base;
+          if (byName.has(name)) {
+            name = uniqueName(byName, base, file);
+            const holder = byName.get(base) as PlannedService;
+            const where = holder.sources[0] ? describeSource(holder.sources[0]) : `muxd's config`;
+            notes.push(`conflict: ${describeSource(source)} differs from service '${base}' (${where}); imported as '${name}'`);
+          } else if (name !== entry.name) {
+            notes.push(`${describeSource(source)} is imported as '${name}' (service names use letters, digits, '.', '_' and '-')`);
+          }
+          target = { name, spec, status: 'new', sources: [] };
+          services.push(target);
+          byName.set(name, target);
+        }
+      }
+      target.sources.push(source);
+      if (target.status === 'new' && target.sources.length === 1) notes.push(...hostOnlyNotes(target.name, entry, file));
+    }
+  }
+  return { services: services.filter((service) => service.sources.length > 0), skipped, notes };
+}
+
+/** `memory-cursor`, `memory-claude-code-project`, then `-2`, `-3`... */
+function uniqueName(taken: ReadonlyMap<string, unknown>, base: string, file: HostFile): string {
+  const stem = base.slice(0, 40);
+  const candidates = [`${stem}-${file.host.id}`, `${stem}-${file.host.id}-${file.scope}`];
+  for (const candidate of candidates) if (!taken.has(candidate)) return candidate;
+  for (let index = 2; ; index++) {
+    const candidate = `${candidates[1]}-${index}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
+function reasonFor(entry: HostEntry): string {
+  switch (entry.kind) {
+    case EntryKind.Remote:
+      return `${entry.detail ?? 'a remote server'}: muxd runs stdio servers`;
+    case EntryKind.Extension:
+      return `${entry.detail ?? 'an extension server'}: not muxd's to run`;
+    case EntryKind.Disabled:
+      return 'disabled in the host';
+    default:
+      return `not a server entry muxd understands (${entry.detail ?? 'invalid'})`;
+  }
+}
+
+/** What muxd's loader says about a service with this spec, or undefined when it loads. */
+function loadProblem(spec: ServerSpec, env: NodeJS.ProcessEnv, configFile: string): string | undefined {
+  try {
+    resolveConfig({ services: { probe: { command: spec.command, args: spec.args, env: spec.env, ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }) } } }, configFile, env);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^[^:]*: services\.probe\./, '').split('\n')[0];
+  }
+}
+
+/** Warnings for settings only the host can honour: the service needs the user's hand before rewire. */
+function hostOnlyNotes(service: string, entry: HostEntry, file: HostFile): string[] {
+  const notes: string[] = [];
+  const spec = entry.spec as ServerSpec;
+  for (const [key, value] of Object.entries(spec.env)) {
+    if (hasHostVariable(value)) {
+      notes.push(`services.${service}.env.${key} is ${value}, which only ${file.host.name} can fill in; muxd passes it as written: set the value in muxd's config (\${NAME} reads muxd's environment), then rewire`);
+    }
+  }
+  for (const [index, arg] of spec.args.entries()) {
+    if (hasHostVariable(arg)) notes.push(`services.${service}.args[${index}] is ${arg}, which only ${file.host.name} can fill in: set it in muxd's config, then rewire`);
+  }
+  if (entry.hostOnly.includes('envFile')) {
+    notes.push(`'${entry.name}' in ${describeFile(file)} reads an envFile, which muxd does not: copy its variables into services.${service}.env`);
+  }
+  return notes;
+}

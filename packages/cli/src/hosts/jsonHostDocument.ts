@@ -1,0 +1,178 @@
+/**
+ * JSON and JSONC host files (every host but Codex), read and edited with
+ * Microsoft's jsonc-parser: its syntax tree gives the offset of every node,
+ * and edits are splices of just the transport values.
+ */
+import { findNodeAtLocation, getNodeValue, modify, parseTree, printParseErrorCode } from 'jsonc-parser';
+import type { Node, ParseError } from 'jsonc-parser';
+import { PLAIN_FIELDS, canonical, formatStringArray, leadingIndent, lineEnd, lineEnding } from './hostDocument.js';
+import type { Edit, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
+import type { HostFile } from './hostRegistry.js';
+import { classifyEntry } from './serverEntry.js';
+import type { HostEntry } from './serverEntry.js';
+
+const TRIVIA_TO_LINE_END = /^[ \t]*(?:\/\/.*|\/\*.*?\*\/[ \t]*)?$/;
+
+/** One line, 1-based, of `offset` in `text`. */
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let index = 0; index < offset; index++) if (text.charCodeAt(index) === 10) line++;
+  return line;
+}
+
+/**
+ * Parses a JSON/JSONC host file (comments and trailing commas allowed, a BOM
+ * kept). Throws `Error` naming the line of a syntax error.
+ */
+export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, proxyCommand?: string): HostDocument {
+  // A BOM becomes a space of the same length: offsets stay those of `text`.
+  const source = text.charCodeAt(0) === 0xfeff ? ' ' + text.slice(1) : text;
+  const errors: ParseError[] = [];
+  const root = parseTree(source, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: true });
+  const first = errors[0];
+  if (first) throw new Error(`${file.path}: cannot parse: ${printParseErrorCode(first.error)} at line ${lineOf(source, first.offset)}`);
+  if (root !== undefined && root.type !== 'object') throw new Error(`${file.path}: expected a JSON object at the top`);
+  const value: unknown = root === undefined ? {} : getNodeValue(root);
+  const eol = lineEnding(text);
+  const serversNode = root === undefined ? undefined : findNodeAtLocation(root, file.serversPath);
+  const servers = serversNode?.type === 'object' ? serversNode : undefined;
+
+  const entryNode = (name: string): Node | undefined => {
+    // The last of duplicate keys is the one JSON parsers keep.
+    const property = servers?.children?.filter((child) => child.children?.[0]?.value === name).at(-1);
+    return property?.children?.[1];
+  };
+
+  const holder = (name: string): { node: Node; where: TransportPath } | undefined => {
+    const node = entryNode(name);
+    if (node?.type !== 'object') return undefined;
+    const path = [...file.serversPath, name];
+    const command = property(node, 'command')?.children?.[1];
+    if (file.host.zed && command?.type === 'object') {
+      return { node: command, where: { path: [...path, 'command'], names: { command: 'path', args: 'args', type: 'type' } } };
+    }
+    return { node, where: { path, names: { ...PLAIN_FIELDS } } };
+  };
+
+  const entries: HostEntry[] | undefined = servers?.children?.map((child) => {
+    const name = String(child.children?.[0]?.value);
+    const raw = child.children?.[1] === undefined ? undefined : getNodeValue(child.children[1]);
+    return classifyEntry(file.host, name, raw, proxyCommand);
+  });
+
+  function format(value: string | string[], previous: Node | undefined): string {
+    if (typeof value === 'string') return JSON.stringify(value);
+    if (previous?.type !== 'array') return formatStringArray(value, undefined, eol);
+    const previousText = source.slice(previous.offset, previous.offset + previous.length);
+    const firstItem = previous.children?.[0];
+    const elementIndent = firstItem === undefined ? undefined : leadingIndent(source, firstItem.offset);
+    const closeIndent = leadingIndent(source, previous.offset + previous.length - 1);
+    return formatStringArray(value, previousText, eol, elementIndent, closeIndent);
+  }
+
+  return {
+    text,
+    entries,
+    value,
+    region(name): Span | undefined {
+      const node = entryNode(name);
+      return node && { offset: node.offset, length: node.length };
+    },
+    transport(name): Transport | undefined {
+      const found = holder(name);
+      if (!found) return undefined;
+      const read = (key: string): unknown => {
+        const node = property(found.node, key)?.children?.[1];
+        return node === undefined ? undefined : getNodeValue(node);
+      };
+      const command = read(found.where.names.command);
+      const args = read(found.where.names.args);
+      const type = read(found.where.names.type);
+      return {
+        command: typeof command === 'string' ? command : undefined,
+        args: Array.isArray(args) ? args.map(String) : undefined,
+        type: typeof type === 'string' ? type : undefined,
+      };
+    },
+    swap(name, target): Edit[] {
+      const found = holder(name);
+      if (!found) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      const { node, where } = found;
+      const edits: Edit[] = [];
+      const inserts: Array<{ key: 'command' | 'args' | 'type'; text: string }> = [];
+      for (const key of ['command', 'args', 'type'] as const) {
+        if (!(key in target)) continue;
+        const wanted = target[key];
+        const existing = property(node, where.names[key]);
+        const valueNode = existing?.children?.[1];
+        if (wanted === undefined) {
+          if (existing) edits.push(...modify(source, [...where.path, where.names[key]], undefined, {}));
+          continue;
+        }
+        if (valueNode) {
+          if (canonical(getNodeValue(valueNode)) !== canonical(wanted)) {
+            edits.push({ offset: valueNode.offset, length: valueNode.length, content: format(wanted, valueNode) });
+          }
+          continue;
+        }
+        inserts.push({ key, text: `${JSON.stringify(where.names[key])}: ${format(wanted, undefined)}` });
+      }
+      const properties = node.children ?? [];
+      const commandProperty = property(node, where.names.command);
+      for (const insert of inserts) {
+        // `type` goes before `command` (where hosts write it); `args` right after `command`.
+        const anchor = commandProperty ?? properties[0];
+        if (anchor === undefined) {
+          // An empty object: `{}` becomes `{"key": value}`.
+          edits.push({ offset: node.offset + 1, length: 0, content: insert.text });
+        } else if (insert.key === 'args' && anchor === commandProperty) {
+          const next = properties[properties.indexOf(anchor) + 1];
+          edits.push(...(next ? [insertBefore(source, eol, next, insert.text)] : insertAfterLast(source, eol, anchor, insert.text)));
+        } else {
+          edits.push(insertBefore(source, eol, anchor, insert.text));
+        }
+      }
+      return edits;
+    },
+    transportPath(name): TransportPath {
+      return holder(name)?.where ?? { path: [...file.serversPath, name], names: { ...PLAIN_FIELDS } };
+    },
+  };
+}
+
+/** Edit adding the property `text` right before `anchor`: on its own line when the anchor starts one. */
+export function insertBefore(source: string, eol: string, anchor: Node, text: string): Edit {
+  const indent = leadingIndent(source, anchor.offset);
+  if (indent !== undefined) return { offset: anchor.offset - indent.length, length: 0, content: `${indent}${text},${eol}` };
+  return { offset: anchor.offset, length: 0, content: `${text}, ` };
+}
+
+/** Edits adding the property `text` right after `anchor`, the last property of its object (commas and trailing commas kept right). */
+export function insertAfterLast(source: string, eol: string, anchor: Node, text: string): Edit[] {
+  const end = anchor.offset + anchor.length;
+  const indent = leadingIndent(source, anchor.offset);
+  const restOfLine = source.slice(end, lineEnd(source, end));
+  const comma = /^\s*,/.exec(source.slice(end));
+  if (comma) {
+    // A trailing comma (JSONC): keep the style, the new property gets one too.
+    const commaAt = end + comma[0].length - 1;
+    const after = source.slice(commaAt + 1, lineEnd(source, commaAt + 1));
+    if (indent !== undefined && !comma[0].includes('\n') && TRIVIA_TO_LINE_END.test(after)) {
+      return [{ offset: lineEnd(source, commaAt), length: 0, content: `${eol}${indent}${text},` }];
+    }
+    return [{ offset: commaAt + 1, length: 0, content: ` ${text},` }];
+  }
+  if (indent !== undefined && TRIVIA_TO_LINE_END.test(restOfLine)) {
+    const lineEndAt = lineEnd(source, end);
+    if (lineEndAt === end) return [{ offset: end, length: 0, content: `,${eol}${indent}${text}` }];
+    return [
+      { offset: end, length: 0, content: ',' },
+      { offset: lineEndAt, length: 0, content: `${eol}${indent}${text}` },
+    ];
+  }
+  return [{ offset: end, length: 0, content: `, ${text}` }];
+}
+
+function property(object: Node, key: string): Node | undefined {
+  return object.children?.filter((child) => child.children?.[0]?.value === key).at(-1);
+}

@@ -1,0 +1,209 @@
+import { argSecrets, redactArgs as redactArgsWith } from '@muxd/config';
+/**
+ * Host entries, host-neutral: what a host's server entry is (a stdio server,
+ * one already going through muxd, a remote or extension server...), the
+ * server spec muxd would run for it, and the helpers to compare and print
+ * specs without showing secrets.
+ */
+import { basename } from 'node:path';
+import { SERVICE_NAME_PATTERN } from '@muxd/protocol';
+
+/** How a server is started: what muxd's `services.<name>` holds. */
+export interface ServerSpec {
+  command: string;
+  args: string[];
+  /** Values as written, host variables and all: never resolved, never printed. */
+  env: Record<string, string>;
+  cwd?: string;
+}
+
+export const EntryKind = {
+  /** A local server the host starts itself: import and rewire it. */
+  Stdio: 'stdio',
+  /** Already goes through muxd (`mux-proxy <service>`). */
+  Muxd: 'muxd',
+  /** An HTTP/SSE server: muxd runs stdio servers only. */
+  Remote: 'remote',
+  /** An extension or plugin server the host manages (Zed). */
+  Extension: 'extension',
+  /** Turned off in the host. */
+  Disabled: 'disabled',
+  /** Not an entry muxd understands (no command, wrong types). */
+  Invalid: 'invalid',
+} as const;
+export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
+
+/** One server entry of a host file. */
+export interface HostEntry {
+  /** The name in the host's file: permissions and tool ids are keyed on it, so it never changes. */
+  name: string;
+  kind: EntryKind;
+  /** For stdio (and disabled stdio) entries: what muxd would run. */
+  spec?: ServerSpec;
+  /** For muxd entries: the service the proxy connects to. */
+  service?: string;
+  /** Why the entry is skipped, or what it is (remote: its transport). */
+  detail?: string;
+  /** Settings the host reads that muxd cannot reproduce (`envFile`). */
+  hostOnly: string[];
+}
+
+/** Host variables muxd cannot expand: `${input:id}`, `${env:NAME}`, `${config:x}`... (muxd reads only `${NAME}` and `${NAME:-default}`). */
+const HOST_VARIABLE = /\$\{[A-Za-z_][\w.]*:(?!-)[^}]*\}/;
+
+/** True when `text` holds a variable only the host can fill in. */
+export function hasHostVariable(text: string): boolean {
+  return HOST_VARIABLE.test(text);
+}
+
+/** Every text of a spec that a host variable may hide in. */
+export function specTexts(spec: ServerSpec): string[] {
+  return [spec.command, ...spec.args, ...Object.values(spec.env), ...(spec.cwd === undefined ? [] : [spec.cwd])];
+}
+
+/** `cmd /c npx -y pkg` (Windows hosts) runs `npx -y pkg`: muxd starts the program itself. */
+export function unwrapShell(command: string, args: string[]): { command: string; args: string[] } {
+  const name = basename(command.replaceAll('\\', '/')).toLowerCase();
+  if ((name === 'cmd' || name === 'cmd.exe') && args.length >= 2) {
+    let index = 0;
+    while (index < args.length && /^\/[a-z]$/i.test(args[index] as string) && !/^\/c$/i.test(args[index] as string)) index++;
+    if (/^\/c$/i.test(args[index] ?? '') && index + 1 < args.length) {
+      return { command: args[index + 1] as string, args: args.slice(index + 2) };
+    }
+  }
+  return { command, args };
+}
+
+/** The service a `mux-proxy <service>` command line goes to, or undefined when it is not one. */
+export function proxiedService(command: string, args: readonly string[], proxyCommand?: string): string | undefined {
+  const isProxy = (path: string) => path === proxyCommand || /^mux-proxy(\.js|\.cmd)?$/.test(basename(path.replaceAll('\\', '/')));
+  if (isProxy(command)) return args[0];
+  // `node /path/to/mux-proxy.js <service>`
+  if (/^node(\.exe)?$/.test(basename(command.replaceAll('\\', '/'))) && args[0] !== undefined && isProxy(args[0])) return args[1];
+  return undefined;
+}
+
+const REMOTE_TYPES = new Set(['http', 'sse', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote', 'ws', 'websocket']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringMap(value: unknown): Record<string, string> | undefined {
+  if (value === undefined) return {};
+  if (!isRecord(value)) return undefined;
+  const result: Record<string, string> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item === 'string') result[key] = item;
+    else if (typeof item === 'number' || typeof item === 'boolean') result[key] = String(item);
+    else return undefined;
+  }
+  return result;
+}
+
+function stringList(value: unknown): string[] | undefined {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return undefined;
+  const result: string[] = [];
+  for (const item of value) {
+    if (typeof item === 'string') result.push(item);
+    else if (typeof item === 'number') result.push(String(item));
+    else return undefined;
+  }
+  return result;
+}
+
+/** How one host spells its entries: what marks a remote, an extension, a disabled entry. */
+export interface EntryDialect {
+  /** Keys whose presence makes an entry remote (`url`, `serverUrl`, `httpUrl`). */
+  remoteKeys: readonly string[];
+  /** Zed: `command` may be `{ path, args, env }`, and entries with only `settings` are extension servers. */
+  zed?: boolean;
+}
+
+/**
+ * Classifies one raw entry of a host's servers map. `proxyCommand` is the
+ * mux-proxy path rewire writes (entries using it are muxd's already).
+ */
+export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown, proxyCommand?: string): HostEntry {
+  const entry = (kind: EntryKind, extra: Partial<HostEntry> = {}): HostEntry => ({ name, kind, hostOnly: [], ...extra });
+  if (!isRecord(raw)) return entry(EntryKind.Invalid, { detail: 'not an object' });
+  const type = typeof raw['type'] === 'string' ? raw['type'] : undefined;
+  const remoteKey = dialect.remoteKeys.find((key) => raw[key] !== undefined);
+  if (remoteKey !== undefined || (type !== undefined && REMOTE_TYPES.has(type))) {
+    return entry(EntryKind.Remote, { detail: `a remote server (${type ?? remoteKey})` });
+  }
+  let command: unknown = raw['command'];
+  let args: unknown = raw['args'];
+  let env: unknown = raw['env'];
+  if (dialect.zed && isRecord(command)) {
+    // Zed's older form: "command": { "path": ..., "args": [...], "env": {...} }
+    args = command['args'];
+    env = command['env'];
+    command = command['path'];
+  }
+  if (command === undefined) {
+    if (dialect.zed && (raw['settings'] !== undefined || raw['source'] === 'extension')) {
+      return entry(EntryKind.Extension, { detail: 'an extension server (Zed manages it)' });
+    }
+    return entry(EntryKind.Invalid, { detail: 'no command' });
+  }
+  const argList = stringList(args);
+  const envMap = stringMap(env);
+  if (typeof command !== 'string' || command === '') return entry(EntryKind.Invalid, { detail: 'command is not a string' });
+  if (argList === undefined) return entry(EntryKind.Invalid, { detail: 'args is not a list of strings' });
+  if (envMap === undefined) return entry(EntryKind.Invalid, { detail: 'env is not a map of strings' });
+  const service = proxiedService(command, argList, proxyCommand);
+  if (service !== undefined) return entry(EntryKind.Muxd, { service });
+  const unwrapped = unwrapShell(command, argList);
+  const spec: ServerSpec = { command: unwrapped.command, args: unwrapped.args, env: envMap };
+  if (typeof raw['cwd'] === 'string' && raw['cwd'] !== '') spec.cwd = raw['cwd'];
+  const hostOnly: string[] = [];
+  if (raw['envFile'] !== undefined) hostOnly.push('envFile');
+  if (raw['disabled'] === true || raw['enabled'] === false) return entry(EntryKind.Disabled, { spec, hostOnly, detail: 'disabled in the host' });
+  return entry(EntryKind.Stdio, { spec, hostOnly });
+}
+
+/** True when two specs start the same server. */
+export function sameSpec(a: ServerSpec, b: ServerSpec): boolean {
+  return (
+    a.command === b.command &&
+    a.args.length === b.args.length &&
+    a.args.every((arg, index) => arg === b.args[index]) &&
+    (a.cwd ?? '') === (b.cwd ?? '') &&
+    sameEnv(a.env, b.env)
+  );
+}
+
+function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
+}
+
+/** A service name for a host entry name: muxd's names are file names, so other characters become '-'. */
+export function serviceNameFor(name: string): string {
+  let result = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  if (result.length > 64) result = result.slice(0, 64);
+  return SERVICE_NAME_PATTERN.test(result) ? result : 'server';
+}
+
+const REDACTED = '***';
+
+/** Hides the values of secret-looking flags and the passwords in URLs, for printing. */
+export function redactArgs(args: readonly string[]): string[] {
+  return redactArgsWith(args, REDACTED);
+}
+
+export { argSecrets };
+
+/** Env values fit to print: host variables as written (they hold no secret), literal values hidden. */
+export function redactEnv(env: Record<string, string>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) result[key] = /^\$\{[^}]*\}$/.test(value) ? value : REDACTED;
+  return result;
+}
+
+/** A command line fit to print. */
+export function commandLine(spec: { command: string; args: readonly string[] }): string {
+  return [spec.command, ...redactArgs(spec.args)].map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : JSON.stringify(part))).join(' ');
+}

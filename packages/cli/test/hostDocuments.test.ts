@@ -1,0 +1,202 @@
+// Reading and editing each host format in place: entries are classified as
+// the host means them, and a rewire changes the transport fields and nothing else.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyEdits } from '../src/hosts/hostDocument.js';
+import type { Transport } from '../src/hosts/hostDocument.js';
+import { parseHostDocument } from '../src/hosts/hostFiles.js';
+import { hostById } from '../src/hosts/hostRegistry.js';
+import type { FileFormat, HostFile, HostId } from '../src/hosts/hostRegistry.js';
+import { EntryKind } from '../src/hosts/serverEntry.js';
+import { fixture } from './fakeHome.js';
+
+const PROXY = '/opt/muxd/node_modules/.bin/mux-proxy';
+
+function fileFor(hostId: HostId, format: FileFormat, serversPath: string[]): Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'> {
+  const host = hostById(hostId);
+  assert.ok(host);
+  return { path: `/fake/${hostId}`, serversPath, host, format };
+}
+
+const FILES = {
+  'claude_desktop_config.json': fileFor('claude-desktop', 'json', ['mcpServers']),
+  'claude.json': fileFor('claude-code', 'json', ['mcpServers']),
+  'cursor-mcp.json': fileFor('cursor', 'json', ['mcpServers']),
+  'vscode-mcp.json': fileFor('vscode', 'jsonc', ['servers']),
+  'windsurf-mcp_config.json': fileFor('windsurf', 'json', ['mcpServers']),
+  'codex-config.toml': fileFor('codex', 'toml', ['mcp_servers']),
+  'gemini-settings.json': fileFor('gemini', 'jsonc', ['mcpServers']),
+  'zed-settings.json': fileFor('zed', 'jsonc', ['context_servers']),
+} as const;
+
+/** Rewires `names` in `text` and checks the result: the new transport reads back, and putting the old entry text back gives the original bytes. */
+function rewire(file: Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'>, text: string, names: string[]): string {
+  const doc = parseHostDocument(file, text);
+  const target = (name: string): Transport => ({ command: PROXY, args: [name], ...(file.host.stdioType ? { type: file.host.stdioType } : {}) });
+  const after = applyEdits(text, names.flatMap((name) => doc.swap(name, target(name))));
+  const rewired = parseHostDocument(file, after, PROXY);
+  let restored = after;
+  for (const name of names) {
+    const entry = rewired.entries?.find((item) => item.name === name);
+    assert.equal(entry?.kind, EntryKind.Muxd, `${name} goes through muxd after the swap`);
+    assert.equal(entry?.service, name);
+    const transport = rewired.transport(name);
+    assert.equal(transport?.command, PROXY);
+    assert.deepEqual(transport?.args, [name]);
+    if (file.host.stdioType) assert.equal(transport?.type, file.host.stdioType);
+    const now = rewired.region(name);
+    const before = doc.region(name);
+    assert.ok(now && before);
+    // Byte-exact outside the entry: the original entry text in its place gives back the original file.
+    restored = applyEdits(restored, [{ offset: parseHostDocument(file, restored).region(name)?.offset as number, length: parseHostDocument(file, restored).region(name)?.length as number, content: text.slice(before.offset, before.offset + before.length) }]);
+  }
+  assert.equal(restored, text, 'only the rewired entries changed');
+  return after;
+}
+
+describe('reading host files', () => {
+  test('classifies every fixture entry as its host means it', () => {
+    const kinds = (name: keyof typeof FILES) =>
+      Object.fromEntries((parseHostDocument(FILES[name], fixture(name)).entries ?? []).map((entry) => [entry.name, entry.kind]));
+    assert.deepEqual(kinds('claude_desktop_config.json'), { memory: 'stdio', filesystem: 'stdio', sqlite: 'stdio' });
+    assert.deepEqual(kinds('claude.json'), { memory: 'stdio', github: 'stdio', linear: 'remote' });
+    assert.deepEqual(kinds('cursor-mcp.json'), { memory: 'stdio', context7: 'remote', puppeteer: 'stdio', 'local-tool': 'stdio' });
+    assert.deepEqual(kinds('vscode-mcp.json'), { github: 'stdio', memory: 'stdio', fetch: 'stdio', 'remote-docs': 'remote' });
+    assert.deepEqual(kinds('windsurf-mcp_config.json'), { 'sequential-thinking': 'stdio', 'old-server': 'disabled', figma: 'remote' });
+    assert.deepEqual(kinds('codex-config.toml'), { memory: 'stdio', notion: 'remote', time: 'disabled', sqlite: 'stdio' });
+    assert.deepEqual(kinds('gemini-settings.json'), { memory: 'stdio', everything: 'stdio', deepwiki: 'remote' });
+    assert.deepEqual(kinds('zed-settings.json'), { 'postgres-context-server': 'extension', memory: 'stdio', 'legacy-fetch': 'stdio', remote: 'remote' });
+  });
+
+  test('specs: cmd /c unwrapped, Zed nested commands read, host variables kept as text, envFile noted', () => {
+    const entry = (name: keyof typeof FILES, entryName: string) => parseHostDocument(FILES[name], fixture(name)).entries?.find((item) => item.name === entryName);
+    assert.deepEqual(entry('claude_desktop_config.json', 'filesystem')?.spec, {
+      command: 'npx',
+      args: ['-y', '@modelcontextprotocol/server-filesystem', 'C:\\Users\\me\\Documents'],
+      env: {},
+    });
+    assert.deepEqual(entry('zed-settings.json', 'legacy-fetch')?.spec, { command: 'uvx', args: ['mcp-server-fetch'], env: {} });
+    assert.equal(entry('vscode-mcp.json', 'github')?.spec?.env['GITHUB_PERSONAL_ACCESS_TOKEN'], '${input:github_token}');
+    assert.deepEqual(entry('cursor-mcp.json', 'puppeteer')?.hostOnly, ['envFile']);
+    assert.deepEqual(entry('codex-config.toml', 'sqlite')?.spec, { command: 'uvx', args: [], env: {}, cwd: '/home/me/data' });
+    assert.deepEqual(entry('codex-config.toml', 'memory')?.spec?.env, { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' });
+  });
+
+  test('entries already through mux-proxy are muxd entries, by path or by name', () => {
+    const file = FILES['claude.json'];
+    const doc = parseHostDocument(file, '{"mcpServers": {"a": {"command": "/x/bin/mux-proxy", "args": ["svc"]}, "b": {"command": "node", "args": ["/y/mux-proxy.js", "other"]}}}');
+    assert.deepEqual(
+      doc.entries?.map((entry) => [entry.kind, entry.service]),
+      [
+        ['muxd', 'svc'],
+        ['muxd', 'other'],
+      ],
+    );
+  });
+
+  test('a syntax error names the file and the line', () => {
+    assert.throws(() => parseHostDocument(FILES['claude.json'], '{\n  "mcpServers": {\n    "a": }\n}'), /\/fake\/claude-code: cannot parse: .* at line 3/);
+    assert.throws(() => parseHostDocument(FILES['codex-config.toml'], '[mcp_servers.a]\ncommand = \n'), /\/fake\/codex: cannot parse/);
+  });
+
+  test('a file without the servers map has no entries (not an error)', () => {
+    assert.equal(parseHostDocument(FILES['zed-settings.json'], '// only comments\n{ "theme": "One" }\n').entries, undefined);
+    assert.equal(parseHostDocument(FILES['codex-config.toml'], 'model = "o3"\n').entries, undefined);
+    assert.equal(parseHostDocument(FILES['claude.json'], '').entries, undefined);
+  });
+});
+
+describe('rewiring each host format in place', () => {
+  test('Claude Desktop: command/args swapped, no type written, preferences untouched', () => {
+    const text = fixture('claude_desktop_config.json');
+    const after = rewire(FILES['claude_desktop_config.json'], text, ['memory', 'filesystem', 'sqlite']);
+    assert.ok(!after.includes('"type"'), 'Claude Desktop has no type field: stdio is implied');
+    assert.ok(after.includes('"args": ["memory"],'), 'a one-line args stays on one line');
+    assert.ok(after.includes(`"args": [\n        "sqlite"\n      ]`), 'a multi-line args keeps its layout');
+    assert.ok(after.endsWith('  "preferences": {\n    "quickEntryShortcut": "off",\n    "menuBarEnabled": false\n  }\n}\n'));
+  });
+
+  test('Claude Code: sibling keys (projects, oauthAccount) and extra fields (timeout, alwaysLoad) kept', () => {
+    const text = fixture('claude.json');
+    const after = rewire(FILES['claude.json'], text, ['memory', 'github']);
+    assert.ok(after.includes('"timeout": 30000,\n      "alwaysLoad": true'));
+    assert.ok(after.includes('"GITHUB_PERSONAL_ACCESS_TOKEN": "${GITHUB_TOKEN:-}"'), 'host variables stay unresolved');
+    const local = fileFor('claude-code', 'json', ['projects', '/home/me/work/app', 'mcpServers']);
+    const both = rewire(local, after, ['everything']);
+    assert.ok(both.includes('"hasTrustDialogAccepted": true'));
+  });
+
+  test('Cursor: BOM and CRLF kept; a one-line entry gets args inline', () => {
+    const text = fixture('cursor-mcp.json');
+    const after = rewire(FILES['cursor-mcp.json'], text, ['memory', 'local-tool']);
+    assert.ok(after.startsWith('\uFEFF{\r\n'));
+    assert.ok(!/[^\r]\n/.test(after), 'every line still ends in CRLF');
+    assert.ok(after.includes(`"local-tool": {"command": "${PROXY}", "args": ["local-tool"]}`));
+  });
+
+  test('VS Code: tabs, comments and trailing commas kept; type written where missing; inputs untouched', () => {
+    const text = fixture('vscode-mcp.json');
+    const after = rewire(FILES['vscode-mcp.json'], text, ['github', 'memory', 'fetch']);
+    assert.ok(after.includes(`\t\t/* the memory server, shared with Claude */\n\t\t"memory": {\n\t\t\t"type": "stdio",\n\t\t\t"command": "${PROXY}", // no type: VS Code guesses stdio\n\t\t\t"args": ["memory"],\n`));
+    assert.ok(after.includes(`\t\t\t"args": [\n\t\t\t\t"github",\n\t\t\t],\n`), 'a multi-line args keeps its indentation and trailing comma');
+    assert.ok(after.includes('"${input:github_token}"'));
+    assert.equal(after.slice(0, after.indexOf('"servers"')), text.slice(0, text.indexOf('"servers"')), 'comments and inputs before the servers are untouched');
+  });
+
+  test('Windsurf: disabled and autoApprove kept', () => {
+    const after = rewire(FILES['windsurf-mcp_config.json'], fixture('windsurf-mcp_config.json'), ['sequential-thinking']);
+    assert.ok(after.includes(`"args": ["sequential-thinking"],\n      "disabled": false,\n      "autoApprove": ["sequentialthinking"]`));
+  });
+
+  test('Codex: BOM, CRLF, comments and quoting of other lines kept; args added on its own line when missing', () => {
+    const text = fixture('codex-config.toml');
+    const after = rewire(FILES['codex-config.toml'], text, ['memory', 'sqlite']);
+    assert.ok(after.startsWith('\uFEFF# Codex configuration\r\n'));
+    assert.ok(!/[^\r]\n/.test(after), 'every line still ends in CRLF');
+    assert.ok(after.includes(`command = "${PROXY}"  # from npm\r\nargs = [\r\n  "memory",\r\n]\r\nstartup_timeout_sec = 20`));
+    assert.ok(after.includes(`[mcp_servers.sqlite]\r\ncommand = "${PROXY}" # no args yet\r\nargs = ["sqlite"]\r\ncwd = "/home/me/data"`));
+    assert.ok(after.includes('[mcp_servers.memory.env]\r\nMEMORY_FILE_PATH = "/home/me/.memory.jsonl"'));
+  });
+
+  test('Codex: inline tables are edited in place; dotted keys are refused with a reason', () => {
+    const file = FILES['codex-config.toml'];
+    const inline = '[mcp_servers]\nfs = { command = "npx", args = ["-y", "fs"], env = { A = "1" } } # inline\n';
+    assert.equal(rewire(file, inline, ['fs']), `[mcp_servers]\nfs = { command = "${PROXY}", args = ["fs"], env = { A = "1" } } # inline\n`);
+    const bare = 'mcp_servers.x = { command = "uvx" }\n';
+    assert.equal(rewire(file, bare, ['x']), `mcp_servers.x = { command = "${PROXY}", args = ["x"] }\n`);
+    const dotted = 'mcp_servers.fs.command = "npx"\nmcp_servers.fs.args = ["fs"]\n';
+    assert.throws(() => parseHostDocument(file, dotted).swap('fs', { command: PROXY, args: ['fs'] }), /dotted keys/);
+  });
+
+  test('Gemini CLI: trust, includeTools, cwd and timeout kept', () => {
+    const after = rewire(FILES['gemini-settings.json'], fixture('gemini-settings.json'), ['memory', 'everything']);
+    assert.ok(after.includes('"timeout": 30000,\n      "trust": false,\n      "includeTools": ["read_graph", "search_nodes"]'));
+    assert.ok(after.includes(`"args": ["everything"],\n      "cwd": "/home/me"`));
+  });
+
+  test('Zed: flat and nested command forms; extension entries and the rest untouched', () => {
+    const text = fixture('zed-settings.json');
+    const after = rewire(FILES['zed-settings.json'], text, ['memory', 'legacy-fetch']);
+    assert.ok(after.includes(`"command": {\n        "path": "${PROXY}",\n        "args": ["legacy-fetch"],\n        "env": {}\n      },\n      "settings": {}`));
+    assert.ok(after.includes('"source": "custom",\n      "command"'));
+    assert.ok(after.startsWith('// Zed settings\n'));
+    assert.ok(after.includes('"database_url": "postgresql://me:hunter2@localhost/db"'));
+  });
+
+  test('JSON insertion layouts: last property with and without comments and trailing commas', () => {
+    const file = FILES['vscode-mcp.json'];
+    const cases: Array<[string, string]> = [
+      ['{"servers": {"a": {"command": "x"}}}', `{"servers": {"a": {"type": "stdio", "command": "${PROXY}", "args": ["a"]}}}`],
+      ['{\n  "servers": {\n    "a": {\n      "command": "x" // why\n    }\n  }\n}', `{\n  "servers": {\n    "a": {\n      "type": "stdio",\n      "command": "${PROXY}", // why\n      "args": ["a"]\n    }\n  }\n}`],
+      ['{\n\t"servers": {\n\t\t"a": {\n\t\t\t"command": "x",\n\t\t},\n\t},\n}', `{\n\t"servers": {\n\t\t"a": {\n\t\t\t"type": "stdio",\n\t\t\t"command": "${PROXY}",\n\t\t\t"args": ["a"],\n\t\t},\n\t},\n}`],
+      ['{"servers": {"a": {"command": "x", "env": {}}}}', `{"servers": {"a": {"type": "stdio", "command": "${PROXY}", "args": ["a"], "env": {}}}}`],
+    ];
+    for (const [text, expected] of cases) assert.equal(rewire(file, text, ['a']), expected);
+  });
+
+  test('an entry already pointing at the proxy needs no edit', () => {
+    const file = FILES['claude_desktop_config.json'];
+    const text = `{"mcpServers": {"a": {"command": "${PROXY}", "args": ["a"]}}}`;
+    assert.deepEqual(parseHostDocument(file, text).swap('a', { command: PROXY, args: ['a'] }), []);
+  });
+});

@@ -1,0 +1,117 @@
+// Planning an import: dedupe, visible conflict naming, skips with reasons,
+// host variables kept as text.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseHostDocument } from '../src/hosts/hostFiles.js';
+import { findHostFiles } from '../src/hosts/hostRegistry.js';
+import type { HostFile } from '../src/hosts/hostRegistry.js';
+import { planImport } from '../src/hosts/importPlan.js';
+import type { HostFileEntries } from '../src/hosts/importPlan.js';
+import type { ServerSpec } from '../src/hosts/serverEntry.js';
+import { createFakeHome } from './fakeHome.js';
+import { readFileSync } from 'node:fs';
+
+function read(files: HostFile[]): HostFileEntries[] {
+  return files.map((file) => ({ file, entries: parseHostDocument(file, readFileSync(file.path, 'utf8')).entries ?? [] }));
+}
+
+describe('planImport', () => {
+  test('every fixture host: identical servers shared, different ones renamed visibly, the rest skipped with reasons', (t) => {
+    const home = createFakeHome(t);
+    const plan = planImport(read(findHostFiles(home.env)), new Map(), home.env.projectDir, {});
+    const byName = Object.fromEntries(plan.services.map((service) => [service.name, service]));
+    assert.deepEqual(Object.keys(byName), [
+      'memory',
+      'github',
+      'everything',
+      'filesystem',
+      'sqlite',
+      'memory-cursor',
+      'puppeteer',
+      'local-tool',
+      'github-vscode',
+      'fetch',
+      'sequential-thinking',
+      'sqlite-codex',
+      'memory-gemini',
+      'everything-gemini',
+    ]);
+    // memory: the same server in Claude Code, Claude Desktop, VS Code, Codex and Zed is one service.
+    assert.deepEqual(
+      byName['memory']?.sources.map((source) => `${source.host}/${source.entry}`),
+      ['claude-code/memory', 'claude-desktop/memory', 'vscode/memory', 'codex/memory', 'zed/memory'],
+    );
+    // A different name for the same server shares it too, said out loud.
+    assert.deepEqual(byName['fetch']?.sources.map((source) => `${source.host}/${source.entry}`), ['vscode/fetch', 'zed/legacy-fetch']);
+    assert.ok(plan.notes.includes("'legacy-fetch' in Zed (user) is the same server as service 'fetch': they share it"));
+    assert.ok(plan.notes.includes("conflict: 'memory' in Cursor (user) differs from service 'memory' ('memory' in Claude Code (user)); imported as 'memory-cursor'"));
+    // Local scope runs in the project.
+    assert.equal(byName['everything']?.spec.cwd, home.env.projectDir);
+    // cmd /c unwrapped; npx kept.
+    assert.equal(byName['filesystem']?.spec.command, 'npx');
+    // Host variables stay as text, and the notes say what to do without a resolved value.
+    assert.equal(byName['github-vscode']?.spec.env['GITHUB_PERSONAL_ACCESS_TOKEN'], '${input:github_token}');
+    assert.equal(byName['github']?.spec.env['GITHUB_PERSONAL_ACCESS_TOKEN'], '${GITHUB_TOKEN:-}');
+    assert.ok(plan.notes.some((note) => note.startsWith('services.github-vscode.env.GITHUB_PERSONAL_ACCESS_TOKEN is ${input:github_token}, which only VS Code can fill in')));
+    assert.ok(plan.notes.some((note) => note.includes("'puppeteer' in Cursor (user) reads an envFile")));
+    const skipped = Object.fromEntries(plan.skipped.map(({ source, reason }) => [`${source.host}/${source.entry}`, reason]));
+    assert.deepEqual(Object.keys(skipped).sort(), [
+      'claude-code/linear',
+      'codex/notion',
+      'codex/time',
+      'cursor/context7',
+      'gemini/deepwiki',
+      'vscode/remote-docs',
+      'windsurf/figma',
+      'windsurf/old-server',
+      'zed/postgres-context-server',
+      'zed/remote',
+    ]);
+    assert.match(skipped['claude-code/linear'] as string, /remote server \(http\): muxd runs stdio servers/);
+    assert.match(skipped['zed/postgres-context-server'] as string, /extension server/);
+    assert.equal(skipped['windsurf/old-server'], 'disabled in the host');
+  });
+
+  test('services already in the config are kept: identical entries match them, different ones get a new name', (t) => {
+    const home = createFakeHome(t, ['claude_desktop_config.json']);
+    const existing = new Map<string, ServerSpec>([
+      ['memory', { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } }],
+      ['sqlite', { command: 'sqlite-mcp', args: [], env: {} }],
+    ]);
+    const plan = planImport(read(findHostFiles(home.env)), existing, home.env.projectDir, {});
+    assert.deepEqual(
+      plan.services.map((service) => [service.name, service.status]),
+      [
+        ['memory', 'present'],
+        ['filesystem', 'new'],
+        ['sqlite-claude-desktop', 'new'],
+      ],
+    );
+    assert.ok(plan.notes.some((note) => note.includes("differs from service 'sqlite' (muxd's config); imported as 'sqlite-claude-desktop'")));
+  });
+
+  test("an entry muxd could not load is skipped, not written (${workspaceFolder}, an unset ${VAR})", (t) => {
+    const home = createFakeHome(t, []);
+    const file = findHostFiles(home.env)[0];
+    assert.equal(file, undefined);
+    const fake = { path: '/p/.vscode/mcp.json', scope: 'project', format: 'jsonc', serversPath: ['servers'], host: { id: 'vscode', name: 'VS Code', remoteKeys: ['url'] } } as unknown as HostFile;
+    const doc = parseHostDocument(
+      fake,
+      '{"servers": {"ws": {"command": "node", "args": ["${workspaceFolder}/server.js"]}, "tok": {"command": "x", "env": {"T": "${TOKEN}"}}, "ok": {"command": "y", "env": {"T": "${TOKEN:-none}"}}}}',
+    );
+    const plan = planImport([{ file: fake, entries: doc.entries ?? [] }], new Map(), '/p', {});
+    assert.deepEqual(plan.services.map((service) => service.name), ['ok']);
+    assert.match(plan.skipped[0]?.reason as string, /workspaceFolder is not set/);
+    assert.match(plan.skipped[1]?.reason as string, /TOKEN is not set/);
+    assert.equal(plan.services[0]?.spec.cwd, '/p', 'a project file runs in its project');
+  });
+
+  test('names that are not service names are made into ones, and said so', (t) => {
+    const home = createFakeHome(t, []);
+    const fake = { path: '/h/.cursor/mcp.json', scope: 'user', format: 'json', serversPath: ['mcpServers'], host: { id: 'cursor', name: 'Cursor', remoteKeys: ['url'] } } as unknown as HostFile;
+    const doc = parseHostDocument(fake, '{"mcpServers": {"My Server/v2": {"command": "a"}, "@scope/pkg": {"command": "b"}}}');
+    const plan = planImport([{ file: fake, entries: doc.entries ?? [] }], new Map(), home.env.projectDir, {});
+    assert.deepEqual(plan.services.map((service) => service.name), ['My-Server-v2', 'scope-pkg']);
+    assert.ok(plan.notes.some((note) => note.startsWith("'My Server/v2' in Cursor (user) is imported as 'My-Server-v2'")));
+  });
+});
