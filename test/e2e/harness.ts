@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -174,6 +174,8 @@ export interface MuxdOptions {
   logs?: { maxSize?: string | number; keep?: number };
   /** Milliseconds to wait for "muxd ready". Default 15000. */
   readyTimeoutMs?: number;
+  /** Pads the home's path to this many bytes (to bring socket paths near the OS limit). */
+  homeLength?: number;
 }
 
 export interface ExitStatus {
@@ -423,7 +425,9 @@ export async function startMuxd(
   options: MuxdOptions & { prepare?: (home: string) => void } = {},
 ): Promise<Muxd> {
   // Short: socket paths must stay under 108 bytes.
-  const home = mkdtempSync('/tmp/mx-');
+  const base = mkdtempSync('/tmp/mx-');
+  const home = options.homeLength ? join(base, 'h'.repeat(Math.max(1, options.homeLength - base.length - 1))) : base;
+  if (home !== base) mkdirSync(home);
   const configFile = join(home, 'muxd.config.json');
   writeConfigFile(home, configFile, services, options);
   options.prepare?.(home);
@@ -434,6 +438,7 @@ export async function startMuxd(
     await muxd.stop();
     // A test that broke muxd must not leave servers (or a daemon it started again) behind.
     await reapHome(home);
+    rmSync(base, { recursive: true, force: true });
   });
   await muxd.ready(options.readyTimeoutMs ?? 15_000);
   return muxd;

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -56,6 +57,22 @@ export interface ServiceConfig {
   healthCheck: { intervalMs: number; timeoutMs: number };
   /** Restart when the child's process tree uses more resident memory than this (reason memory); 0: no limit. */
   maxMemoryBytes: number;
+  /** Reachable at `/mcp/<name>` on the HTTP front when that is enabled (default true). */
+  http: boolean;
+}
+
+/** The Streamable HTTP front: one listener for the daemon, `/mcp/<service>` per service. */
+export interface HttpConfig {
+  /** Address to bind: an IP literal or `localhost`. */
+  host: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Set to bind a non-loopback address (muxd warns when it does). */
+  allowNonLoopback: boolean;
+  /** Largest request body, in bytes (a service's smaller `maxRequestBytes` wins). */
+  maxBodyBytes: number;
+  /** An HTTP session with no open stream and nothing in flight for this long is ended; 0 never. */
+  sessionIdleTimeoutMs: number;
 }
 
 /** Size-based rotation of every muxd log file. */
@@ -75,6 +92,8 @@ export interface MuxConfig {
   services: Map<string, ServiceConfig>;
   /** Entries that were skipped, with why (remote servers, disabled entries). */
   notes: string[];
+  /** The HTTP front; undefined when the config has no `http` block (the default: off). */
+  http?: HttpConfig | undefined;
 }
 
 const duration = (what = 'a duration') =>
@@ -135,6 +154,7 @@ const serviceSchema = z.strictObject({
   args: z.array(z.union([z.string(), z.number()]).transform(String)).optional(),
   cwd: z.string().optional(),
   disabled: z.boolean().optional(),
+  http: z.boolean().optional(),
   ...tunables,
 });
 
@@ -149,11 +169,24 @@ const hostEntrySchema = z.looseObject({
   disabled: z.boolean().optional(),
 });
 
+export const HTTP_DEFAULTS = {
+  maxBodyBytes: 8 * 1024 ** 2,
+  sessionIdleTimeoutMs: 30 * 60_000,
+} as const;
+
+const httpSchema = z.strictObject({
+  listen: z.union([z.string(), z.number().int()]),
+  allowNonLoopback: z.boolean().optional(),
+  maxBodyBytes: size.optional(),
+  sessionIdleTimeout: duration().optional(),
+});
+
 const fileSchema = z.strictObject({
   services: z.record(z.string(), serviceSchema).optional(),
   mcpServers: z.record(z.string(), hostEntrySchema).optional(),
   defaults: z.strictObject(tunables).optional(),
   logs: z.strictObject({ maxSize: size.optional(), keep: z.number().int().positive().optional() }).optional(),
+  http: httpSchema.optional(),
   $schema: z.string().optional(),
 });
 
@@ -235,6 +268,51 @@ function resolveService(name: string, input: ServiceInput, defaults: Tunables, b
       timeoutMs: input.healthCheck?.timeout ?? defaults.healthCheck?.timeout ?? SERVICE_DEFAULTS.healthCheck.timeoutMs,
     },
     maxMemoryBytes: input.maxMemory ?? defaults.maxMemory ?? SERVICE_DEFAULTS.maxMemoryBytes,
+    http: input.http ?? true,
+  };
+}
+
+/** True for `localhost` and the loopback addresses (127.0.0.0/8, ::1). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const lower = bare.toLowerCase();
+  if (lower === 'localhost' || lower === '::1' || lower === '0:0:0:0:0:0:0:1') return true;
+  const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(lower);
+  return octets !== null && octets.slice(1).every((octet) => Number(octet) <= 255) && octets[1] === '127';
+}
+
+/**
+ * Parses `http.listen`: `HOST:PORT`, `[IPV6]:PORT`, or a bare port (on
+ * 127.0.0.1). Returns undefined when it is none of those.
+ */
+export function parseListen(listen: string | number): { host: string; port: number } | undefined {
+  const text = String(listen).trim();
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] || match[2] || '127.0.0.1';
+  if (host !== 'localhost' && isIP(host) === 0) return undefined;
+  return { host, port };
+}
+
+function resolveHttp(input: z.infer<typeof httpSchema>, file: string): HttpConfig {
+  const listen = parseListen(input.listen);
+  if (!listen) {
+    throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: http.listen: expected HOST:PORT with an IP address or localhost, such as "127.0.0.1:7777", got ${JSON.stringify(input.listen)}`);
+  }
+  const allowNonLoopback = input.allowNonLoopback ?? false;
+  if (!isLoopbackHost(listen.host) && !allowNonLoopback) {
+    throw new MuxError(
+      MuxErrorCodes.ConfigInvalid,
+      `${file}: http.listen: ${listen.host} is not a loopback address; anyone who can reach it could try the token. Set http.allowNonLoopback: true to bind it anyway`,
+    );
+  }
+  return {
+    ...listen,
+    allowNonLoopback,
+    maxBodyBytes: input.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
+    sessionIdleTimeoutMs: input.sessionIdleTimeout ?? HTTP_DEFAULTS.sessionIdleTimeoutMs,
   };
 }
 
@@ -258,7 +336,7 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
   if (raw === null || raw === undefined) raw = {};
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new MuxError(MuxErrorCodes.ConfigInvalid, formatIssues(file, parsed.error));
-  const { services = {}, mcpServers = {}, defaults = {}, logs = {} } = parsed.data;
+  const { services = {}, mcpServers = {}, defaults = {}, logs = {}, http } = parsed.data;
   const baseDir = dirname(file);
   const result = new Map<string, ServiceConfig>();
   const notes: string[] = [];
@@ -287,7 +365,7 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
     add(name, input, 'mcpServers');
   }
   const rotation = { maxSizeBytes: logs.maxSize ?? LOG_DEFAULTS.maxSizeBytes, keep: logs.keep ?? LOG_DEFAULTS.keep };
-  return { file, logs: rotation, defaults, services: result, notes };
+  return { file, logs: rotation, defaults, services: result, notes, http: http ? resolveHttp(http, file) : undefined };
 }
 
 const tomlLoader: Loader = (_path, content) => parseToml(content);

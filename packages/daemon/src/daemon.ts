@@ -170,6 +170,7 @@ export class Daemon {
     const table = readProcessTable();
     const now = Date.now();
     const services = [...this.services.values()].map((service) => this.#row(service, table, now));
+    this.#cpu.retain(new Set(services.flatMap((row) => row.pids.map((pid) => `${row.name}:${pid}`))));
     return { services, daemon: this.status() };
   }
 

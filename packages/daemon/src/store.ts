@@ -42,11 +42,16 @@ export const DEFAULT_RETENTION: Retention = { maxAgeMs: 30 * 24 * 3600_000, maxR
 
 type Write = (db: SqliteDatabase) => void;
 
+/** Failed writes kept for a retry while the database can't be written; past this, the oldest go. */
+const MAX_PENDING_WRITES = 1000;
+
 /**
  * muxd's history in SQLite (WAL). Only the daemon opens it. Writes are
  * queued and flushed together on a later tick, never on the message path.
  * A database that can't be opened or written is reported (`error`) and
- * logged once; the daemon keeps serving without it.
+ * logged once; the daemon keeps serving without it. Writes that fail are
+ * kept and retried with the next flush, so a passing outage (a lock held
+ * by another process, a full disk) leaves no gap in the history.
  */
 export class Store {
   readonly path: string;
@@ -68,7 +73,8 @@ export class Store {
       db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 2000');
+      // Only muxd opens it: a lock held elsewhere is an anomaly, and a long wait would stall every client.
+      db.pragma('busy_timeout = 100');
       migrate(db);
       this.#db = db;
     } catch (error) {
@@ -157,6 +163,8 @@ export class Store {
       if (this.error !== null) this.#log.info({ database: this.path }, 'database writable again');
       this.error = null;
     } catch (error) {
+      // The transaction rolled back: none of them was written.
+      this.#queue = [...writes, ...this.#queue].slice(-MAX_PENDING_WRITES);
       this.#fail('write', error);
     }
   }

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { LineReader } from '@muxd/protocol';
+import { ErrorCodes, LineReader, errorResponse, sniffResponseId } from '@muxd/protocol';
 import type { Mux, Peer, UpstreamHandle } from '@muxd/engine';
+import { formatBytes } from '@muxd/config';
 import type { ServiceConfig } from '@muxd/config';
 import type { Logger } from './logs.js';
 import type { Reaper } from './reaper.js';
@@ -65,6 +66,8 @@ export interface SupervisorOptions {
 const STDERR_LINE_BYTES = 64 * 1024;
 /** After the leader exits, how long the rest of its process group gets before SIGKILL. */
 const GROUP_GRACE_MS = 1000;
+/** How often a group left behind is checked during that grace. */
+const GROUP_POLL_MS = 25;
 
 /**
  * Runs one MCP server child: spawns it in its own process group, feeds its
@@ -95,6 +98,8 @@ export class ChildSupervisor {
   /** Set while an intentional stop is in progress: the exit is not a crash. */
   #stopping: { reason: ExitReason; done: Promise<void> } | undefined;
   #exited: Promise<void> = Promise.resolve();
+  /** Settles once what the last child left in its process group is gone (or SIGKILLed). */
+  #groupGone: Promise<void> = Promise.resolve();
 
   constructor(options: SupervisorOptions) {
     this.#config = options.config;
@@ -231,8 +236,16 @@ export class ChildSupervisor {
         }
         this.#upstream?.receive(message);
       },
-      onOverflow: ({ bytes }) => {
-        this.#log.error({ bytes, limit: this.#config.maxResponseBytes }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
+      onOverflow: (overflow) => {
+        const limit = this.#config.maxResponseBytes;
+        const id = sniffResponseId(overflow);
+        this.#log.error({ bytes: overflow.bytes, limit, id }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
+        // An answer too large to take: its request fails now rather than at its timeout.
+        if (typeof id === 'number') {
+          this.#upstream?.receive(
+            errorResponse(id, ErrorCodes.ResponseTooLarge, `Answer too large: ${formatBytes(overflow.bytes)}, over ${formatBytes(limit)} (maxResponseBytes of service '${this.#config.name}')`),
+          );
+        }
       },
     });
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -247,7 +260,7 @@ export class ChildSupervisor {
 
     child.once('exit', (code, signal) => {
       const pid = child.pid;
-      if (pid !== undefined) this.#reapGroup(pid);
+      if (pid !== undefined) this.#groupGone = this.#reapGroup(pid);
       // Let stdout drain (a last answer written just before exiting), but don't
       // wait for grandchildren holding the pipe open.
       let finished = false;
@@ -342,29 +355,45 @@ export class ChildSupervisor {
     const exited = this.#exited;
     child.stdin.end();
     const stopTimeoutMs = this.#config.stopTimeoutMs;
-    if (await settlesWithin(exited, Math.min(1000, stopTimeoutMs))) return;
-    if (pid !== undefined) signalGroup(pid, 'SIGTERM');
-    if (await settlesWithin(exited, stopTimeoutMs)) return;
-    this.#log.warn({ pid, stopTimeoutMs }, 'child ignored SIGTERM: sending SIGKILL');
-    if (pid !== undefined) signalGroup(pid, 'SIGKILL');
-    await exited;
+    if (!(await settlesWithin(exited, Math.min(1000, stopTimeoutMs)))) {
+      if (pid !== undefined) signalGroup(pid, 'SIGTERM');
+      if (!(await settlesWithin(exited, stopTimeoutMs))) {
+        this.#log.warn({ pid, stopTimeoutMs }, 'child ignored SIGTERM: sending SIGKILL');
+        if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+        await exited;
+      }
+    }
+    // A stop is done when the whole group is, not just its leader.
+    await this.#groupGone;
   }
 
-  /** Once the leader has exited, whatever is left of its group goes too. */
-  #reapGroup(pgid: number): void {
+  /**
+   * Once the leader has exited, whatever is left of its group goes too:
+   * SIGTERM now, SIGKILL after `GROUP_GRACE_MS`. Settles when the group is
+   * gone, or once SIGKILL was sent.
+   */
+  #reapGroup(pgid: number): Promise<void> {
     if (!groupAlive(pgid)) {
       this.#reaper.forget(pgid);
-      return;
+      return Promise.resolve();
     }
     signalGroup(pgid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      if (groupAlive(pgid)) {
-        this.#log.warn({ pgid }, 'processes left behind by the child: sending SIGKILL');
-        signalGroup(pgid, 'SIGKILL');
-      }
-      this.#reaper.forget(pgid);
-    }, GROUP_GRACE_MS);
-    timer.unref();
+    return new Promise((resolve) => {
+      const deadline = Date.now() + GROUP_GRACE_MS;
+      const check = () => {
+        if (groupAlive(pgid) && Date.now() < deadline) {
+          setTimeout(check, GROUP_POLL_MS).unref();
+          return;
+        }
+        if (groupAlive(pgid)) {
+          this.#log.warn({ pgid }, 'processes left behind by the child: sending SIGKILL');
+          signalGroup(pgid, 'SIGKILL');
+        }
+        this.#reaper.forget(pgid);
+        resolve();
+      };
+      setTimeout(check, GROUP_POLL_MS).unref();
+    });
   }
 
   /** Resolves when the current child (if any) has exited. */

@@ -201,6 +201,31 @@ describe('Store', () => {
     }
   });
 
+  test('writes that fail while another process holds the write lock are kept, and written once it lets go', (t) => {
+    const path = join(tempDir(t), 'muxd.db');
+    const { store, entries } = openStore(t, path);
+    store.runStarted('fs', 1, 1000);
+    store.flush();
+    const locker = new Database(path);
+    t.after(() => locker.close());
+    locker.exec('BEGIN EXCLUSIVE');
+    store.runEnded('fs', exit(1, 2000));
+    store.runStarted('fs', 2, 2000);
+    store.flush();
+    assert.match(store.error ?? '', /cannot write: database is locked/);
+    assert.equal(entries.filter((entry) => entry.level === 50).length, 1, 'logged once');
+
+    locker.exec('COMMIT');
+    store.runStarted('other', 3, 3000);
+    store.flush();
+    assert.equal(store.error, null);
+    assert.deepEqual(
+      store.history(undefined, 10).map((run) => [run.service, run.pid, run.endedAt]),
+      [['other', 3, null], ['fs', 2, null], ['fs', 1, 2000]],
+      'nothing written during the outage was lost',
+    );
+  });
+
   test('a database from a newer muxd is refused rather than altered', (t) => {
     const path = join(tempDir(t), 'muxd.db');
     const db = new Database(path);

@@ -31,6 +31,8 @@ export const ErrorCodes = {
   NoCapableClient: -32036,
   /** The child did not answer the initialize handshake. */
   UpstreamInitializeFailed: -32037,
+  /** The server's answer is larger than the service's `maxResponseBytes`. */
+  ResponseTooLarge: -32038,
   /** Control protocol: a local failure; `data.code` holds its `MuxError` code. */
   LocalFailure: -32050,
 } as const;

@@ -22,7 +22,7 @@ export {
 } from './jsonrpc.js';
 export { ErrorCodes } from './errorCodes.js';
 export type { ErrorCode } from './errorCodes.js';
-export { EDGE_BYTES, LineReader, encodeLine, sniffRequestId } from './lineReader.js';
+export { EDGE_BYTES, LineReader, encodeLine, sniffRequestId, sniffResponseId } from './lineReader.js';
 export type { LineReaderOptions, Overflow } from './lineReader.js';
 export { MuxError, MuxErrorCodes, isMuxError } from './muxError.js';
 export type { MuxErrorCode } from './muxError.js';

@@ -146,3 +146,22 @@ export function sniffRequestId(overflow: Pick<Overflow, 'head' | 'tail'>): strin
     return null;
   }
 }
+
+/**
+ * Finds the id of a response too large to parse (a server's answer over
+ * `maxResponseBytes`), so that the request it answers fails at once instead
+ * of timing out. Trusted only when the members before the first nested
+ * value show a response: they end with `"result":` or `"error":` and hold
+ * no `"method"` (`{"result":{...` as the MCP TypeScript SDK writes it, or
+ * `{"jsonrpc":"2.0","id":1,"result":{...`). The id is then read as
+ * `sniffRequestId` reads it. Returns null when unsure.
+ */
+export function sniffResponseId(overflow: Pick<Overflow, 'head' | 'tail'>): string | number | null {
+  const text = overflow.head.toString('utf8').trimStart();
+  if (!text.startsWith('{')) return null;
+  const nested = text.slice(1).search(/[{[]/);
+  if (nested === -1) return null;
+  const envelope = text.slice(0, nested + 1);
+  if (!/"(?:result|error)"\s*:\s*$/.test(envelope) || /"method"\s*:/.test(envelope)) return null;
+  return sniffRequestId(overflow);
+}

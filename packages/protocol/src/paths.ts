@@ -20,6 +20,8 @@ export interface MuxPaths {
   database: string;
   /** Holds the path of the config file the last daemon of this home used, so a restarted one uses it too. */
   lastConfigFile: string;
+  /** The bearer token of the HTTP front (mode 0600), written by the first muxd that serves HTTP. */
+  httpTokenFile: string;
 }
 
 /**
@@ -47,6 +49,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): MuxPaths {
     lockFile: join(stateDir, 'muxd.pid'),
     database: join(stateDir, 'muxd.db'),
     lastConfigFile: join(stateDir, 'config-path'),
+    httpTokenFile: join(stateDir, 'http-token'),
   };
 }
 

@@ -138,4 +138,9 @@ export class CpuSampler {
   forget(key: string): void {
     this.#last.delete(key);
   }
+
+  /** Drops every tree not in `keys` (children that have exited), so the table stays bounded. */
+  retain(keys: ReadonlySet<string>): void {
+    for (const key of this.#last.keys()) if (!keys.has(key)) this.#last.delete(key);
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EDGE_BYTES, LineReader, encodeLine, sniffRequestId } from '../src/lineReader.js';
+import { EDGE_BYTES, LineReader, encodeLine, sniffRequestId, sniffResponseId } from '../src/lineReader.js';
 import type { Overflow } from '../src/lineReader.js';
 
 /** A reader that records what it delivers, as text. */
@@ -172,5 +172,31 @@ describe('sniffRequestId', () => {
     assert.equal(sniffRequestId(overflowOf(`{"jsonrpc":"2.0","method":"notifications/message","params":{"t":"${filler}"}}`)), null);
     assert.equal(sniffRequestId(overflowOf(`{"jsonrpc":"2.0","id":null,"method":"m","params":{"t":"${filler}"}}`)), null);
     assert.equal(sniffRequestId(overflowOf(`not json at all ${filler}`)), null);
+  });
+});
+
+describe('sniffResponseId', () => {
+  test('finds the id of a response the MCP TypeScript SDK wrote (result first, id last)', () => {
+    const message = JSON.stringify({ result: { content: [{ type: 'text', text: filler }] }, jsonrpc: '2.0', id: 12 });
+    assert.equal(sniffResponseId(overflowOf(message)), 12);
+  });
+
+  test('finds the id of a response written envelope first, and of a large error', () => {
+    assert.equal(sniffResponseId(overflowOf(`{"jsonrpc":"2.0","id":3,"result":{"text":"${filler}"}}`)), 3);
+    assert.equal(sniffResponseId(overflowOf(`{"jsonrpc":"2.0","id":"s","error":{"code":1,"message":"${filler}"}}`)), 's');
+  });
+
+  test('gives null for a request or a notification, whatever ids they hold', () => {
+    // The SDK writes a server's request as {method, params, jsonrpc, id}.
+    assert.equal(sniffResponseId(overflowOf(`{"method":"sampling/createMessage","params":{"t":"${filler}"},"jsonrpc":"2.0","id":0}`)), null);
+    assert.equal(sniffResponseId(overflowOf(`{"jsonrpc":"2.0","id":4,"method":"m","params":{"t":"${filler}"}}`)), null);
+    assert.equal(sniffResponseId(overflowOf(`{"params":{"result":{"t":"${filler}"}},"method":"m","jsonrpc":"2.0","id":5}`)), null);
+    assert.equal(sniffResponseId(overflowOf(`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"${filler}"}}`)), null);
+  });
+
+  test('gives null for garbage and for a response whose id it cannot read', () => {
+    assert.equal(sniffResponseId(overflowOf(`GARBAGE ${filler}`)), null);
+    assert.equal(sniffResponseId(overflowOf(`{"result":{"t":"${filler}"}}`)), null);
+    assert.equal(sniffResponseId(overflowOf(`{"result":{"t":"${filler}","id":6}}`)), null);
   });
 });

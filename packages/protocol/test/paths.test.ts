@@ -15,6 +15,7 @@ describe('resolvePaths', () => {
       lockFile: '/srv/muxd/muxd.pid',
       database: '/srv/muxd/muxd.db',
       lastConfigFile: '/srv/muxd/config-path',
+      httpTokenFile: '/srv/muxd/http-token',
     });
   });
 
