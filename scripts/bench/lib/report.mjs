@@ -23,19 +23,22 @@ export const ROWS = [
   { workload: 'latencyPinned', label: 'latency echo p99, 1 CPU', field: 'p99Ms', unit: 'ms', better: 'lower' },
   { workload: 'latencyMemory', label: 'latency read_graph p50', field: 'p50Ms', unit: 'ms', better: 'lower' },
   { workload: 'latencyMemory', label: 'latency read_graph p99', field: 'p99Ms', unit: 'ms', better: 'lower' },
-  { workload: 'fanin', label: 'fan-in throughput', field: 'callsPerS', unit: 'calls/s', better: 'higher', digits: 0 },
+  { workload: 'fanin', label: 'fan-in {fanin}: throughput', field: 'callsPerS', unit: 'calls/s', better: 'higher', digits: 0 },
   { workload: 'fanin', label: 'fan-in p99', field: 'p99Ms', unit: 'ms', better: 'lower' },
   { workload: 'fanin', label: 'fan-in wrong-client answers', field: 'wrong', unit: '', better: 'none', digits: 0 },
   { workload: 'payloadResult', label: 'large results (read_graph)', field: 'mbPerS', unit: 'MB/s', better: 'higher', digits: 1 },
   { workload: 'payloadEcho', label: 'large echo (both ways)', field: 'mbPerS', unit: 'MB/s', better: 'higher', digits: 1 },
   { workload: 'memoryEverything', label: 'memory, everything: PSS', field: 'pssMiB', unit: 'MiB', better: 'lower', digits: 0 },
+  { workload: 'memoryEverything', label: 'memory, everything: PSS at 1 s', field: 'earlyPssMiB', unit: 'MiB', better: 'lower', digits: 0 },
   { workload: 'memoryEverything', label: 'memory, everything: processes', field: 'processes', unit: '', better: 'lower', digits: 0 },
   { workload: 'memoryEverything', label: 'memory, everything: +1 session', field: 'marginalMiB', unit: 'MiB', better: 'lower', digits: 1 },
   { workload: 'memoryMemory', label: 'memory, memory: PSS', field: 'pssMiB', unit: 'MiB', better: 'lower', digits: 0 },
+  { workload: 'memoryMemory', label: 'memory, memory: PSS at 1 s', field: 'earlyPssMiB', unit: 'MiB', better: 'lower', digits: 0 },
   { workload: 'memoryMemory', label: 'memory, memory: processes', field: 'processes', unit: '', better: 'lower', digits: 0 },
   { workload: 'memoryMemory', label: 'memory, memory: +1 session', field: 'marginalMiB', unit: 'MiB', better: 'lower', digits: 1 },
-  { workload: 'seed', label: 'seed: PSS', field: 'pssMiB', unit: 'MiB', better: 'lower', digits: 0 },
-  { workload: 'seed', label: 'seed: processes', field: 'processes', unit: '', better: 'lower', digits: 0 },
+  { workload: 'seed', label: 'seed {seed}: PSS', field: 'pssMiB', unit: 'MiB', better: 'lower', digits: 0 },
+  { workload: 'seed', label: 'seed {seed}: PSS at 1 s', field: 'earlyPssMiB', unit: 'MiB', better: 'lower', digits: 0 },
+  { workload: 'seed', label: 'seed {seed}: processes', field: 'processes', unit: '', better: 'lower', digits: 0 },
   { workload: 'sessionStart', label: 'new session, server running', field: 'warmMs', unit: 'ms', better: 'lower', digits: 0 },
   { workload: 'sessionStart', label: 'new session, cold', field: 'coldMs', unit: 'ms', better: 'lower', digits: 0 },
   { workload: 'crash', label: 'crash: clients recovered', field: 'recovered', unit: '', better: 'higher', digits: 0 },
@@ -151,8 +154,9 @@ export function checks(w, targets) {
  * @param {Workloads} w
  * @param {string[]} targetNames
  * @param {Check[]} verdicts
+ * @param {{ seedSessions: number, seedServers: number, faninClients: number }} settings
  */
-export function table(w, targetNames, verdicts) {
+export function table(w, targetNames, verdicts, settings) {
   /** @type {Record<string, string>} */
   const verdictOf = {};
   const rowCheck = {
@@ -173,7 +177,7 @@ export function table(w, targetNames, verdicts) {
     const parts = ids
       .map((id) => verdicts.find((c) => c.id === id))
       .filter((c) => c !== undefined)
-      .map((c) => `${c.pass === undefined ? 'n/a' : c.pass ? 'PASS' : 'FAIL'} ${c.line.replace(/^[^:]*: /, '').replace(/^(latency|fan-in|new session[^:]*:) ?/, '')}`);
+      .map((c) => `${c.pass === undefined ? 'n/a' : c.pass ? 'PASS' : 'FAIL'} ${c.line.replace(/^[^:]*: /, '').replace(/^(latency|fan-in) /, '')}`);
     verdictOf[key] = parts.join('; ');
   }
 
@@ -199,7 +203,8 @@ export function table(w, targetNames, verdicts) {
       if (row.better === 'none') return shown;
       return `${shown} (${x(ratio(value, base))})`;
     });
-    rows.push([`${row.label}${row.unit === 'calls/s' ? ' (calls/s)' : ''}`, ...cells, verdictOf[`${row.workload}.${row.field}`] ?? '']);
+    const label = row.label.replace('{seed}', `${settings.seedSessions}x${settings.seedServers}`).replace('{fanin}', `${settings.faninClients} clients`);
+    rows.push([`${label}${row.unit === 'calls/s' ? ' (calls/s)' : ''}`, ...cells, verdictOf[`${row.workload}.${row.field}`] ?? '']);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (/** @type {string[]} */ cells) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ').trimEnd();

@@ -184,7 +184,8 @@ async function openSession(transport, server, toolName = (s) => s.tool, diagnost
     throw new Error(`${/** @type {Error} */ (error).message}${extra ? ` (${extra.split('\n').slice(-3).join(' | ')})` : ''}`);
   }
   const close = async () => {
-    if (transport instanceof StreamableHTTPClientTransport) await transport.terminateSession().catch(() => {});
+    // An HTTP session ends with a DELETE; without it the peer keeps it (and supergateway its child).
+    if (transport instanceof StreamableHTTPClientTransport) await /** @type {{ terminateSession(): Promise<void> }} */ (/** @type {unknown} */ (transport)).terminateSession().catch(() => {});
     await client.close().catch(() => {});
   };
   /** @param {ServerSpec} spec @returns {Session} */
@@ -226,7 +227,7 @@ function stdioTransport(run, deployment, spec) {
     stderr: 'pipe',
   });
   let tail = '';
-  transport.stderr?.on('data', (chunk) => {
+  transport.stderr?.on('data', (/** @type {Buffer} */ chunk) => {
     tail = (tail + chunk.toString()).slice(-2000);
   });
   return { transport, stderrTail: () => tail };
@@ -292,7 +293,7 @@ function signal(pids, name) {
   }
 }
 
-/** @param {number[]} pids */
+/** @param {number[]} pids @param {number} timeoutMs */
 async function waitGone(pids, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

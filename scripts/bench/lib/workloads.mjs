@@ -153,20 +153,26 @@ async function openSessions(dep, server, count, parallel = 4) {
 }
 
 /**
- * Total PSS and process count of a deployment, after `settleMs`: the median
- * of three samples, since Node processes' heaps move.
+ * Total PSS and process count of a deployment once idle: a first sample
+ * after one second, and the figure itself after `settleMs` (Node processes
+ * shrink their heaps some seconds after start-up), the median of three
+ * samples 200 ms apart.
  * @param {Deployment} dep
  * @param {number} settleMs
  */
 async function settledMemory(dep, settleMs) {
-  await delay(settleMs);
+  const began = performance.now();
+  await delay(Math.min(1000, settleMs));
+  const early = memoryOf(dep.processes());
+  await delay(Math.max(0, settleMs - (performance.now() - began)));
   const samples = [];
   for (let i = 0; i < 3; i++) {
     if (i > 0) await delay(200);
     samples.push(memoryOf(dep.processes()));
   }
   samples.sort((a, b) => a.pssKiB - b.pssKiB);
-  return /** @type {{ pssKiB: number, processes: number }} */ (samples[1]);
+  const settled = /** @type {{ pssKiB: number, processes: number }} */ (samples[1]);
+  return { ...settled, earlyPssKiB: early.pssKiB };
 }
 
 /**
@@ -367,8 +373,11 @@ export function payloadEcho(ctx) {
 
 /**
  * 4. Memory: N idle sessions on one server; total PSS of every process the
- * target runs, their count, and the marginal PSS of one more session
- * (averaged over `memoryExtra` more).
+ * target runs once idle, their count, and the marginal PSS of one more
+ * session: `memoryExtra` more sessions are opened and the total is taken
+ * again one second later, against a sample taken just before, so that V8
+ * shrinking older heaps in between does not blur it (new processes are
+ * measured before their own heaps shrink: an upper bound).
  * @param {Context} ctx
  * @param {ServerSpec} server
  * @param {string} label
@@ -379,14 +388,18 @@ function memoryOn(ctx, server, label) {
     withDeployment(ctx, target, [server], async (dep) => {
       await openSessions(dep, server.name, sessions);
       const base = await settledMemory(dep, settleMs);
+      const before = memoryOf(dep.processes());
       await openSessions(dep, server.name, extra);
-      const more = await settledMemory(dep, settleMs);
+      await delay(1000);
+      const after = memoryOf(dep.processes());
       return {
         sessions,
         pssMiB: round(base.pssKiB / MiB, 1),
         processes: base.processes,
-        marginalMiB: round((more.pssKiB - base.pssKiB) / extra / MiB, 2),
-        marginalProcesses: round((more.processes - base.processes) / extra, 2),
+        marginalMiB: round((after.pssKiB - before.pssKiB) / extra / MiB, 2),
+        marginalProcesses: round((after.processes - before.processes) / extra, 2),
+        earlyPssMiB: round(base.earlyPssKiB / MiB, 1),
+        settleS: settleMs / 1000,
       };
     }),
   );
@@ -410,10 +423,11 @@ export function memoryMemory(ctx) {
  */
 export function seedServers(ctx) {
   const count = ctx.settings.seedServers;
+  // No '-' in the names: mcp-hub 4.2.1 fails every call to a server whose name has one ("key is not defined").
   return Array.from({ length: count }, (_, i) =>
     i % 2 === 0
-      ? everythingServer(`everything-${i / 2 + 1}`, { npx: true, env: { BENCH_INSTANCE: String(i) } })
-      : memoryServer(`memory-${(i + 1) / 2}`, join(ctx.run.tmp, `seed-memory-${i}.jsonl`), { npx: true }),
+      ? everythingServer(`everything${i / 2 + 1}`, { npx: true, env: { BENCH_INSTANCE: String(i) } })
+      : memoryServer(`memory${(i + 1) / 2}`, join(ctx.run.tmp, `seed-memory-${i}.jsonl`), { npx: true }),
   );
 }
 
@@ -428,30 +442,31 @@ export function seed(ctx) {
   return eachTarget(ctx, 'seed', (target) =>
     withDeployment(ctx, target, servers, async (dep) => {
       const started = performance.now();
+      // Sessions start one after another; each starts all its servers at once, as hosts do.
       for (let s = 0; s < sessionCount; s++) {
         if (target.aggregates) {
           // A host reaches every server through one connection to the hub.
           const first = await dep.connect(/** @type {ServerSpec} */ (servers[0]).name);
-          for (const server of servers) await first.forServer(server).call('warm-up');
+          await Promise.all(servers.map((server) => first.forServer(server).call('warm-up')));
           continue;
         }
-        for (let i = 0; i < servers.length; i += 4) {
-          await Promise.all(
-            servers.slice(i, i + 4).map(async (server) => {
-              const session = await dep.connect(server.name);
-              await session.call('warm-up');
-            }),
-          );
-        }
+        await Promise.all(
+          servers.map(async (server) => {
+            const session = await dep.connect(server.name);
+            await session.call('warm-up');
+          }),
+        );
       }
       const setupS = (performance.now() - started) / 1000;
-      const memory = await settledMemory(dep, Math.max(settleMs, 2000));
+      const memory = await settledMemory(dep, settleMs);
       return {
         sessions: sessionCount,
         servers: servers.length,
         pssMiB: round(memory.pssKiB / MiB, 1),
         processes: memory.processes,
+        earlyPssMiB: round(memory.earlyPssKiB / MiB, 1),
         setupS: round(setupS, 1),
+        settleS: settleMs / 1000,
       };
     }),
   );
