@@ -24,7 +24,11 @@ async function families(muxd: Muxd, control: Control): Promise<number[]> {
     const row = await control.waitForRow(name, 'online', (row) => row.status === 'online' && row.pids.length === 1);
     const leader = row.pids[0] as number;
     await waitFor(`the ${FAMILY} processes of '${name}'`, () => processGroup(leader).length === FAMILY);
-    assert.deepEqual(muxd.childPids(name), processGroup(leader), `the group of '${name}' is all its family`);
+    // Both views settle once the last descendant has finished starting.
+    await waitFor(`the group of '${name}' to be all its family`, () => {
+      const group = processGroup(leader);
+      return JSON.stringify(muxd.childPids(name)) === JSON.stringify(group) && group.length === FAMILY;
+    });
     leaders.push(leader);
   }
   return leaders;
