@@ -60,6 +60,8 @@ export interface ServiceSpec {
   stopTimeout?: string | number | false;
   healthCheck?: { interval?: string | number; timeout?: string | number };
   maxMemory?: string | number;
+  /** false keeps the service off the HTTP front. */
+  http?: boolean;
 }
 
 /** `@modelcontextprotocol/server-everything` over stdio. */
@@ -176,6 +178,8 @@ export interface MuxdOptions {
   readyTimeoutMs?: number;
   /** Pads the home's path to this many bytes (to bring socket paths near the OS limit). */
   homeLength?: number;
+  /** The top-level `http` block (the Streamable HTTP front). */
+  http?: { listen: string | number; allowNonLoopback?: boolean; maxBodyBytes?: string | number; sessionIdleTimeout?: string | number };
 }
 
 export interface ExitStatus {
@@ -398,6 +402,7 @@ function writeConfigFile(home: string, configFile: string, services: Record<stri
   const config: Record<string, unknown> = { services: marked };
   if (options.defaults) config['defaults'] = options.defaults;
   if (options.logs) config['logs'] = options.logs;
+  if (options.http) config['http'] = options.http;
   writeFileSync(configFile, JSON.stringify(config, null, 2));
 }
 

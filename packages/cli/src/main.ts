@@ -9,6 +9,7 @@ import { describeCommand } from './commands/describe.js';
 import { doctorCommand } from './commands/doctor.js';
 import { healthCommand } from './commands/health.js';
 import { hostsCommand } from './commands/hosts.js';
+import { httpCommand } from './commands/http.js';
 import { historyCommand } from './commands/history.js';
 import { importCommand } from './commands/import.js';
 import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
@@ -57,6 +58,7 @@ const cli = yargs(hideBin(process.argv))
   .command(rewireCommand)
   .command(serviceCommand)
   .command(doctorCommand)
+  .command(httpCommand)
   .demandCommand(1, 'name a command (muxctl --help lists them)')
   .recommendCommands()
   .strict()

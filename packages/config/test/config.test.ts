@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MuxErrorCodes } from '@muxd/protocol';
-import { SERVICE_DEFAULTS, expandVariables, loadConfigFile, resolveConfig } from '../src/config.js';
+import { SERVICE_DEFAULTS, expandVariables, isLoopbackHost, loadConfigFile, parseListen, resolveConfig } from '../src/config.js';
 import type { MuxConfig, ServiceConfig } from '../src/config.js';
 
 function tempDir(t: TestContext): string {
@@ -189,6 +189,7 @@ describe('resolveConfig', () => {
       stopTimeoutMs: 5000,
       healthCheck: { intervalMs: 30_000, timeoutMs: 10_000 },
       maxMemoryBytes: 0,
+      http: true,
     });
   });
 
@@ -424,6 +425,38 @@ describe('resolveConfig', () => {
       assert.equal(config.services.size, 0);
       assert.deepEqual(config.notes, []);
     }
+  });
+});
+
+describe('the http block', () => {
+  test('is off unless configured; listen takes HOST:PORT, [V6]:PORT or a bare port', () => {
+    assert.equal(resolveConfig({}, FILE, {}).http, undefined);
+    const http = resolveConfig({ http: { listen: '127.0.0.1:7777' } }, FILE, {}).http;
+    assert.deepEqual(http, { host: '127.0.0.1', port: 7777, allowNonLoopback: false, maxBodyBytes: 8 * 1024 ** 2, sessionIdleTimeoutMs: 30 * 60_000 });
+    assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
+    assert.deepEqual(parseListen(7777), { host: '127.0.0.1', port: 7777 });
+    assert.deepEqual(parseListen('localhost:0'), { host: 'localhost', port: 0 });
+    for (const bad of ['example.com:80', '127.0.0.1', '127.0.0.1:70000', ':80', '::1:80']) assert.equal(parseListen(bad), undefined, bad);
+  });
+
+  test('a non-loopback address needs allowNonLoopback; bad values name the key', () => {
+    const message = invalid(() => resolveConfig({ http: { listen: '0.0.0.0:7777' } }, FILE, {}));
+    assert.match(message, /http\.listen: 0\.0\.0\.0 is not a loopback address.*allowNonLoopback/);
+    assert.equal(resolveConfig({ http: { listen: '0.0.0.0:7777', allowNonLoopback: true } }, FILE, {}).http?.host, '0.0.0.0');
+    assert.match(invalid(() => resolveConfig({ http: { listen: 'nowhere' } }, FILE, {})), /http\.listen: expected HOST:PORT/);
+    assert.match(invalid(() => resolveConfig({ http: { listen: '127.0.0.1:1', port: 2 } }, FILE, {})), /http: unknown key "port"/);
+    const sized = resolveConfig({ http: { listen: 1, maxBodyBytes: '1MiB', sessionIdleTimeout: '1m' } }, FILE, {}).http;
+    assert.equal(sized?.maxBodyBytes, 1024 ** 2);
+    assert.equal(sized?.sessionIdleTimeoutMs, 60_000);
+  });
+
+  test('a service can stay off HTTP', () => {
+    assert.equal(service(resolveConfig({ services: { s: { command: 'x', http: false } } }, FILE, {}), 's').http, false);
+  });
+
+  test('loopback hosts', () => {
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]']) assert.ok(isLoopbackHost(host), host);
+    for (const host of ['0.0.0.0', '10.0.0.1', 'localhost.evil.com', '::', '128.0.0.1', '127.0.0.256']) assert.ok(!isLoopbackHost(host), host);
   });
 });
 

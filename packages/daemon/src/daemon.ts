@@ -19,6 +19,8 @@ import type {
 import { adhocServiceConfig, redactConfig } from '@muxd/config';
 import type { AdhocSpec, MuxConfig, ServiceConfig } from '@muxd/config';
 import { ControlServer } from './controlServer.js';
+import { HttpServer } from './http/httpServer.js';
+import { loadOrCreateToken } from './http/httpToken.js';
 import { readLastLines, followFile } from './logTail.js';
 import { createFileLogger, daemonLogDir, serviceLogDir } from './logs.js';
 import type { Logger } from './logs.js';
@@ -65,6 +67,7 @@ export class Daemon {
   #reaper: Reaper | undefined;
   #store: Store | undefined;
   #control: ControlServer | undefined;
+  #http: HttpServer | undefined;
   readonly #cpu = new CpuSampler();
   /** Services registered by `mux-proxy -- COMMAND...`, which reload leaves alone. */
   readonly #adhoc = new Set<string>();
@@ -105,12 +108,23 @@ export class Daemon {
       // Services first: muxctl and mux-proxy take a listening control socket
       // to mean muxd is ready, and a proxy then connects to its service's socket.
       for (const config of this.#config.services.values()) await this.#addService(config);
+      if (this.#config.http) await this.#startHttp(this.#config.http);
       this.#control = await ControlServer.listen(paths.controlSocket, this, log);
     } catch (error) {
       await this.stop();
       throw error;
     }
     log.info({ services: this.services.size, control: paths.controlSocket }, 'muxd ready');
+  }
+
+  async #startHttp(config: NonNullable<MuxConfig['http']>): Promise<void> {
+    this.#http = await HttpServer.listen({
+      config,
+      token: loadOrCreateToken(this.paths.httpTokenFile),
+      // Ad-hoc services carry a host's own credentials: they stay on their sockets.
+      lookup: (name) => (this.#adhoc.has(name) ? undefined : this.services.get(name)),
+      log: this.log,
+    });
   }
 
   async #addService(config: ServiceConfig): Promise<Service> {
@@ -163,6 +177,7 @@ export class Daemon {
       home: { runDir: this.paths.runDir, stateDir: this.paths.stateDir, logDir: this.paths.logDir },
       databaseError: this.#store?.error ?? null,
       notes: this.#config.notes,
+      httpUrl: this.#http?.url ?? null,
     };
   }
 
@@ -356,6 +371,9 @@ export class Daemon {
           }
         }
       }
+      if (JSON.stringify(next.http) !== JSON.stringify(this.#config.http)) {
+        result.notes = [...result.notes, 'http: changes to the http block take effect when muxd restarts'];
+      }
       this.#config = next;
       this.log.info(result, 'config reloaded');
       return result;
@@ -392,6 +410,7 @@ export class Daemon {
     this.#stopping ??= (async () => {
       this.log.info({}, 'muxd stopping');
       await Promise.all([...this.services.values()].map((service) => service.close(ExitReason.Shutdown)));
+      await this.#http?.close();
       await this.#control?.close();
       this.#store?.close();
       this.#reaper?.close();

@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import { Mux, UpstreamState } from '@muxd/engine';
+import type { ClientHandle, Peer } from '@muxd/engine';
 import { ErrorCodes, SHUTDOWN_LINE } from '@muxd/protocol';
 import type { ServiceConfig } from '@muxd/config';
 import { Isolation } from '@muxd/config';
@@ -176,21 +177,37 @@ export class Service {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     const limits = { maxRequestBytes: this.config.maxRequestBytes, maxClientBuffer: this.config.maxClientBuffer };
-    if (this.#shared) {
-      attachClientSocket(socket, this.#shared.mux, limits, this.#deps.log);
-      return;
-    }
-    if (this.#perClient.size >= this.config.maxClients) {
-      this.#deps.log.warn({ maxClients: this.config.maxClients }, 'client refused: too many clients');
+    const mux = this.#muxForNewClient();
+    if (!mux) {
       socket.destroy();
       return;
+    }
+    attachClientSocket(socket, mux, limits, this.#deps.log);
+  }
+
+  /**
+   * Connects a client that is not a data-socket connection (an HTTP
+   * session) as a socket is connected. Undefined when the service is
+   * closing or, per-client, already has `maxClients` clients.
+   */
+  connectClient(peer: Peer): ClientHandle | undefined {
+    if (this.#closing) return undefined;
+    return this.#muxForNewClient()?.connectClient(peer);
+  }
+
+  /** The Mux a new client joins: the shared one, or a new per-client child's (undefined past maxClients). */
+  #muxForNewClient(): Mux | undefined {
+    if (this.#shared) return this.#shared.mux;
+    if (this.#perClient.size >= this.config.maxClients) {
+      this.#deps.log.warn({ maxClients: this.config.maxClients }, 'client refused: too many clients');
+      return undefined;
     }
     const instance = this.#createInstance(1);
     this.#perClient.add(instance);
     // A stopped service answers its clients with an error instead of starting a child.
     if (this.#stoppedByUser) void instance.supervisor.stop(ExitReason.Manual);
     else instance.supervisor.start();
-    attachClientSocket(socket, instance.mux, limits, this.#deps.log);
+    return instance.mux;
   }
 
   #clientsChanged(instance: Instance, count: number): void {

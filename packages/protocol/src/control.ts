@@ -93,6 +93,8 @@ export interface DaemonStatus {
   databaseError: string | null;
   /** Config notes: skipped entries and similar. */
   notes: string[];
+  /** Base URL of the HTTP front (services at `<url>/mcp/<service>`); absent or null when it is off. */
+  httpUrl?: string | null;
 }
 
 export interface DescribeResult {

@@ -8,6 +8,7 @@ export const MuxErrorCodes = {
   ConfigInvalid: 'MUX_CONFIG_INVALID',
   ConfigNotFound: 'MUX_CONFIG_NOT_FOUND',
   ServiceUnknown: 'MUX_SERVICE_UNKNOWN',
+  HttpListenFailed: 'MUX_HTTP_LISTEN_FAILED',
 } as const;
 export type MuxErrorCode = (typeof MuxErrorCodes)[keyof typeof MuxErrorCodes];
 
