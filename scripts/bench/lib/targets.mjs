@@ -464,14 +464,15 @@ function peerMissing(name) {
   return existsSync(PEER_BINS[name]) ? undefined : `not installed (npm ci in scripts/bench failed or was skipped)`;
 }
 
-/** @type {Target} */
-export const mcpProxy = {
-  name: 'mcp-proxy',
-  aggregates: false,
-  processPerSession: false,
-  peer: true,
-  unavailable: () => peerMissing('mcp-proxy'),
-  async start(run, id, servers) {
+/**
+ * A peer that serves each server on its own Streamable HTTP port (one
+ * gateway process per server): `argv(server, port)` is its command line.
+ * @param {string} bin
+ * @param {(server: ServerSpec, port: number) => string[]} argv
+ * @returns {Target['start']}
+ */
+function gatewayPerServer(bin, argv) {
+  return async (run, id, servers) => {
     const dir = join(run.tmp, id);
     mkdirSync(dir, { recursive: true });
     /** @type {Map<string, number>} */
@@ -480,10 +481,9 @@ export const mcpProxy = {
       servers.map(async (server) => {
         const port = await freePort();
         ports.set(server.name, port);
-        const argv = [process.execPath, PEER_BINS['mcp-proxy'], '--host', '127.0.0.1', '--port', String(port), '--server', 'stream', '--', server.command, ...server.args];
-        const daemon = spawnDaemon(run, id, argv, { cwd: server.cwd, env: serverEnv(server), log: join(dir, `${server.name}.log`) });
+        const daemon = spawnDaemon(run, id, argv(server, port), { cwd: server.cwd, env: serverEnv(server), log: join(dir, `${server.name}.log`) });
         // It connects its child before it listens.
-        await waitFor(`mcp-proxy for ${server.name} to listen`, async () => {
+        await waitFor(`${bin} for ${server.name} to listen`, async () => {
           daemon.check();
           return canConnect(port);
         });
@@ -504,7 +504,29 @@ export const mcpProxy = {
       serverPids: (name) => serverProcesses(id, name),
       stop: () => teardown(id, sessions, daemons.map((d) => d.pid)),
     };
-  },
+  };
+}
+
+/** @type {Target} */
+export const mcpProxy = {
+  name: 'mcp-proxy',
+  aggregates: false,
+  processPerSession: false,
+  peer: true,
+  unavailable: () => peerMissing('mcp-proxy'),
+  start: gatewayPerServer('mcp-proxy', (server, port) => [
+    process.execPath,
+    PEER_BINS['mcp-proxy'],
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--server',
+    'stream',
+    '--',
+    server.command,
+    ...server.args,
+  ]),
 };
 
 /** @type {Target} */
@@ -569,6 +591,7 @@ export const mcpHub = {
   },
 };
 
+
 /** @type {Target} */
 export const supergateway = {
   name: 'supergateway',
@@ -576,52 +599,19 @@ export const supergateway = {
   processPerSession: true,
   peer: true,
   unavailable: () => peerMissing('supergateway'),
-  async start(run, id, servers) {
-    const dir = join(run.tmp, id);
-    mkdirSync(dir, { recursive: true });
-    /** @type {Map<string, number>} */
-    const ports = new Map();
-    const daemons = await Promise.all(
-      servers.map(async (server) => {
-        const port = await freePort();
-        ports.set(server.name, port);
-        const commandLine = [server.command, ...server.args].map(shellQuote).join(' ');
-        const argv = [
-          process.execPath,
-          PEER_BINS.supergateway,
-          '--stdio',
-          commandLine,
-          '--outputTransport',
-          'streamableHttp',
-          '--stateful',
-          '--port',
-          String(port),
-          '--logLevel',
-          'none',
-        ];
-        const daemon = spawnDaemon(run, id, argv, { cwd: server.cwd, env: serverEnv(server), log: join(dir, `${server.name}.log`) });
-        await waitFor(`supergateway for ${server.name} to listen`, async () => {
-          daemon.check();
-          return canConnect(port);
-        });
-        return daemon;
-      }),
-    );
-    /** @type {Session[]} */
-    const sessions = [];
-    return {
-      async connect(name) {
-        const server = findServer(servers, name);
-        const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${ports.get(name)}/mcp`));
-        const session = await openSession(transport, server);
-        sessions.push(session);
-        return session;
-      },
-      processes: () => deploymentProcesses(id),
-      serverPids: (name) => serverProcesses(id, name),
-      stop: () => teardown(id, sessions, daemons.map((d) => d.pid)),
-    };
-  },
+  start: gatewayPerServer('supergateway', (server, port) => [
+    process.execPath,
+    PEER_BINS.supergateway,
+    '--stdio',
+    [server.command, ...server.args].map(shellQuote).join(' '),
+    '--outputTransport',
+    'streamableHttp',
+    '--stateful',
+    '--port',
+    String(port),
+    '--logLevel',
+    'none',
+  ]),
 };
 
 /** Every target, `direct` first: it is what every ratio is taken against. */
