@@ -34,7 +34,7 @@ function rewire(file: Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'>
   const doc = parseHostDocument(file, text);
   const target = (name: string): Transport => ({ command: PROXY, args: [name], ...(file.host.stdioType ? { type: file.host.stdioType } : {}) });
   const after = applyEdits(text, names.flatMap((name) => doc.swap(name, target(name))));
-  const rewired = parseHostDocument(file, after, PROXY);
+  const rewired = parseHostDocument(file, after, { proxyCommand: PROXY });
   let restored = after;
   for (const name of names) {
     const entry = rewired.entries?.find((item) => item.name === name);
@@ -80,6 +80,26 @@ describe('reading host files', () => {
     assert.deepEqual(entry('cursor-mcp.json', 'puppeteer')?.hostOnly, ['envFile']);
     assert.deepEqual(entry('codex-config.toml', 'sqlite')?.spec, { command: 'uvx', args: [], env: {}, cwd: '/home/me/data' });
     assert.deepEqual(entry('codex-config.toml', 'memory')?.spec?.env, { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' });
+  });
+
+  test("entries at muxd's HTTP URL are muxd entries, with the service from /mcp/<service>; other URLs stay remote", () => {
+    const text = (url: string) => `{"mcpServers": {"a": {"type": "http", "url": ${JSON.stringify(url)}, "headers": {"Authorization": "Bearer x"}}}}`;
+    const kind = (url: string, httpUrls?: string[]) => {
+      const entry = parseHostDocument(FILES['claude.json'], text(url), httpUrls ? { httpUrls } : {}).entries?.[0];
+      return [entry?.kind, entry?.service, entry?.via];
+    };
+    const base = 'http://127.0.0.1:7777';
+    assert.deepEqual(kind(`${base}/mcp/memory`, [base]), ['muxd', 'memory', 'http']);
+    assert.deepEqual(kind(`${base}/mcp/my%20svc/`, [base]), ['muxd', 'my svc', 'http']);
+    assert.deepEqual(kind(`${base}/mcp/memory`), ['remote', undefined, undefined], 'no known URL: a remote server');
+    assert.deepEqual(kind('http://127.0.0.1:7778/mcp/memory', [base]), ['remote', undefined, undefined], 'another port');
+    assert.deepEqual(kind(`${base}/other/memory`, [base]), ['remote', undefined, undefined]);
+    // Gemini: `httpUrl` is Streamable HTTP, `url` is SSE (not muxd's).
+    const gemini = (key: string) => parseHostDocument(FILES['gemini-settings.json'], `{"mcpServers": {"a": {${JSON.stringify(key)}: "${base}/mcp/m"}}}`, { httpUrls: [base] }).entries?.[0]?.kind;
+    assert.deepEqual([gemini('httpUrl'), gemini('url')], ['muxd', 'remote']);
+    // Codex: `url` in TOML.
+    const codex = parseHostDocument(FILES['codex-config.toml'], `[mcp_servers.a]\nurl = "${base}/mcp/m"\nhttp_headers = { Authorization = "Bearer x" }\n`, { httpUrls: [base] });
+    assert.deepEqual([codex.entries?.[0]?.kind, codex.entries?.[0]?.service], ['muxd', 'm']);
   });
 
   test('entries already through mux-proxy are muxd entries, by path or by name', () => {

@@ -1,7 +1,7 @@
 // Rewire and undo over a fake home holding every host's fixture file:
 // dry runs write nothing, undo gives back the original bytes, backups are
 // never overwritten, and undo restores only its entries when a host changed
-// the file since.
+// the file since; over stdio (mux-proxy) and over muxd's HTTP front.
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,8 +10,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSyn
 import { join } from 'node:path';
 import { updateFileAtomic } from '../src/hosts/atomicFile.js';
 import { BackupStore } from '../src/hosts/backupStore.js';
+import { applyEdits } from '../src/hosts/hostDocument.js';
 import { findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
-import type { HostDefinition } from '../src/hosts/hostRegistry.js';
+import type { HostDefinition, HostFile } from '../src/hosts/hostRegistry.js';
 import { planImport } from '../src/hosts/importPlan.js';
 import { parseHostDocument } from '../src/hosts/hostFiles.js';
 import { planFileRewire, rewireFiles, undoRewire } from '../src/hosts/rewire.js';
@@ -193,6 +194,213 @@ describe('rewire', () => {
     assert.equal(readFileSync(join(project, '.cursor', 'mcp.json'), 'utf8'), '{"mcpServers": {"tool": {"command": "/opt/tool"}}}\n');
     const [done] = await rewireFiles(options(home, { files, services, includeTracked: true }));
     assert.equal(done?.changed, true);
+  });
+});
+
+const HTTP = { url: 'http://127.0.0.1:7777', token: 'q8Xv1m3Zr7YtK2pW9sLbN4cD6fGhJ0aE5uRiOyTnMwQ' };
+const BEARER = { Authorization: `Bearer ${HTTP.token}` };
+const url = (service: string) => `${HTTP.url}/mcp/${service}`;
+
+function httpOptions(home: FakeHome, extra: Partial<RewireOptions> = {}): RewireOptions {
+  return options(home, { transport: 'http', http: HTTP, ...extra });
+}
+
+/** The parsed entry `name` of a host file, by fixture name. */
+function entryOf(home: FakeHome, fixtureName: string, name: string, serversPath?: string[]): unknown {
+  const file = findHostFiles(home.env).find((item) => item.path === home.files[fixtureName] && (!serversPath || item.serversPath.join('.') === serversPath.join('.')));
+  assert.ok(file, fixtureName);
+  // Plain objects, for deepEqual (the parsers make null-prototype ones).
+  return JSON.parse(JSON.stringify(parseHostDocument(file, readFileSync(file.path, 'utf8')).fields(name) ?? null)) as unknown;
+}
+
+/**
+ * Checks that `after` differs from `before` only inside the entries named
+ * (per servers map of the file: ~/.claude.json has two): putting each
+ * entry's original text back in its place gives `before` byte for byte.
+ */
+function onlyEntriesChanged(path: string, before: string, after: string, entries: ReadonlyArray<{ file: HostFile; name: string }>): void {
+  let restored = after;
+  for (const { file, name } of entries) {
+    const from = parseHostDocument(file, before).region(name);
+    const now = parseHostDocument(file, restored).region(name);
+    assert.ok(from && now, `${path}: ${name}`);
+    restored = applyEdits(restored, [{ ...now, content: before.slice(from.offset, from.offset + from.length) }]);
+  }
+  assert.equal(restored, before, `${path}: nothing outside ${entries.map((entry) => entry.name).join(', ')} changed`);
+}
+
+describe('rewire --transport http', () => {
+  test('every host with HTTP gets its remote shape, Claude Desktop stays on mux-proxy, the rest byte for byte, and undo gives back the original bytes', async (t) => {
+    const home = createFakeHome(t);
+    const original = home.snapshot();
+    const outcomes = await rewireFiles(httpOptions(home));
+    assert.deepEqual(outcomes.filter((outcome) => outcome.error).map((outcome) => outcome.error), []);
+    const entries = Object.fromEntries(
+      outcomes.map((outcome) => [`${outcome.host}:${outcome.scope}`, outcome.entries.filter((entry) => entry.action === 'rewire').map((entry) => `${entry.name}=${entry.service}/${entry.transport}`)]),
+    );
+    assert.deepEqual(entries, {
+      'claude-code:user': ['memory=memory/http', 'github=github/http'],
+      'claude-code:local': ['everything=everything/http'],
+      'claude-desktop:user': ['memory=memory/stdio', 'filesystem=filesystem/stdio', 'sqlite=sqlite/stdio'],
+      'cursor:user': ['memory=memory-cursor/http', 'local-tool=local-tool/http'],
+      'vscode:user': ['memory=memory/http', 'fetch=fetch/http'],
+      'windsurf:user': ['sequential-thinking=sequential-thinking/http'],
+      'codex:user': ['memory=memory/http', 'sqlite=sqlite-codex/http'],
+      'gemini:user': ['memory=memory-gemini/http', 'everything=everything-gemini/http'],
+      'zed:user': ['memory=memory/http', 'legacy-fetch=fetch/http'],
+    });
+    const desktop = outcomes.find((outcome) => outcome.host === 'claude-desktop');
+    assert.ok(desktop?.entries.every((entry) => /^Claude Desktop has no HTTP transport: kept on mux-proxy \(stdio\)$/.test(entry.reason ?? '')));
+
+    // Each host's remote shape: the URL and the bearer token; stdio fields gone, every other field kept.
+    assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'http', url: url('memory'), headers: BEARER });
+    assert.deepEqual(entryOf(home, 'claude.json', 'github', ['mcpServers']), { type: 'http', url: url('github'), headers: BEARER, timeout: 30000, alwaysLoad: true });
+    assert.deepEqual(entryOf(home, 'cursor-mcp.json', 'memory'), { url: url('memory-cursor'), headers: BEARER });
+    assert.deepEqual(entryOf(home, 'cursor-mcp.json', 'local-tool'), { url: url('local-tool'), headers: BEARER });
+    assert.deepEqual(entryOf(home, 'vscode-mcp.json', 'memory'), { type: 'http', url: url('memory'), headers: BEARER });
+    assert.deepEqual(entryOf(home, 'vscode-mcp.json', 'fetch'), { type: 'http', url: url('fetch'), headers: BEARER });
+    assert.deepEqual(entryOf(home, 'windsurf-mcp_config.json', 'sequential-thinking'), { serverUrl: url('sequential-thinking'), headers: BEARER, disabled: false, autoApprove: ['sequentialthinking'] });
+    assert.deepEqual(entryOf(home, 'codex-config.toml', 'memory'), { url: url('memory'), http_headers: BEARER, startup_timeout_sec: 20 });
+    assert.deepEqual(entryOf(home, 'codex-config.toml', 'sqlite'), { url: url('sqlite-codex'), http_headers: BEARER, tool_timeout_sec: 60 });
+    assert.deepEqual(entryOf(home, 'gemini-settings.json', 'memory'), { httpUrl: url('memory-gemini'), headers: BEARER, timeout: 30000, trust: false, includeTools: ['read_graph', 'search_nodes'] });
+    assert.deepEqual(entryOf(home, 'zed-settings.json', 'memory'), { source: 'custom', url: url('memory'), headers: BEARER });
+    assert.deepEqual(entryOf(home, 'zed-settings.json', 'legacy-fetch'), { url: url('fetch'), headers: BEARER, settings: {} });
+    assert.deepEqual(entryOf(home, 'claude_desktop_config.json', 'memory'), { command: PROXY, args: ['memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } });
+
+    // Byte for byte outside the rewired entries: comments, tabs, BOM, CRLF, trailing commas, the Codex [..env] table's neighbours.
+    const files = findHostFiles(home.env);
+    for (const path of new Set(outcomes.filter((item) => item.changed).map((item) => item.file))) {
+      const rewired = outcomes
+        .filter((item) => item.file === path)
+        .flatMap((item) => item.entries.filter((entry) => entry.action === 'rewire').map((entry) => ({ file: files.find((file) => file.path === path && file.scope === item.scope) as HostFile, name: entry.name })));
+      const before = Buffer.from(original.get(path.slice(home.root.length + 1)) as string, 'latin1').toString('utf8');
+      onlyEntriesChanged(path, before, readFileSync(path, 'utf8'), rewired);
+    }
+    assert.match(readFileSync(home.files['vscode-mcp.json'] as string, 'utf8'), /\n\t\t\t"type": "http",\n\t\t\t"url": "[^"]+",\n\t\t\t"headers": \{\n\t\t\t\t"Authorization": "Bearer [^"]+"\n\t\t\t\},\n\t\t\},/, 'VS Code: tabs, trailing comma kept');
+    assert.ok(!readFileSync(home.files['codex-config.toml'] as string, 'utf8').includes('[mcp_servers.memory.env]'), "Codex: the entry's env table went with it");
+
+    // `muxctl hosts` sees them as muxd's, by the URL.
+    for (const file of findHostFiles(home.env)) {
+      const doc = parseHostDocument(file, readFileSync(file.path, 'utf8'), { proxyCommand: PROXY, httpUrls: [HTTP.url] });
+      for (const outcome of outcomes.filter((item) => item.file === file.path && item.scope === file.scope)) {
+        for (const rewired of outcome.entries.filter((entry) => entry.action === 'rewire')) {
+          const entry = doc.entries?.find((item) => item.name === rewired.name);
+          assert.deepEqual([entry?.kind, entry?.service, entry?.via], ['muxd', rewired.service, rewired.transport], `${file.path}: ${rewired.name}`);
+        }
+      }
+    }
+    // Rewiring again changes nothing.
+    const again = await rewireFiles(httpOptions(home));
+    assert.equal(again.filter((outcome) => outcome.changed).length, 0);
+
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.deepEqual(home.snapshot(), original, 'undo restores every file byte for byte');
+  });
+
+  test('--dry-run masks the token in every diff and writes nothing; the JSON outcomes hold no token', async (t) => {
+    const home = createFakeHome(t);
+    const before = home.snapshot();
+    const outcomes = await rewireFiles(httpOptions(home, { dryRun: true }));
+    assert.deepEqual(home.snapshot(), before);
+    assert.equal(existsSync(home.stateDir), false);
+    const all = JSON.stringify(outcomes);
+    assert.ok(!all.includes(HTTP.token), 'the token is never in the output');
+    const cursor = outcomes.find((outcome) => outcome.host === 'cursor')?.diff ?? '';
+    assert.match(cursor, /^\+ {8}"Authorization": "Bearer \*\*\*"$/m);
+    assert.match(cursor, /^\+ {6}"url": "http:\/\/127\.0\.0\.1:7777\/mcp\/memory-cursor",$/m);
+    assert.match(outcomes.find((outcome) => outcome.host === 'codex')?.diff ?? '', /^\+http_headers = \{ Authorization = "Bearer \*\*\*" \}$/m);
+
+    // Undo's dry run shows the token going away, masked too.
+    await rewireFiles(httpOptions(home));
+    const undo = await undoRewire({ store: new BackupStore(home.stateDir), dryRun: true });
+    assert.match(undo.find((outcome) => outcome.host === 'cursor')?.diff ?? '', /^- {8}"Authorization": "\*\*\*"$/m);
+    assert.ok(!JSON.stringify(undo).includes(HTTP.token));
+  });
+
+  test('switching transports: stdio -> http -> stdio, each seen as muxd\'s, a new token updated in place; undo walks back to the original bytes', async (t) => {
+    const home = createFakeHome(t, ['claude.json', 'codex-config.toml', 'cursor-mcp.json', 'zed-settings.json']);
+    const original = home.snapshot();
+    const claude = home.files['claude.json'] as string;
+    // muxd's services stay as import wrote them, while the files change.
+    const services = importedServices(home);
+    const viaStdio = (extra: Partial<RewireOptions> = {}) => options(home, { services, ...extra });
+    const viaHttp = (extra: Partial<RewireOptions> = {}) => httpOptions(home, { services, ...extra });
+    await rewireFiles(viaStdio());
+    assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'stdio', command: PROXY, args: ['memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } });
+    const toHttp = await rewireFiles(viaHttp());
+    assert.deepEqual(toHttp.find((outcome) => outcome.host === 'claude-code' && outcome.scope === 'user')?.entries.map((entry) => `${entry.name}:${entry.action}:${entry.transport ?? ''}`), ['memory:rewire:http', 'github:rewire:http', 'linear:skip:']);
+    assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'http', url: url('memory'), headers: BEARER });
+
+    // A user's own header is kept when the token changes.
+    writeFileSync(claude, readFileSync(claude, 'utf8').replace(`"Authorization": "Bearer ${HTTP.token}"`, `"X-Trace": "1",\n        "Authorization": "Bearer ${HTTP.token}"`));
+    const rotated = { url: HTTP.url, token: 'rotated-token-value-0123456789' };
+    const update = await rewireFiles(viaHttp({ http: rotated }));
+    assert.equal(update.find((outcome) => outcome.host === 'claude-code' && outcome.scope === 'user')?.entries[0]?.action, 'rewire');
+    assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'http', url: url('memory'), headers: { 'X-Trace': '1', Authorization: 'Bearer rotated-token-value-0123456789' } });
+
+    // Back to stdio: the entries muxd's HTTP URL names are switched (the URL tells them apart from other remotes).
+    const toStdio = await rewireFiles(viaStdio({ httpUrls: [HTTP.url] }));
+    assert.deepEqual(toStdio.find((outcome) => outcome.host === 'codex')?.entries.map((entry) => `${entry.name}:${entry.action}:${entry.transport ?? ''}`), ['memory:rewire:stdio', 'notion:skip:', 'time:skip:', 'sqlite:rewire:stdio']);
+    assert.deepEqual(entryOf(home, 'codex-config.toml', 'memory'), { command: PROXY, args: ['memory'], startup_timeout_sec: 20 });
+    assert.deepEqual(entryOf(home, 'zed-settings.json', 'legacy-fetch'), { command: PROXY, args: ['legacy-fetch'], settings: {} });
+    assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'stdio', command: PROXY, args: ['memory'] });
+
+    const undone = await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(undone.filter((outcome) => outcome.error).length, 0);
+    const now = home.snapshot();
+    const claudeKey = claude.slice(home.root.length + 1);
+    // Claude Code's memory entry was edited by hand between two rewires: its fields come back, not its bytes.
+    assert.deepEqual(JSON.parse(now.get(claudeKey) as string), JSON.parse(original.get(claudeKey) as string));
+    now.delete(claudeKey);
+    original.delete(claudeKey);
+    assert.deepEqual(now, original, 'four rewires undone, newest first, give back the original bytes');
+  });
+
+  test('undo after the host rewrote the file puts back the original stdio fields, and leaves an entry the user repointed', async (t) => {
+    const home = createFakeHome(t, ['claude.json', 'codex-config.toml']);
+    const claude = home.files['claude.json'] as string;
+    const codex = home.files['codex-config.toml'] as string;
+    const expected = JSON.parse(readFileSync(claude, 'utf8')) as { mcpServers: Record<string, unknown> };
+    const codexOriginal = readFileSync(codex, 'utf8');
+    await rewireFiles(httpOptions(home));
+    // Claude Code rewrites the whole file its own way; the user points github elsewhere.
+    const data = JSON.parse(readFileSync(claude, 'utf8')) as { numStartups: number; mcpServers: Record<string, Record<string, unknown>> };
+    data.numStartups = 43;
+    (data.mcpServers['github'] as Record<string, unknown>)['url'] = 'https://api.example.com/mcp';
+    writeFileSync(claude, JSON.stringify(data, null, 2));
+    // And a comment added to Codex's file, above the entry (outside it).
+    writeFileSync(codex, readFileSync(codex, 'utf8').replace('[mcp_servers.memory]', '# mine\n[mcp_servers.memory]'));
+
+    const outcomes = await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    const restored = JSON.parse(readFileSync(claude, 'utf8')) as { numStartups: number; mcpServers: Record<string, unknown> };
+    assert.equal(restored.numStartups, 43);
+    assert.deepEqual(restored.mcpServers['memory'], expected.mcpServers['memory'], 'command, args and env are back');
+    assert.deepEqual((restored.mcpServers['github'] as Record<string, unknown>)['url'], 'https://api.example.com/mcp');
+    const github = outcomes.find((outcome) => outcome.host === 'claude-code')?.entries.find((entry) => entry.name === 'github');
+    assert.equal(github?.action, 'skip');
+    assert.match(github?.reason ?? '', /no longer points at muxd's HTTP front/);
+    assert.equal(readFileSync(codex, 'utf8'), codexOriginal.replace('[mcp_servers.memory]', '# mine\n[mcp_servers.memory]'), 'Codex: byte for byte but the added comment');
+  });
+
+  test('a service with http: false stays on mux-proxy; a Codex env table apart from its entry is left, with why', async (t) => {
+    const home = createFakeHome(t, ['cursor-mcp.json']);
+    const [cursor] = await rewireFiles(httpOptions(home, { httpOff: new Set(['local-tool']) }));
+    const localTool = cursor?.entries.find((entry) => entry.name === 'local-tool');
+    assert.deepEqual([localTool?.action, localTool?.transport], ['rewire', 'stdio']);
+    assert.match(localTool?.reason ?? '', /services.local-tool has http: false/);
+    assert.deepEqual(entryOf(home, 'cursor-mcp.json', 'local-tool'), { command: PROXY, args: ['local-tool'] });
+
+    const codexHome = createFakeHome(t, []);
+    const path = join(codexHome.env.home, '.codex', 'config.toml');
+    mkdirSync(join(path, '..'), { recursive: true });
+    const text = '[mcp_servers.tool]\ncommand = "/opt/tool"\n\n[projects."/x"]\ntrust_level = "trusted"\n\n[mcp_servers.tool.env]\nKEY = "v"\n';
+    writeFileSync(path, text);
+    const files = findHostFiles(codexHome.env, [host('codex')]);
+    const services = new Map<string, ServerSpec>([['tool', { command: '/opt/tool', args: [], env: { KEY: 'v' } }]]);
+    const [codex] = await rewireFiles(httpOptions(codexHome, { files, services }));
+    assert.equal(codex?.entries[0]?.action, 'skip');
+    assert.match(codex?.entries[0]?.reason ?? '', /\[mcp_servers\.tool\.env\] is apart from \[mcp_servers\.tool\]/);
+    assert.equal(readFileSync(path, 'utf8'), text);
   });
 });
 

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { notice } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson, table } from '../format.js';
+import { knownHttpUrls } from './http.js';
 import { hostEnvFromProcess } from '../hosts/hostEnv.js';
 import { readHostFile } from '../hosts/hostFiles.js';
 import { HOSTS, describeFile, findHostFiles } from '../hosts/hostRegistry.js';
@@ -18,13 +19,14 @@ function entryJson(entry: HostEntry): Record<string, unknown> {
     name: entry.name,
     kind: entry.kind,
     ...(entry.service === undefined ? {} : { service: entry.service }),
+    ...(entry.via === undefined ? {} : { transport: entry.via }),
     ...(entry.spec ? { command: entry.spec.command, commandLine: commandLine(entry.spec) } : {}),
     ...(entry.detail === undefined ? {} : { detail: entry.detail }),
   };
 }
 
 function entryText(entry: HostEntry): string {
-  if (entry.kind === EntryKind.Muxd) return `service ${entry.service}`;
+  if (entry.kind === EntryKind.Muxd) return `service ${entry.service}${entry.via === 'http' ? ' over HTTP' : ''}`;
   if (entry.spec) return commandLine(entry.spec) + (entry.kind === EntryKind.Disabled ? ' (disabled)' : '');
   return entry.detail ?? '';
 }
@@ -37,7 +39,8 @@ export const hostsCommand: CommandModule<GlobalArgs, HostsArgs> = {
   handler: async (argv) => {
     const env = hostEnvFromProcess(argv.project);
     const proxy = findProxyCommand();
-    const read = await Promise.all(findHostFiles(env).map((file) => readHostFile(file, proxy)));
+    const marks = { proxyCommand: proxy, httpUrls: await knownHttpUrls() };
+    const read = await Promise.all(findHostFiles(env).map((file) => readHostFile(file, marks)));
     // Claude Code's local scope lives in ~/.claude.json: only a project with servers there counts.
     const shown = read.filter((item) => item.file.scope !== 'local' || item.document?.entries !== undefined);
     if (argv.json) {

@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
+import { findConfigFile, parseListen } from '@muxd/config';
 import { ControlMethods } from '@muxd/protocol';
 import type { DaemonStatus } from '@muxd/protocol';
-import { CliError } from '../cliError.js';
+import { CliError, ExitCodes } from '../cliError.js';
 import { paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson } from '../format.js';
+import { readMuxConfig } from '../hosts/muxConfigFile.js';
 
-/** The token muxd wrote at its first start with HTTP enabled; muxctl only reads the file. */
-function readToken(): { token: string; file: string } {
+/** The token muxd wrote at its first start with HTTP enabled; muxctl only reads the file. Throws `CliError`. */
+export function readHttpToken(): { token: string; file: string } {
   const file = paths().httpTokenFile;
   let token: string;
   try {
@@ -22,11 +24,66 @@ function readToken(): { token: string; file: string } {
   return { token, file };
 }
 
+/** The base URL an `http.listen` value gives (`http://127.0.0.1:7777`); undefined for port 0 (muxd picks one then) or an invalid value. */
+export function listenUrl(listen: string | number): string | undefined {
+  const parsed = parseListen(listen);
+  if (!parsed || parsed.port === 0) return undefined;
+  return `http://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`;
+}
+
+/**
+ * The running muxd's HTTP front: its base URL (from the daemon's status) and
+ * the token. Never starts muxd. Throws `CliError` when muxd is not running,
+ * its HTTP front is off, or the token cannot be read.
+ */
+export async function runningHttpFront(): Promise<{ url: string; token: string }> {
+  let status: DaemonStatus;
+  try {
+    status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode === ExitCodes.NotRunning) {
+      throw new CliError('muxd is not running, and the HTTP URL comes from it: start it with muxctl daemon start (its config needs http: { listen: 127.0.0.1:7777 })', ExitCodes.NotRunning);
+    }
+    throw error;
+  }
+  if (!status.httpUrl) {
+    throw new CliError(`the HTTP front is off: add http: { listen: 127.0.0.1:7777 } to ${status.configFile || "muxd's config"} and restart muxd`, ExitCodes.Usage);
+  }
+  return { url: status.httpUrl, token: readHttpToken().token };
+}
+
+/**
+ * Base URLs of muxd's HTTP front that host entries may point at: the running
+ * daemon's, and the one its config file names. Asks a running muxd only
+ * (never starts one); empty when neither is known.
+ */
+export async function knownHttpUrls(): Promise<string[]> {
+  const urls = new Set<string>();
+  let configFile: string | undefined;
+  try {
+    const status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
+    if (status.httpUrl) urls.add(status.httpUrl);
+    configFile = status.configFile || undefined;
+  } catch {
+    configFile = process.env['MUXD_CONFIG'] || (await findConfigFile());
+  }
+  if (configFile) {
+    try {
+      const { httpListen } = await readMuxConfig(configFile);
+      const url = httpListen === undefined ? undefined : listenUrl(httpListen);
+      if (url) urls.add(url);
+    } catch {
+      // An unreadable config names no URL; the daemon's (if any) still counts.
+    }
+  }
+  return [...urls];
+}
+
 const tokenCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'token',
   describe: 'Print the bearer token HTTP clients send (Authorization: Bearer <token>)',
   handler: (argv) => {
-    const { token, file } = readToken();
+    const { token, file } = readHttpToken();
     if (argv.json) printJson({ token, file });
     else console.log(token);
   },

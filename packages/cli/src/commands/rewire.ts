@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { CliError, ExitCodes } from '../cliError.js';
@@ -12,7 +12,10 @@ import { selectHosts } from '../hosts/hostSelection.js';
 import { readMuxConfig } from '../hosts/muxConfigFile.js';
 import { findProxyCommand } from '../hosts/proxyCommand.js';
 import { rewireFiles, undoRewire } from '../hosts/rewire.js';
-import type { FileOutcome } from '../hosts/rewire.js';
+import type { FileOutcome, HttpFront } from '../hosts/rewire.js';
+import { MuxdTransports } from '../hosts/serverEntry.js';
+import type { MuxdTransport } from '../hosts/serverEntry.js';
+import { knownHttpUrls, runningHttpFront } from './http.js';
 import { importTarget } from './import.js';
 
 interface RewireArgs extends GlobalArgs {
@@ -22,6 +25,7 @@ interface RewireArgs extends GlobalArgs {
   project: string | undefined;
   proxy: string | undefined;
   'include-tracked': boolean;
+  transport: MuxdTransport;
 }
 
 const VERBS = { rewire: 'rewired', restore: 'restored', already: 'through muxd already', skip: 'skipped' } as const;
@@ -30,7 +34,7 @@ function printOutcome(outcome: FileOutcome, dryRun: boolean): void {
   const lines = [`${describeFile({ host: { name: outcome.hostName }, scope: outcome.scope, variant: outcome.variant })}  ${outcome.file}`];
   for (const entry of outcome.entries) {
     const verb = dryRun && (entry.action === 'rewire' || entry.action === 'restore') ? `would be ${VERBS[entry.action]}` : VERBS[entry.action];
-    const service = entry.service !== undefined && entry.action !== 'skip' ? ` -> service ${entry.service}` : '';
+    const service = entry.service !== undefined && entry.action !== 'skip' ? ` -> service ${entry.service}${entry.transport === 'http' ? ' over HTTP' : ''}` : '';
     lines.push(`  ${entry.name}: ${verb}${service}${entry.reason ? `: ${entry.reason}` : ''}`);
   }
   if (outcome.entries.length === 0 && !outcome.error) lines.push('  (nothing to do)');
@@ -42,9 +46,17 @@ function printOutcome(outcome: FileOutcome, dryRun: boolean): void {
   console.log(lines.join('\n'));
 }
 
+function modeOf(file: string): number | undefined {
+  try {
+    return statSync(file).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
 export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
   command: 'rewire [hosts..]',
-  describe: 'Point the hosts\' entries for muxd\'s services at mux-proxy (--undo puts them back)',
+  describe: 'Point the hosts\' entries for muxd\'s services at mux-proxy or muxd\'s HTTP front (--undo puts them back)',
   builder: (yargs) =>
     yargs
       .positional('hosts', { type: 'string', array: true, describe: `Hosts to rewire (default: every host found): ${HostIds.join(', ')}` })
@@ -52,13 +64,19 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
       .option('undo', { type: 'boolean', default: false, describe: 'Put back the entries rewire changed, from its journal' })
       .option('project', { type: 'string', describe: 'Project whose project-scope files to rewire (default: the current directory)' })
       .option('proxy', { type: 'string', describe: 'Absolute path of the mux-proxy to write (default: the one installed with muxctl)' })
-      .option('include-tracked', { type: 'boolean', default: false, describe: 'Rewire files tracked by git too' }) as never,
+      .option('include-tracked', { type: 'boolean', default: false, describe: 'Rewire files tracked by git too' })
+      .option('transport', {
+        choices: MuxdTransports,
+        default: 'stdio' as MuxdTransport,
+        describe: "stdio: run mux-proxy; http: the service's URL on muxd's HTTP front with the bearer token (hosts without HTTP, such as Claude Desktop, stay on mux-proxy)",
+      }) as never,
   handler: async (argv) => {
     const hosts = selectHosts(argv.hosts);
     const store = new BackupStore(paths().stateDir);
     const dryRun = argv['dry-run'];
     let outcomes: FileOutcome[];
     let proxy: string | undefined;
+    let http: HttpFront | undefined;
     if (argv.undo) {
       outcomes = await undoRewire({ store, hosts, dryRun });
     } else {
@@ -75,6 +93,9 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
       } catch (error) {
         throw new CliError(`cannot read muxd's config: ${(error as Error).message}`, ExitCodes.Usage);
       }
+      // Over HTTP the URL comes from the running daemon; either way, entries at a known URL are muxd's (to switch them).
+      if (argv.transport === 'http') http = await runningHttpFront();
+      const httpUrls = await knownHttpUrls();
       const env = hostEnvFromProcess(argv.project);
       outcomes = await rewireFiles({
         files: findHostFiles(env, hosts),
@@ -84,10 +105,15 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
         store,
         dryRun,
         includeTracked: argv['include-tracked'],
+        transport: argv.transport,
+        ...(http ? { http } : {}),
+        httpUrls,
+        httpOff: config.httpOff,
       });
     }
     if (argv.json) {
-      printJson({ undo: argv.undo, dryRun, ...(proxy === undefined ? {} : { proxy }), files: outcomes });
+      // Never the token: diffs are masked, and the outcomes hold none.
+      printJson({ undo: argv.undo, dryRun, ...(proxy === undefined ? {} : { proxy }), ...(argv.undo ? {} : { transport: argv.transport }), ...(http ? { httpUrl: http.url } : {}), files: outcomes });
     } else if (outcomes.length === 0) {
       console.log(argv.undo ? 'nothing to undo' : 'no MCP host config found');
     } else {
@@ -98,8 +124,16 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
       const changed = outcomes.filter((outcome) => outcome.changed).length;
       console.log(dryRun ? `dry run: ${changed} file${changed === 1 ? '' : 's'} would change; nothing written` : `${changed} file${changed === 1 ? '' : 's'} changed`);
     }
-    if (!argv.undo && !dryRun && process.env['MUXD_HOME'] && outcomes.some((outcome) => outcome.changed)) {
+    const rewired = (transport: MuxdTransport) => outcomes.some((outcome) => outcome.changed && outcome.entries.some((entry) => entry.action === 'rewire' && entry.transport === transport));
+    if (!argv.undo && !dryRun && process.env['MUXD_HOME'] && rewired('stdio')) {
       notice('MUXD_HOME is set here: a host that does not pass your environment to its servers (Claude Desktop, Codex) has mux-proxy look for muxd in the default place');
+    }
+    if (http && !dryRun) {
+      // The file keeps its mode (it is the user's); say so when others can read the token in it.
+      for (const outcome of outcomes.filter((item) => item.changed && item.entries.some((entry) => entry.action === 'rewire' && entry.transport === 'http'))) {
+        const mode = modeOf(outcome.file);
+        if (mode !== undefined && (mode & 0o077) !== 0) notice(`${outcome.file} (mode ${mode.toString(8)}) can be read by other users and now holds muxd's HTTP token: chmod 600 it`);
+      }
     }
     const failed = outcomes.filter((outcome) => outcome.error);
     if (failed.length > 0) throw new CliError(`${failed.length} file${failed.length === 1 ? '' : 's'} not changed: ${failed.map((outcome) => outcome.file).join(', ')}`);

@@ -22,6 +22,14 @@ export interface JournalEntry {
   /** The entry's text before and after, for a byte-exact undo while it is unchanged. */
   regionBefore: string;
   regionAfter: string;
+  /** How the entry reaches muxd after the change (absent in older journals: stdio). */
+  transport?: 'stdio' | 'http';
+  /**
+   * Set when the change added or removed whole fields (stdio <-> HTTP): the
+   * entry's own fields it touched, as they were and as it wrote them (null:
+   * absent). Undo of an entry a host changed since puts `before` back.
+   */
+  fields?: { before: Record<string, unknown>; after: Record<string, unknown> };
 }
 
 /** `Transport` as JSON keeps it: absent fields are null. */

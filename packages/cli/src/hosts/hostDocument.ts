@@ -48,7 +48,21 @@ export interface HostDocument {
   swap(name: string, target: Transport): Edit[];
   /** Where the entry's transport fields sit in the parsed value (for checks), and how they are spelled there. */
   transportPath(name: string): TransportPath;
+  /** The entry's own fields as parsed; undefined when the entry is not there or not an object. */
+  fields(name: string): Record<string, unknown> | undefined;
+  /**
+   * Edits that give the entry's own fields `set` (in that order; fields it
+   * lacks go where the first removed one was) and remove those named in
+   * `remove` (with their sub-tables, in TOML), keeping every other field.
+   * For a change of transport kind (stdio <-> HTTP), where whole fields come
+   * and go. Throws `Error` when the entry is laid out in a way it cannot
+   * edit in place (the message says how).
+   */
+  replaceFields(name: string, set: ReadonlyArray<readonly [string, FieldValue]>, remove: readonly string[]): Edit[];
 }
+
+/** A value `replaceFields` writes: a string, a list of strings, or a map (headers; what undo puts back, such as `env`). */
+export type FieldValue = string | readonly string[] | Readonly<Record<string, unknown>>;
 
 /** The object holding an entry's transport fields (keys from the root) and their names in it. */
 export interface TransportPath {
@@ -135,27 +149,79 @@ export interface TransportChange {
   target: Transport;
 }
 
+/** One entry's change of whole fields (`replaceFields`): the entry's path, the fields set, the fields removed. */
+export interface FieldChange {
+  path: string[];
+  set: Readonly<Record<string, unknown>>;
+  remove: readonly string[];
+}
+
+/**
+ * Edits removing the items at `removed` from a comma-separated list (JSON
+ * object properties, TOML inline table fields) given their spans in order:
+ * an item goes with what follows it up to the next item; a run at the end
+ * goes with what precedes it from the last item kept, so commas stay right
+ * (and a trailing comma stays). Keeping none removes from the first to the
+ * last.
+ */
+export function removeListItems(items: readonly Span[], removed: ReadonlySet<number>): Edit[] {
+  const edits: Edit[] = [];
+  const end = (span: Span) => span.offset + span.length;
+  for (let index = 0; index < items.length; index++) {
+    if (!removed.has(index)) continue;
+    const item = items[index] as Span;
+    const keptAfter = items.some((_, later) => later > index && !removed.has(later));
+    if (keptAfter) {
+      edits.push({ offset: item.offset, length: (items[index + 1] as Span).offset - item.offset, content: '' });
+      continue;
+    }
+    const last = items[items.length - 1] as Span;
+    let keptBefore: Span | undefined;
+    for (let earlier = index - 1; earlier >= 0; earlier--) {
+      if (!removed.has(earlier)) {
+        keptBefore = items[earlier];
+        break;
+      }
+    }
+    const from = keptBefore ? end(keptBefore) : item.offset;
+    edits.push({ offset: from, length: end(last) - from, content: '' });
+    break;
+  }
+  return edits;
+}
+
 /**
  * Checks that `after` (the edited file, parsed) equals `before` with only the
  * transport fields of `changes` set. Throws when an edit touched anything
  * else: the file is then not written.
  */
-export function checkOnlyTransportChanged(before: unknown, after: unknown, changes: readonly TransportChange[], file: string): void {
+export function checkOnlyTransportChanged(before: unknown, after: unknown, changes: ReadonlyArray<TransportChange | FieldChange>, file: string): void {
   const expected = structuredCloneLoose(before);
-  for (const { where, target } of changes) {
-    const holder = valueAt(expected, where.path);
-    if (typeof holder !== 'object' || holder === null) throw new Error(`${file}: entry ${where.path.join('.')} not found after editing`);
+  for (const change of changes) {
+    const { path, set, remove } = 'where' in change ? fieldChangeOf(change) : change;
+    const holder = valueAt(expected, path);
+    if (typeof holder !== 'object' || holder === null) throw new Error(`${file}: entry ${path.join('.')} not found after editing`);
     const fields = holder as Record<string, unknown>;
-    for (const key of ['command', 'args', 'type'] as const) {
-      if (!(key in target)) continue;
-      const value = target[key];
-      if (value === undefined) delete fields[where.names[key]];
-      else fields[where.names[key]] = value;
-    }
+    for (const key of remove) delete fields[key];
+    for (const [key, value] of Object.entries(set)) fields[key] = value;
   }
   if (canonical(expected) !== canonical(after)) {
-    throw new Error(`${file}: the edit would change more than the transport fields of ${changes.map((change) => change.where.path.at(-1)).join(', ')}; file left as it is`);
+    const names = changes.map((change) => ('where' in change ? change.where.path : change.path).at(-1));
+    throw new Error(`${file}: the edit would change more than the transport fields of ${names.join(', ')}; file left as it is`);
   }
+}
+
+/** A transport change as the fields it sets and removes in its holder. */
+function fieldChangeOf({ where, target }: TransportChange): FieldChange {
+  const set: Record<string, unknown> = {};
+  const remove: string[] = [];
+  for (const key of ['command', 'args', 'type'] as const) {
+    if (!(key in target)) continue;
+    const value = target[key];
+    if (value === undefined) remove.push(where.names[key]);
+    else set[where.names[key]] = value;
+  }
+  return { path: where.path, set, remove };
 }
 
 /** A deep copy of plain data that keeps dates and bigints as they are (structuredClone drops Date subclasses' own fields). */

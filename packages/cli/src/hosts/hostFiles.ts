@@ -3,21 +3,25 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { HostDocument } from './hostDocument.js';
 import type { HostFile } from './hostRegistry.js';
+import type { MuxdMarks } from './serverEntry.js';
 import { parseJsonHostDocument } from './jsonHostDocument.js';
 import { parseTomlHostDocument } from './tomlHostDocument.js';
 
-/** Parses a host file's text in its format. Throws `Error` naming the file and line of a syntax error. */
-export function parseHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'>, text: string, proxyCommand?: string): HostDocument {
-  return file.format === 'toml' ? parseTomlHostDocument(file, text, proxyCommand) : parseJsonHostDocument(file, text, proxyCommand);
+/**
+ * Parses a host file's text in its format; `marks` say which entries are
+ * muxd's already. Throws `Error` naming the file and line of a syntax error.
+ */
+export function parseHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'>, text: string, marks?: MuxdMarks): HostDocument {
+  return file.format === 'toml' ? parseTomlHostDocument(file, text, marks) : parseJsonHostDocument(file, text, marks);
 }
 
 /** A host file read and parsed, or why it could not be. */
 export type ReadHostFile = { file: HostFile; document: HostDocument; error?: undefined } | { file: HostFile; document?: undefined; error: string };
 
-export async function readHostFile(file: HostFile, proxyCommand?: string): Promise<ReadHostFile> {
+export async function readHostFile(file: HostFile, marks?: MuxdMarks): Promise<ReadHostFile> {
   try {
     const text = await readFile(file.path, 'utf8');
-    return { file, document: parseHostDocument(file, text, proxyCommand) };
+    return { file, document: parseHostDocument(file, text, marks) };
   } catch (error) {
     return { file, error: (error as Error).message };
   }

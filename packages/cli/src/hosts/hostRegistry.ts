@@ -1,7 +1,8 @@
 /**
  * Every MCP host muxctl knows: where its config files are on each platform,
- * their format, where the servers map sits, how it spells a stdio entry, and
- * how to make it read a changed file (shared/docs/hosts.md).
+ * their format, where the servers map sits, how it spells a stdio entry and
+ * a Streamable HTTP one, and how to make it read a changed file
+ * (shared/docs/hosts.md).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { posix, win32 } from 'node:path';
@@ -75,6 +76,7 @@ export const HOSTS: readonly HostDefinition[] = [
     reload: 'start a new Claude Code session (running ones keep their servers until restarted; /mcp shows them)',
     stdioType: 'stdio',
     remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers', type: 'http' },
     locate(env) {
       const { join } = pathApi(env);
       const userFile = join(env.CLAUDE_CONFIG_DIR ?? env.home, '.claude.json');
@@ -107,6 +109,7 @@ export const HOSTS: readonly HostDefinition[] = [
     name: 'Cursor',
     reload: 'Cursor picks up the change; if a server stays red, toggle it off and on in Settings > MCP',
     remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers' },
     locate(env) {
       const { join } = pathApi(env);
       return [json(join(env.home, '.cursor', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.cursor', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
@@ -118,6 +121,7 @@ export const HOSTS: readonly HostDefinition[] = [
     reload: 'VS Code restarts changed servers (confirm its trust prompt); else run "MCP: List Servers" and restart them',
     stdioType: 'stdio',
     remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers', type: 'http' },
     locate(env) {
       const { join } = pathApi(env);
       const files: HostFileLocation[] = [];
@@ -137,6 +141,7 @@ export const HOSTS: readonly HostDefinition[] = [
     name: 'Windsurf',
     reload: "press refresh in Windsurf's MCP panel (Cascade > MCP servers)",
     remoteKeys: ['serverUrl', 'url'],
+    http: { urlKey: 'serverUrl', headersKey: 'headers' },
     locate(env) {
       const { join } = pathApi(env);
       return [
@@ -150,6 +155,7 @@ export const HOSTS: readonly HostDefinition[] = [
     name: 'Codex CLI',
     reload: 'restart Codex (it reads config.toml at start)',
     remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'http_headers' },
     locate(env) {
       const { join } = pathApi(env);
       return [
@@ -162,7 +168,9 @@ export const HOSTS: readonly HostDefinition[] = [
     id: 'gemini',
     name: 'Gemini CLI',
     reload: 'restart Gemini CLI (or /mcp refresh in a running one)',
+    // `url` is SSE there; `httpUrl` is Streamable HTTP.
     remoteKeys: ['httpUrl', 'url'],
+    http: { urlKey: 'httpUrl', headersKey: 'headers' },
     locate(env) {
       const { join } = pathApi(env);
       return [
@@ -176,6 +184,7 @@ export const HOSTS: readonly HostDefinition[] = [
     name: 'Zed',
     reload: 'Zed restarts context servers when settings.json is saved',
     remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers' },
     zed: true,
     locate(env) {
       const { join } = pathApi(env);

@@ -5,11 +5,11 @@
  */
 import { findNodeAtLocation, getNodeValue, modify, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { Node, ParseError } from 'jsonc-parser';
-import { PLAIN_FIELDS, canonical, formatStringArray, leadingIndent, lineEnd, lineEnding } from './hostDocument.js';
-import type { Edit, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
+import { PLAIN_FIELDS, canonical, formatStringArray, leadingIndent, lineEnd, lineEnding, removeListItems } from './hostDocument.js';
+import type { Edit, FieldValue, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
 import type { HostFile } from './hostRegistry.js';
 import { classifyEntry } from './serverEntry.js';
-import type { HostEntry } from './serverEntry.js';
+import type { HostEntry, MuxdMarks } from './serverEntry.js';
 
 const TRIVIA_TO_LINE_END = /^[ \t]*(?:\/\/.*|\/\*.*?\*\/[ \t]*)?$/;
 
@@ -24,7 +24,7 @@ function lineOf(text: string, offset: number): number {
  * Parses a JSON/JSONC host file (comments and trailing commas allowed, a BOM
  * kept). Throws `Error` naming the line of a syntax error.
  */
-export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, proxyCommand?: string): HostDocument {
+export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, marks?: MuxdMarks): HostDocument {
   // A BOM becomes a space of the same length: offsets stay those of `text`.
   const source = text.charCodeAt(0) === 0xfeff ? ' ' + text.slice(1) : text;
   const errors: ParseError[] = [];
@@ -57,7 +57,7 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
   const entries: HostEntry[] | undefined = servers?.children?.map((child) => {
     const name = String(child.children?.[0]?.value);
     const raw = child.children?.[1] === undefined ? undefined : getNodeValue(child.children[1]);
-    return classifyEntry(file.host, name, raw, proxyCommand);
+    return classifyEntry(file.host, name, raw, marks);
   });
 
   function format(value: string | string[], previous: Node | undefined): string {
@@ -137,7 +137,67 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     transportPath(name): TransportPath {
       return holder(name)?.where ?? { path: [...file.serversPath, name], names: { ...PLAIN_FIELDS } };
     },
+    fields(name) {
+      const node = entryNode(name);
+      return node?.type === 'object' ? (getNodeValue(node) as Record<string, unknown>) : undefined;
+    },
+    replaceFields(name, set, remove): Edit[] {
+      const node = entryNode(name);
+      if (node?.type !== 'object') throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      const properties = node.children ?? [];
+      const keyOf = (item: Node) => String(item.children?.[0]?.value);
+      for (const key of new Set([...set.map(([key]) => key), ...remove])) {
+        if (properties.filter((item) => keyOf(item) === key).length > 1) throw new Error(`${file.path}: ${name} has ${JSON.stringify(key)} twice; keep one and run again`);
+      }
+      // A map value is written over lines when its property starts a line inside an indented entry.
+      const closeIndent = leadingIndent(source, node.offset + node.length - 1);
+      const formatValue = (value: FieldValue, indent: string | undefined): string => {
+        if (typeof value === 'string') return JSON.stringify(value);
+        if (isStringList(value)) return formatStringArray(value, undefined, eol);
+        const items = Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}: ${JSON.stringify(item)}`);
+        const unit = indent !== undefined && closeIndent !== undefined && indent.length > closeIndent.length && indent.startsWith(closeIndent) ? indent.slice(closeIndent.length) : undefined;
+        if (indent === undefined || unit === undefined || items.length === 0) return `{${items.join(', ')}}`;
+        return `{${eol}${items.map((item) => indent + unit + item).join(`,${eol}`)}${eol}${indent}}`;
+      };
+      const wanted = new Map(set);
+      const edits: Edit[] = [];
+      const removed = new Set<number>();
+      properties.forEach((item, index) => {
+        const key = keyOf(item);
+        const valueNode = item.children?.[1];
+        if (wanted.has(key)) {
+          const value = wanted.get(key) as FieldValue;
+          if (valueNode && canonical(getNodeValue(valueNode)) !== canonical(value)) {
+            edits.push({ offset: valueNode.offset, length: valueNode.length, content: formatValue(value, leadingIndent(source, item.offset)) });
+          }
+        } else if (remove.includes(key)) {
+          removed.add(index);
+        }
+      });
+      const inserts = set.filter(([key]) => !properties.some((item) => keyOf(item) === key));
+      if (inserts.length > 0) {
+        // The new fields take the place of the first removed one (`command` -> `url`), else go first.
+        const slot = properties.findIndex((_, index) => removed.has(index));
+        const anchor = properties[slot === -1 ? 0 : slot];
+        const indent = anchor === undefined ? undefined : leadingIndent(source, anchor.offset);
+        const text = inserts.map(([key, value]) => `${JSON.stringify(key)}: ${formatValue(value, indent)}`).join(indent === undefined ? ', ' : `,${eol}${indent}`);
+        if (anchor === undefined) {
+          edits.push({ offset: node.offset + 1, length: 0, content: text });
+        } else if (slot === -1) {
+          edits.push(insertBefore(source, eol, anchor, text));
+        } else {
+          removed.delete(slot);
+          edits.push({ offset: anchor.offset, length: anchor.length, content: text });
+        }
+      }
+      edits.push(...removeListItems(properties, removed));
+      return edits;
+    },
   };
+}
+
+function isStringList(value: FieldValue): value is readonly string[] {
+  return Array.isArray(value);
 }
 
 /** Edit adding the property `text` right before `anchor`: on its own line when the anchor starts one. */

@@ -28,6 +28,10 @@ export interface MuxConfigText {
   services: Map<string, ServerSpec>;
   /** Names of services written with `disabled: true`. */
   disabled: Set<string>;
+  /** Names of services written with `http: false` (kept off the HTTP front). */
+  httpOff: Set<string>;
+  /** `http.listen` as written; undefined when the HTTP front is off. */
+  httpListen?: string | number;
 }
 
 /** A service to add, as it is written into the file. */
@@ -87,7 +91,8 @@ export function parseMuxConfig(path: string, text: string, exists = true): MuxCo
   const format = configFormat(path, text);
   const services = new Map<string, ServerSpec>();
   const disabled = new Set<string>();
-  if (format === 'js') return { path, exists, format, text, services, disabled };
+  const httpOff = new Set<string>();
+  if (format === 'js') return { path, exists, format, text, services, disabled, httpOff };
   const raw = parseRaw(format, text, path);
   for (const section of ['services', 'mcpServers']) {
     const map = raw[section];
@@ -97,9 +102,11 @@ export function parseMuxConfig(path: string, text: string, exists = true): MuxCo
       // A disabled service is no target for rewire; its name is still taken.
       if (spec) services.set(name, spec);
       if (spec && (entry as Record<string, unknown>)['disabled'] === true) disabled.add(name);
+      if (spec && section === 'services' && (entry as Record<string, unknown>)['http'] === false) httpOff.add(name);
     }
   }
-  return { path, exists, format, text, services, disabled };
+  const listen = (raw['http'] as Record<string, unknown> | undefined)?.['listen'];
+  return { path, exists, format, text, services, disabled, httpOff, ...(typeof listen === 'string' || typeof listen === 'number' ? { httpListen: listen } : {}) };
 }
 
 /** A spec as the file holds it: empty args and env left out. */

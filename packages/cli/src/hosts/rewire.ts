@@ -1,6 +1,8 @@
 /**
  * `muxctl rewire`: points each host entry that muxd's config has a service
- * for at `mux-proxy <service>`, swapping only the transport fields, with a
+ * for at `mux-proxy <service>` (stdio), or at the service's URL on muxd's
+ * HTTP front with the bearer token (`--transport http`, on hosts that speak
+ * Streamable HTTP with headers), swapping only the transport fields, with a
  * backup and a journal per write; and `--undo`, which puts back exactly the
  * fields it changed.
  */
@@ -11,21 +13,34 @@ import { updateFileAtomic } from './atomicFile.js';
 import { BackupStore, fromJournalTransport, toJournalTransport } from './backupStore.js';
 import type { JournalEntry, StoredJournal } from './backupStore.js';
 import { applyEdits, canonical, checkOnlyTransportChanged } from './hostDocument.js';
-import type { Edit, HostDocument, Transport, TransportChange } from './hostDocument.js';
+import type { Edit, FieldChange, FieldValue, HostDocument, Transport, TransportChange } from './hostDocument.js';
 import { isGitTracked, parseHostDocument } from './hostFiles.js';
 import type { HostDefinition, HostFile, HostScope } from './hostRegistry.js';
 import { HOSTS } from './hostRegistry.js';
 import { importSpec } from './importPlan.js';
 import { EntryKind, argSecrets, hasHostVariable, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
-import type { HostEntry, ServerSpec } from './serverEntry.js';
+import type { HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
 
 /** What happened (or would) to one entry. */
 export interface EntryOutcome {
   name: string;
   action: 'rewire' | 'already' | 'skip' | 'restore';
   service?: string;
+  /** For entries through muxd (rewired or already): how they reach it. */
+  transport?: MuxdTransport;
   reason?: string;
 }
+
+/** muxd's Streamable HTTP front, as `rewire --transport http` writes it into entries. */
+export interface HttpFront {
+  /** Base URL (the daemon's status `httpUrl`): services are at `<url>/mcp/<service>`. */
+  url: string;
+  /** The bearer token: written into host files, masked in every diff, never printed. */
+  token: string;
+}
+
+/** The fields of a stdio entry that an HTTP entry has no use for (each host spells a subset). */
+const STDIO_FIELDS = ['command', 'args', 'env', 'cwd', 'envFile', 'env_vars'] as const;
 
 /** What happened (or would) to one host file. */
 export interface FileOutcome {
@@ -58,12 +73,33 @@ export interface RewireOptions {
   dryRun: boolean;
   /** Rewire files git tracks too (they are skipped otherwise: the path is this machine's). */
   includeTracked: boolean;
+  /** How rewired entries reach muxd. Default `stdio` (mux-proxy); `http` needs `http`. */
+  transport?: MuxdTransport;
+  /** muxd's HTTP front; required for `transport: 'http'`. */
+  http?: HttpFront;
+  /** More base URLs of muxd's HTTP front that entries may point at (recognised as muxd's, and switched by `transport`). */
+  httpUrls?: readonly string[];
+  /** Services muxd keeps off its HTTP front (`http: false`): they stay on mux-proxy. */
+  httpOff?: ReadonlySet<string>;
 }
+
+/** What an entry becomes. */
+type Target = { transport: 'stdio'; stdio: Transport } | { transport: 'http'; url: string; headers: Record<string, string> };
 
 interface EntryPlan {
   outcome: EntryOutcome;
-  change?: TransportChange;
-  before?: Transport;
+  target?: Target;
+  /** How the entry reached muxd before the change (undefined: it did not). */
+  from?: MuxdTransport;
+}
+
+/** One planned change of an entry: its edits, what the check expects, and what the journal keeps. */
+interface PlannedChange {
+  name: string;
+  edits: Edit[];
+  check: TransportChange | FieldChange;
+  /** For a change of whole fields: the touched fields before and after (null: absent). */
+  fields?: { before: Record<string, unknown>; after: Record<string, unknown> };
 }
 
 /**
@@ -98,13 +134,16 @@ export function matchService(entry: HostEntry, spec: ServerSpec, services: Reado
 function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options: RewireOptions): EntryPlan {
   const outcome = (action: EntryOutcome['action'], extra: Partial<EntryOutcome> = {}): EntryPlan => ({ outcome: { name: entry.name, action, ...extra } });
   if (entry.kind === EntryKind.Muxd) {
-    const current = doc.transport(entry.name);
-    const wanted = target(file.host, entry.service as string, options.proxyCommand);
-    // An older rewire (another proxy path, no type): bring it up to date.
-    if (current && (current.command !== wanted.command || ('type' in wanted && current.type !== wanted.type)) && options.services.has(entry.service as string)) {
-      return { outcome: { name: entry.name, action: 'rewire', service: entry.service as string }, change: { where: doc.transportPath(entry.name), target: wanted }, before: current };
+    const service = entry.service as string;
+    const from = entry.via ?? 'stdio';
+    const { target, note } = targetFor(file.host, service, options, doc.fields(entry.name));
+    const noted = note === undefined ? {} : { reason: note };
+    if (upToDate(doc, file.host, entry.name, target)) return outcome('already', { service, transport: from, ...noted });
+    if (!options.services.has(service)) {
+      return outcome('already', { service, transport: from, reason: `services.${service} is not in muxd's config (or is disabled): left as it is` });
     }
-    return outcome('already', { service: entry.service as string });
+    // Another transport, an older rewire (another proxy path, no type), another URL or token: bring it up to date.
+    return { outcome: { name: entry.name, action: 'rewire', service, transport: target.transport, ...noted }, target, from };
   }
   if (entry.kind !== EntryKind.Stdio || !entry.spec) return outcome('skip', { reason: entry.kind === EntryKind.Disabled ? 'disabled in the host' : `${entry.detail ?? entry.kind}: not muxd's` });
   if (entry.hostOnly.includes('envFile')) {
@@ -117,19 +156,100 @@ function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options:
   if (unresolved !== undefined) {
     return outcome('skip', { service: match.service, reason: `services.${match.service} still holds ${/\$\{[^}]*\}/.exec(unresolved)?.[0]}, which muxd cannot fill in: set the value in muxd's config first` });
   }
-  const before = doc.transport(entry.name);
-  return { outcome: { name: entry.name, action: 'rewire', service: match.service }, change: { where: doc.transportPath(entry.name), target: target(file.host, match.service, options.proxyCommand) }, ...(before ? { before } : {}) };
+  const { target, note } = targetFor(file.host, match.service, options, undefined);
+  return { outcome: { name: entry.name, action: 'rewire', service: match.service, transport: target.transport, ...(note === undefined ? {} : { reason: note }) }, target };
 }
 
 /**
- * The transport a rewired entry gets. A proxy script (`.js`) is run by this
- * node, both by absolute path: GUI hosts have no shell PATH to resolve the
- * script's `#!/usr/bin/env node` with.
+ * What an entry for `service` becomes in `host`, and why it stays on
+ * mux-proxy when HTTP was asked for but cannot be used. `current` is the
+ * entry's fields now: headers other than Authorization are kept.
  */
-function target(host: HostDefinition, service: string, proxyCommand: string): Transport {
+function targetFor(host: HostDefinition, service: string, options: RewireOptions, current: Record<string, unknown> | undefined): { target: Target; note?: string } {
+  const stdio: Target = { transport: 'stdio', stdio: stdioTarget(host, service, options.proxyCommand) };
+  if ((options.transport ?? 'stdio') !== 'http') return { target: stdio };
+  if (!options.http) throw new Error('rewire over HTTP needs the HTTP front\'s URL and token');
+  if (!host.http) return { target: stdio, note: `${host.name} has no HTTP transport: kept on mux-proxy (stdio)` };
+  if (options.httpOff?.has(service)) return { target: stdio, note: `services.${service} has http: false: kept on mux-proxy (stdio)` };
+  const headers: Record<string, string> = {};
+  const existing = current?.[host.http.headersKey];
+  if (existing && typeof existing === 'object' && !Array.isArray(existing)) {
+    for (const [key, value] of Object.entries(existing)) if (typeof value === 'string' && key.toLowerCase() !== 'authorization') headers[key] = value;
+  }
+  // The token itself, not a variable for the host to expand: the file is the
+  // user's own (as private as they keep it), Codex expands nothing in
+  // http_headers, and a GUI host may not have the variable in its environment.
+  headers['Authorization'] = `Bearer ${options.http.token}`;
+  return { target: { transport: 'http', url: `${options.http.url}/mcp/${encodeURIComponent(service)}`, headers } };
+}
+
+/** True when the entry already is `target`. */
+function upToDate(doc: HostDocument, host: HostDefinition, name: string, target: Target): boolean {
+  if (target.transport === 'stdio') {
+    const current = doc.transport(name);
+    const wanted = target.stdio;
+    return (
+      current !== undefined &&
+      current.command === wanted.command &&
+      canonical(current.args) === canonical(wanted.args) &&
+      (!('type' in wanted) || current.type === wanted.type) &&
+      // No URL left from an HTTP rewire.
+      (host.http === undefined || doc.fields(name)?.[host.http.urlKey] === undefined)
+    );
+  }
+  const fields = doc.fields(name);
+  const http = host.http;
+  return (
+    fields !== undefined &&
+    http !== undefined &&
+    fields[http.urlKey] === target.url &&
+    canonical(fields[http.headersKey]) === canonical(target.headers) &&
+    (http.type === undefined || fields['type'] === http.type) &&
+    STDIO_FIELDS.every((key) => fields[key] === undefined)
+  );
+}
+
+/**
+ * The transport a rewired stdio entry gets. A proxy script (`.js`) is run by
+ * this node, both by absolute path: GUI hosts have no shell PATH to resolve
+ * the script's `#!/usr/bin/env node` with.
+ */
+function stdioTarget(host: HostDefinition, service: string, proxyCommand: string): Transport {
   const result: Transport = proxyCommand.endsWith('.js') ? { command: process.execPath, args: [proxyCommand, service] } : { command: proxyCommand, args: [service] };
   if (host.stdioType !== undefined) result.type = host.stdioType;
   return result;
+}
+
+/**
+ * The edits that make the entry `target`. Within stdio only `command`/`args`/
+ * `type` are swapped; to or from HTTP whole fields come and go, and what they
+ * were is kept for undo.
+ */
+function planChange(file: HostFile, doc: HostDocument, name: string, target: Target, from: MuxdTransport | undefined): PlannedChange {
+  if (target.transport === 'stdio' && from !== 'http') {
+    return { name, edits: doc.swap(name, target.stdio), check: { where: doc.transportPath(name), target: target.stdio } };
+  }
+  const http = file.host.http;
+  if (!http) throw new Error(`${file.host.name} has no HTTP transport`);
+  let set: Array<[string, FieldValue]>;
+  let remove: string[];
+  if (target.transport === 'http') {
+    set = [...(http.type === undefined ? [] : [['type', http.type] as [string, FieldValue]]), [http.urlKey, target.url], [http.headersKey, target.headers]];
+    // A host without a `type` for HTTP must not keep `type: "stdio"`.
+    remove = [...STDIO_FIELDS, ...(http.type === undefined ? ['type'] : [])];
+  } else {
+    const { command, args, type } = target.stdio;
+    set = [...(type === undefined ? [] : [['type', type] as [string, FieldValue]]), ['command', command as string], ['args', args as string[]]];
+    remove = [http.urlKey, http.headersKey, ...(type === undefined ? ['type'] : [])];
+  }
+  const now = doc.fields(name) ?? {};
+  const setMap = Object.fromEntries(set);
+  const touched = [...new Set([...Object.keys(now), ...Object.keys(setMap), ...remove])].filter((key) => key in setMap || (remove.includes(key) && key in now));
+  const fields = {
+    before: Object.fromEntries(touched.map((key) => [key, key in now ? now[key] : null])),
+    after: Object.fromEntries(touched.map((key) => [key, key in setMap ? setMap[key] : null])),
+  };
+  return { name, edits: doc.replaceFields(name, set, remove), check: { path: [...file.serversPath, name], set: setMap, remove }, fields };
 }
 
 /** Literal env and header values of every entry, to mask in diffs. */
@@ -175,26 +295,37 @@ function baseOutcome(file: HostFile): FileOutcome {
   };
 }
 
+/** What marks entries as muxd's for these options. */
+function marksOf(options: RewireOptions): MuxdMarks {
+  return { proxyCommand: options.proxyCommand, httpUrls: [...(options.http ? [options.http.url] : []), ...(options.httpUrls ?? [])] };
+}
+
+/** A planned file rewire: each entry's plan, the changes made, and the new text (undefined: nothing to change). */
+export interface FileRewirePlan {
+  entries: EntryPlan[];
+  changes: PlannedChange[];
+  after: string | undefined;
+  doc: HostDocument;
+}
+
 /** Plans the rewire of one file's text: the entries' outcomes, and the new text (undefined: nothing to change). */
-export function planFileRewire(file: HostFile, text: string, options: RewireOptions): { entries: EntryPlan[]; after: string | undefined; doc: HostDocument } {
-  const doc = parseHostDocument(file, text, options.proxyCommand);
+export function planFileRewire(file: HostFile, text: string, options: RewireOptions): FileRewirePlan {
+  const doc = parseHostDocument(file, text, marksOf(options));
   const entries = (doc.entries ?? []).map((entry) => planEntry(file, doc, entry, options));
-  const changes = entries.filter((plan) => plan.change);
-  if (changes.length === 0) return { entries, after: undefined, doc };
-  const edits: Edit[] = [];
-  for (const plan of changes) {
+  const changes: PlannedChange[] = [];
+  for (const plan of entries) {
+    if (!plan.target) continue;
     try {
-      edits.push(...doc.swap(plan.outcome.name, (plan.change as TransportChange).target));
+      changes.push(planChange(file, doc, plan.outcome.name, plan.target, plan.from));
     } catch (error) {
-      plan.outcome = { name: plan.outcome.name, action: 'skip', reason: (error as Error).message.replace(/^[^:]*: /, '') };
-      delete plan.change;
+      plan.outcome = { name: plan.outcome.name, action: 'skip', ...(plan.outcome.service === undefined ? {} : { service: plan.outcome.service }), reason: (error as Error).message.replace(/^[^:]*: /, '') };
+      delete plan.target;
     }
   }
-  const applied = entries.flatMap((plan) => (plan.change ? [plan.change] : []));
-  if (applied.length === 0) return { entries, after: undefined, doc };
-  const after = applyEdits(text, edits);
-  checkOnlyTransportChanged(doc.value, parseHostDocument(file, after, options.proxyCommand).value, applied, file.path);
-  return { entries, after, doc };
+  if (changes.length === 0) return { entries, changes, after: undefined, doc };
+  const after = applyEdits(text, changes.flatMap((change) => change.edits));
+  checkOnlyTransportChanged(doc.value, parseHostDocument(file, after).value, changes.map((change) => change.check), file.path);
+  return { entries, changes, after, doc };
 }
 
 /**
@@ -208,7 +339,7 @@ export async function rewireFiles(options: RewireOptions): Promise<FileOutcome[]
     const outcome = baseOutcome(file);
     outcomes.push(outcome);
     try {
-      let plan: ReturnType<typeof planFileRewire> | undefined;
+      let plan: FileRewirePlan | undefined;
       const tracked = isGitTracked(file.path);
       const compute = (text: string) => {
         plan = planFileRewire(file, text, options);
@@ -221,34 +352,39 @@ export async function rewireFiles(options: RewireOptions): Promise<FileOutcome[]
         outcome.entries = (plan?.entries ?? []).map((entry) => entry.outcome);
         if (after === undefined || !plan) continue;
         if (leaveAlone) {
-          outcome.skipped = "tracked by git: rewiring would commit this machine's mux-proxy path (pass --include-tracked to rewire it anyway)";
+          const what = plan.entries.some((entry) => entry.target?.transport === 'http') ? "muxd's HTTP token" : "this machine's mux-proxy path";
+          outcome.skipped = `tracked by git: rewiring would commit ${what} (pass --include-tracked to rewire it anyway)`;
         } else {
           outcome.changed = true;
-          outcome.diff = maskedDiff(file.path, text, after, secretsOf(plan.doc, file));
+          outcome.diff = maskedDiff(file.path, text, after, [...secretsOf(plan.doc, file), ...(options.http ? [options.http.token] : [])]);
         }
         continue;
       }
       const update = await updateFileAtomic(file.path, compute, {
         beforeCommit: async (before, after, realFile) => {
-          const current = plan as ReturnType<typeof planFileRewire>;
-          const afterDoc = parseHostDocument(file, after, options.proxyCommand);
+          const current = plan as FileRewirePlan;
+          const afterDoc = parseHostDocument(file, after);
           const backup = await options.store.backup(realFile, before);
           outcome.backup = backup;
           const entries: JournalEntry[] = [];
-          for (const entryPlan of current.entries) {
-            if (!entryPlan.change) continue;
-            const name = entryPlan.outcome.name;
+          for (const change of current.changes) {
+            const { name } = change;
+            const entryPlan = current.entries.find((item) => item.outcome.name === name) as EntryPlan;
+            const target = entryPlan.target as Target;
             const regionBefore = current.doc.region(name);
             const regionAfter = afterDoc.region(name);
-            const withType = 'type' in entryPlan.change.target;
+            const stdioAfter: Transport = target.transport === 'stdio' ? target.stdio : { command: undefined, args: undefined };
+            const withType = 'type' in stdioAfter;
             entries.push({
               name,
               service: entryPlan.outcome.service as string,
-              where: entryPlan.change.where,
-              before: toJournalTransport(entryPlan.before ?? { command: undefined, args: undefined }, withType),
-              after: toJournalTransport(entryPlan.change.target, withType),
+              where: current.doc.transportPath(name),
+              before: toJournalTransport(current.doc.transport(name) ?? { command: undefined, args: undefined }, withType),
+              after: toJournalTransport(stdioAfter, withType),
               regionBefore: regionBefore ? before.slice(regionBefore.offset, regionBefore.offset + regionBefore.length) : '',
               regionAfter: regionAfter ? after.slice(regionAfter.offset, regionAfter.offset + regionAfter.length) : '',
+              transport: target.transport,
+              ...(change.fields ? { fields: change.fields } : {}),
             });
           }
           await options.store.writeJournal({ version: 1, file: realFile, host: file.host.id, scope: file.scope, format: file.format, serversPath: file.serversPath, time: new Date().toISOString(), backup, entries });
@@ -286,6 +422,10 @@ function undoJournal(journal: StoredJournal, file: Pick<HostFile, 'path' | 'serv
       continue;
     }
     // The entry changed since (a host rewrote it): put back the fields if they are still ours.
+    if (entry.fields) {
+      current = undoFields(entry, entry.fields, doc, file, journal, current, outcomes);
+      continue;
+    }
     const now = doc.transport(entry.name);
     const after = fromJournalTransport(entry.after);
     if (now && now.command === after.command && canonical(now.args) === canonical(after.args)) {
@@ -298,6 +438,31 @@ function undoJournal(journal: StoredJournal, file: Pick<HostFile, 'path' | 'serv
     }
   }
   return current;
+}
+
+/** Undoes a change of whole fields on an entry changed since: puts back the fields it touched while those it wrote are still there (headers aside). */
+function undoFields(
+  entry: JournalEntry,
+  fields: NonNullable<JournalEntry['fields']>,
+  doc: HostDocument,
+  file: Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'>,
+  journal: StoredJournal,
+  text: string,
+  outcomes: EntryOutcome[],
+): string {
+  const now = doc.fields(entry.name) ?? {};
+  // Identity: the URL, or the proxy command line; headers may have been edited (a new token) and the entry is still ours.
+  const ours = Object.entries(fields.after).every(([key, value]) => value === null || (typeof value === 'object' && !Array.isArray(value)) || canonical(now[key]) === canonical(value));
+  if (!ours) {
+    outcomes.push({ name: entry.name, action: 'skip', service: entry.service, reason: `no longer points at muxd${entry.transport === 'http' ? "'s HTTP front" : "'s mux-proxy"}: left as it is` });
+    return text;
+  }
+  const set = Object.entries(fields.before).filter(([, value]) => value !== null) as Array<[string, FieldValue]>;
+  const remove = Object.entries(fields.before).filter(([, value]) => value === null).map(([key]) => key);
+  const result = applyEdits(text, doc.replaceFields(entry.name, set, remove));
+  checkOnlyTransportChanged(doc.value, parseHostDocument(file, result).value, [{ path: [...journal.serversPath, entry.name], set: Object.fromEntries(set), remove }], file.path);
+  outcomes.push({ name: entry.name, action: 'restore', service: entry.service, reason: 'the entry changed since rewire: its other fields are kept as they are now' });
+  return result;
 }
 
 /**

@@ -40,12 +40,25 @@ export interface HostEntry {
   kind: EntryKind;
   /** For stdio (and disabled stdio) entries: what muxd would run. */
   spec?: ServerSpec;
-  /** For muxd entries: the service the proxy connects to. */
+  /** For muxd entries: the service the proxy connects to, or the HTTP URL names. */
   service?: string;
+  /** For muxd entries: through mux-proxy (stdio) or muxd's HTTP front. */
+  via?: MuxdTransport;
   /** Why the entry is skipped, or what it is (remote: its transport). */
   detail?: string;
   /** Settings the host reads that muxd cannot reproduce (`envFile`). */
   hostOnly: string[];
+}
+
+/** How a host entry reaches muxd: `mux-proxy <service>` over stdio, or `<http url>/mcp/<service>`. */
+export const MuxdTransports = ['stdio', 'http'] as const;
+export type MuxdTransport = (typeof MuxdTransports)[number];
+
+/** What marks an entry as muxd's: the mux-proxy path rewire writes, and the base URLs of muxd's HTTP front. */
+export interface MuxdMarks {
+  proxyCommand?: string | undefined;
+  /** Base URLs (`http://127.0.0.1:7777`): an entry whose URL is `<base>/mcp/<service>` goes through muxd. */
+  httpUrls?: readonly string[] | undefined;
 }
 
 /** Host variables muxd cannot expand: `${input:id}`, `${env:NAME}`, `${config:x}`... (muxd reads only `${NAME}` and `${NAME:-default}`). */
@@ -83,6 +96,31 @@ export function proxiedService(command: string, args: readonly string[], proxyCo
   return undefined;
 }
 
+/** The service `url` names on one of muxd's HTTP fronts (`<base>/mcp/<service>`), or undefined when it is not one. */
+export function httpService(url: string, bases: readonly string[]): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const match = /^\/mcp\/([^/]+)\/?$/.exec(parsed.pathname);
+  if (!match || parsed.search !== '' || parsed.hash !== '') return undefined;
+  const sameOrigin = bases.some((base) => {
+    try {
+      return new URL(base).origin === parsed.origin;
+    } catch {
+      return false;
+    }
+  });
+  if (!sameOrigin) return undefined;
+  try {
+    return decodeURIComponent(match[1] as string);
+  } catch {
+    return undefined;
+  }
+}
+
 const REMOTE_TYPES = new Set(['http', 'sse', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote', 'ws', 'websocket']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -113,24 +151,39 @@ function stringList(value: unknown): string[] | undefined {
   return result;
 }
 
+/** How a host spells a Streamable HTTP entry that sends request headers (shared/docs/hosts.md). */
+export interface HttpDialect {
+  /** The field holding the URL (`url`, `serverUrl`, Gemini's `httpUrl`). */
+  urlKey: string;
+  /** The field holding the request headers (`headers`, Codex's `http_headers`). */
+  headersKey: string;
+  /** The `type` an HTTP entry has, for hosts with the field. */
+  type?: string;
+}
+
 /** How one host spells its entries: what marks a remote, an extension, a disabled entry. */
 export interface EntryDialect {
   /** Keys whose presence makes an entry remote (`url`, `serverUrl`, `httpUrl`). */
   remoteKeys: readonly string[];
+  /** Streamable HTTP with headers; undefined for hosts that run stdio servers only (Claude Desktop). */
+  http?: HttpDialect;
   /** Zed: `command` may be `{ path, args, env }`, and entries with only `settings` are extension servers. */
   zed?: boolean;
 }
 
 /**
- * Classifies one raw entry of a host's servers map. `proxyCommand` is the
- * mux-proxy path rewire writes (entries using it are muxd's already).
+ * Classifies one raw entry of a host's servers map. `marks` say what is
+ * muxd's already: the mux-proxy path rewire writes, muxd's HTTP URLs.
  */
-export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown, proxyCommand?: string): HostEntry {
+export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown, marks: MuxdMarks = {}): HostEntry {
   const entry = (kind: EntryKind, extra: Partial<HostEntry> = {}): HostEntry => ({ name, kind, hostOnly: [], ...extra });
   if (!isRecord(raw)) return entry(EntryKind.Invalid, { detail: 'not an object' });
   const type = typeof raw['type'] === 'string' ? raw['type'] : undefined;
   const remoteKey = dialect.remoteKeys.find((key) => raw[key] !== undefined);
   if (remoteKey !== undefined || (type !== undefined && REMOTE_TYPES.has(type))) {
+    const url = dialect.http ? raw[dialect.http.urlKey] : undefined;
+    const service = typeof url === 'string' && marks.httpUrls ? httpService(url, marks.httpUrls) : undefined;
+    if (service !== undefined) return entry(EntryKind.Muxd, { service, via: 'http' });
     return entry(EntryKind.Remote, { detail: `a remote server (${type ?? remoteKey})` });
   }
   let command: unknown = raw['command'];
@@ -153,8 +206,8 @@ export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown,
   if (typeof command !== 'string' || command === '') return entry(EntryKind.Invalid, { detail: 'command is not a string' });
   if (argList === undefined) return entry(EntryKind.Invalid, { detail: 'args is not a list of strings' });
   if (envMap === undefined) return entry(EntryKind.Invalid, { detail: 'env is not a map of strings' });
-  const service = proxiedService(command, argList, proxyCommand);
-  if (service !== undefined) return entry(EntryKind.Muxd, { service });
+  const service = proxiedService(command, argList, marks.proxyCommand);
+  if (service !== undefined) return entry(EntryKind.Muxd, { service, via: 'stdio' });
   const unwrapped = unwrapShell(command, argList);
   const spec: ServerSpec = { command: unwrapped.command, args: unwrapped.args, env: envMap };
   if (typeof raw['cwd'] === 'string' && raw['cwd'] !== '') spec.cwd = raw['cwd'];

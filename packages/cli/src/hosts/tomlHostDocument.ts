@@ -2,17 +2,18 @@
  * Codex's config.toml. There is no well-kept TOML editor that edits a value
  * in place and tells where it is, so entries are located with
  * toml-eslint-parser (a full TOML AST with the range of every key, value and
- * table) and only the `command`/`args` values are spliced; smol-toml, the
- * parser @muxd/config uses, reads the values and re-checks the result.
+ * table) and only the `command`/`args` values are spliced (between stdio
+ * and HTTP: the transport key-values and the entry's `env` table); smol-toml,
+ * the parser @muxd/config uses, reads the values and re-checks the result.
  */
 import { parse as parseToml } from 'smol-toml';
 import { parseTOML } from 'toml-eslint-parser';
 import type { AST } from 'toml-eslint-parser';
-import { PLAIN_FIELDS, canonical, formatStringArray, leadingIndent, lineEnd, lineEnding, lineStart, valueAt } from './hostDocument.js';
-import type { Edit, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
+import { PLAIN_FIELDS, canonical, formatStringArray, leadingIndent, lineEnd, lineEnding, lineStart, removeListItems, valueAt } from './hostDocument.js';
+import type { Edit, FieldValue, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
 import type { HostFile } from './hostRegistry.js';
 import { classifyEntry } from './serverEntry.js';
-import type { HostEntry } from './serverEntry.js';
+import type { HostEntry, MuxdMarks } from './serverEntry.js';
 
 type KeyValue = AST.TOMLKeyValue;
 
@@ -26,14 +27,21 @@ function samePath(a: readonly (string | number)[], b: readonly string[]): boolea
 
 /** Where one entry is written: a `[mcp_servers.NAME]` table, or an inline table `NAME = { ... }`. */
 interface EntryLayout {
+  /** The table or inline table itself. */
   region: Span;
+  /** The region with the entry's sub-tables that follow it (`[mcp_servers.NAME.env]`): what the entry's text is. */
+  extent: Span;
   /** The key-values that are the entry's own fields. */
   fields: KeyValue[];
+  /** Every key-value in the table, dotted keys (`env.KEY = ...`) too. */
+  body: KeyValue[];
+  /** Sub-tables of the entry anywhere in the file, with whether they are inside `extent`. */
+  subTables: Array<{ table: AST.TOMLTable; key: string; inExtent: boolean }>;
   inline: boolean;
 }
 
 /** Parses a TOML host file. Throws `Error` with the line of a syntax error. */
-export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, proxyCommand?: string): HostDocument {
+export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, marks?: MuxdMarks): HostDocument {
   // A BOM becomes a space of the same length: offsets stay those of `text`.
   const source = text.charCodeAt(0) === 0xfeff ? ' ' + text.slice(1) : text;
   let value: Record<string, unknown>;
@@ -52,12 +60,27 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
   function layout(name: string): EntryLayout | 'dotted' | undefined {
     const path = [...file.serversPath, name];
     let dotted = false;
-    for (const item of top.body) {
+    for (const [index, item] of top.body.entries()) {
       if (item.type === 'TOMLTable') {
         if (item.kind === 'standard' && samePath(item.resolvedKey, path)) {
           // To the end of the last line: a comment there belongs to the entry.
           const end = lineEnd(source, item.range[1]);
-          return { region: { offset: item.range[0], length: end - item.range[0] }, fields: item.body.filter((kv) => kv.key.keys.length === 1), inline: false };
+          const isSub = (other: (typeof top.body)[number]): other is AST.TOMLTable =>
+            other.type === 'TOMLTable' && other.resolvedKey.length > path.length && samePath(other.resolvedKey.slice(0, path.length), path);
+          let last = index;
+          while (last + 1 < top.body.length && isSub(top.body[last + 1] as (typeof top.body)[number])) last++;
+          const extentEnd = lineEnd(source, (top.body[last] as AST.TOMLTable).range[1]);
+          const subTables = top.body.flatMap((other, otherIndex) =>
+            isSub(other) ? [{ table: other, key: String(other.resolvedKey[path.length]), inExtent: otherIndex > index && otherIndex <= last }] : [],
+          );
+          return {
+            region: { offset: item.range[0], length: end - item.range[0] },
+            extent: { offset: item.range[0], length: extentEnd - item.range[0] },
+            fields: item.body.filter((kv) => kv.key.keys.length === 1),
+            body: item.body,
+            subTables,
+            inline: false,
+          };
         }
         for (const kv of item.body) {
           const full = [...item.resolvedKey.map(String), ...keyNames(kv.key)];
@@ -74,13 +97,14 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
   }
 
   function inlineLayout(table: AST.TOMLInlineTable): EntryLayout {
-    return { region: { offset: table.range[0], length: table.range[1] - table.range[0] }, fields: table.body.filter((kv) => kv.key.keys.length === 1), inline: true };
+    const region = { offset: table.range[0], length: table.range[1] - table.range[0] };
+    return { region, extent: region, fields: table.body.filter((kv) => kv.key.keys.length === 1), body: table.body, subTables: [], inline: true };
   }
 
   const field = (entry: EntryLayout, key: string): KeyValue | undefined => entry.fields.find((kv) => keyNames(kv.key)[0] === key);
 
   const entries: HostEntry[] | undefined =
-    serversMap && Object.entries(serversMap).map(([name, raw]) => classifyEntry(file.host, name, raw, proxyCommand));
+    serversMap && Object.entries(serversMap).map(([name, raw]) => classifyEntry(file.host, name, raw, marks));
 
   function format(wanted: string | string[], previous: AST.TOMLContentNode | undefined): string {
     if (typeof wanted === 'string') return JSON.stringify(wanted);
@@ -115,7 +139,7 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     value,
     region(name): Span | undefined {
       const found = layout(name);
-      return typeof found === 'object' ? found.region : undefined;
+      return typeof found === 'object' ? found.extent : undefined;
     },
     transport(name): Transport | undefined {
       const entry = valueAt(value, [...file.serversPath, name]);
@@ -158,5 +182,113 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     transportPath(name): TransportPath {
       return { path: [...file.serversPath, name], names: { ...PLAIN_FIELDS } };
     },
+    fields(name) {
+      const entry = valueAt(value, [...file.serversPath, name]);
+      return typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? (entry as Record<string, unknown>) : undefined;
+    },
+    replaceFields(name, set, remove): Edit[] {
+      const entry = layout(name);
+      const where = `${file.serversPath.join('.')}.${name}`;
+      if (entry === 'dotted') throw new Error(`${file.path}: ${where} is written with dotted keys; rewire edits [${where}] tables and inline tables`);
+      if (!entry) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      const wanted = new Map(set);
+      const first = (kv: KeyValue) => keyNames(kv.key)[0] as string;
+      // A field written as a table or with dotted keys is removed whole, and written again inline when set.
+      const goes = (key: string) => remove.includes(key) || wanted.has(key);
+      const edits: Edit[] = [];
+      const removed = new Set<number>();
+      entry.body.forEach((kv, index) => {
+        const key = first(kv);
+        if (kv.key.keys.length === 1 && wanted.has(key)) {
+          const current = valueAt(value, [...file.serversPath, name, key]);
+          const next = wanted.get(key) as FieldValue;
+          if (canonical(current) !== canonical(next)) edits.push({ offset: kv.value.range[0], length: kv.value.range[1] - kv.value.range[0], content: formatField(next, kv.value) });
+        } else if (goes(key)) {
+          removed.add(index);
+        }
+      });
+      const subTables = entry.subTables.filter((sub) => goes(sub.key));
+      const apart = subTables.find((sub) => !sub.inExtent);
+      if (apart) {
+        throw new Error(`${file.path}: [${apart.table.resolvedKey.join('.')}] is apart from [${where}]; move it right under that table and run again`);
+      }
+      const inserts = set.filter(([key]) => !entry.fields.some((kv) => first(kv) === key && !removed.has(entry.body.indexOf(kv))));
+      const slot = entry.body.findIndex((_, index) => removed.has(index));
+      if (entry.inline) {
+        if (inserts.length > 0) {
+          const text = inserts.map(([key, item]) => `${tomlKey(key)} = ${formatField(item, undefined)}`).join(', ');
+          const anchor = entry.body[slot];
+          const last = entry.body.at(-1);
+          if (anchor) {
+            removed.delete(slot);
+            edits.push({ offset: anchor.range[0], length: anchor.range[1] - anchor.range[0], content: text });
+          } else if (last) {
+            edits.push({ offset: last.range[1], length: 0, content: `, ${text}` });
+          } else {
+            edits.push({ offset: entry.region.offset + 1, length: 0, content: ` ${text} ` });
+          }
+        }
+        edits.push(...removeListItems(entry.body.map((kv) => ({ offset: kv.range[0], length: kv.range[1] - kv.range[0] })), removed));
+        return edits;
+      }
+      if (inserts.length > 0) {
+        const anchor = entry.body[slot];
+        const indent = anchor ? (leadingIndent(source, anchor.range[0]) ?? '') : '';
+        const lines = inserts.map(([key, item]) => `${indent}${tomlKey(key)} = ${formatField(item, undefined)}`);
+        if (anchor) {
+          // The slot's whole line(s), its comment too (it spoke of the field replaced).
+          removed.delete(slot);
+          const start = lineStart(source, anchor.range[0]);
+          edits.push({ offset: start, length: lineEnd(source, anchor.range[1]) - start, content: lines.join(eol) });
+        } else {
+          const last = entry.body.at(-1);
+          const at = last ? lineEnd(source, last.range[1]) : lineEnd(source, entry.region.offset);
+          edits.push({ offset: at, length: 0, content: eol + lines.join(eol) });
+        }
+      }
+      for (const index of removed) edits.push(removeLine(entry.body[index] as KeyValue));
+      for (const { table } of subTables) {
+        // The table's lines, and the blank line before it.
+        let start = lineStart(source, table.range[0]);
+        const previousLine = lineStart(source, start - 1);
+        if (start > 0 && /^[ \t]*\r?\n$/.test(source.slice(previousLine, start))) start = previousLine;
+        const end = lineEnd(source, table.range[1]);
+        const next = source.indexOf('\n', end);
+        edits.push({ offset: start, length: (next === -1 ? end : next + 1) - start, content: '' });
+      }
+      return edits;
+    },
   };
+
+  /** A field's value as TOML: strings and lists as before, maps as an inline table. */
+  function formatField(wanted: FieldValue, previous: AST.TOMLContentNode | undefined): string {
+    if (typeof wanted === 'string' || (Array.isArray(wanted) && wanted.every((item) => typeof item === 'string'))) return format(wanted as string | string[], previous);
+    return tomlValue(wanted);
+  }
+
+  /** Removes a key-value of a standard table: its whole line(s). */
+  function removeLine(kv: KeyValue): Edit {
+    const start = lineStart(source, kv.range[0]);
+    const end = lineEnd(source, kv.range[1]);
+    const next = source.indexOf('\n', end);
+    return { offset: start, length: (next === -1 ? end : next + 1) - start, content: '' };
+  }
+}
+
+/** Plain data as an inline TOML value. Throws `Error` for what TOML cannot hold (null). */
+function tomlValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return `[${value.map(tomlValue).join(', ')}]`;
+  if (value && typeof value === 'object') {
+    const items = Object.entries(value).map(([key, item]) => `${tomlKey(key)} = ${tomlValue(item)}`);
+    return items.length === 0 ? '{}' : `{ ${items.join(', ')} }`;
+  }
+  throw new Error(`cannot write ${String(value)} in TOML`);
+}
+
+/** A TOML key: bare when it can be, else quoted. */
+function tomlKey(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
 }
