@@ -44,6 +44,25 @@ export interface HostFile extends HostFileLocation {
   host: HostDefinition;
 }
 
+/** How a host file is named in listings and --json output. */
+export interface HostFileLabel {
+  host: string;
+  hostName: string;
+  scope: HostScope;
+  variant?: string;
+  file: string;
+}
+
+export function labelOf(file: HostFile): HostFileLabel {
+  return {
+    host: file.host.id,
+    hostName: file.host.name,
+    scope: file.scope,
+    ...(file.variant === undefined ? {} : { variant: file.variant }),
+    file: file.path,
+  };
+}
+
 function pathApi(env: HostEnv) {
   return env.platform === 'win32' ? win32 : posix;
 }

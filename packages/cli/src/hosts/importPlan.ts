@@ -7,7 +7,7 @@
  */
 import { resolveConfig } from '@muxd/config';
 import type { HostFile } from './hostRegistry.js';
-import { describeFile } from './hostRegistry.js';
+import { describeFile, labelOf } from './hostRegistry.js';
 import { EntryKind, hasHostVariable, sameSpec, serviceNameFor } from './serverEntry.js';
 import type { HostEntry, ServerSpec } from './serverEntry.js';
 
@@ -49,14 +49,7 @@ export interface HostFileEntries {
 }
 
 function sourceOf(file: HostFile, entry: string): ImportSource {
-  return {
-    host: file.host.id,
-    hostName: file.host.name,
-    scope: file.scope,
-    ...(file.variant === undefined ? {} : { variant: file.variant }),
-    file: file.path,
-    entry,
-  };
+  return { ...labelOf(file), entry };
 }
 
 /** "'memory' in Cursor (user)" */

@@ -16,7 +16,7 @@ import { applyEdits, canonical, checkOnlyTransportChanged } from './hostDocument
 import type { Edit, FieldChange, FieldValue, HostDocument, Transport, TransportChange } from './hostDocument.js';
 import { isGitTracked, parseHostDocument } from './hostFiles.js';
 import type { HostDefinition, HostFile, HostScope } from './hostRegistry.js';
-import { HOSTS } from './hostRegistry.js';
+import { HOSTS, labelOf } from './hostRegistry.js';
 import { importSpec } from './importPlan.js';
 import { EntryKind, argSecrets, hasHostVariable, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
 import type { HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
@@ -284,11 +284,7 @@ export function maskedDiff(path: string, before: string, after: string, secrets:
 
 function baseOutcome(file: HostFile): FileOutcome {
   return {
-    host: file.host.id,
-    hostName: file.host.name,
-    scope: file.scope,
-    ...(file.variant === undefined ? {} : { variant: file.variant }),
-    file: file.path,
+    ...labelOf(file),
     entries: [],
     changed: false,
     reload: file.host.reload,
