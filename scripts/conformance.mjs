@@ -8,7 +8,7 @@
 //
 // The suite needs Node 22: scripts/conformance/ has its own package.json with
 // the `node` package (installed here on first use), so the root install stays
-// lean. Run after `tsc -b` (npm run conformance does both).
+// lean. Run after `npm run build` (npm run conformance does both).
 //
 //   node scripts/conformance.mjs [--scenario NAME] [--keep]
 import { spawn, spawnSync } from 'node:child_process';
@@ -34,7 +34,7 @@ const keep = args.includes('--keep');
 const cleanups = [];
 
 async function main() {
-  if (!existsSync(muxdMain)) throw new Error(`${muxdMain} is missing: build first (npx tsc -b)`);
+  if (!existsSync(muxdMain)) throw new Error(`${muxdMain} is missing: build first (npm run build)`);
   if (!existsSync(node22) || !existsSync(suiteMain)) {
     console.log('installing the conformance suite and Node 22 into scripts/conformance/ ...');
     const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: suiteDir, stdio: 'inherit' });

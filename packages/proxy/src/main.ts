@@ -266,4 +266,5 @@ function leave(code: number): void {
   process.stdout.once('drain', () => process.exit(code));
 }
 
-attach(await connectService(), false);
+// No top-level await: the proxy ships as one CommonJS file (see scripts/bundle-proxy.mjs).
+void connectService().then((connection) => attach(connection, false));

@@ -406,7 +406,7 @@ export const muxd = {
   aggregates: false,
   processPerSession: false,
   peer: false,
-  unavailable: () => (existsSync(join(ROOT, 'packages/daemon/dist/main.js')) && existsSync(MUX_PROXY_BIN) ? undefined : 'not built: run npx tsc -b'),
+  unavailable: () => (existsSync(join(ROOT, 'packages/daemon/dist/main.js')) && existsSync(join(ROOT, 'packages/proxy/dist/mux-proxy.cjs')) ? undefined : 'not built: run npm run build'),
   async start(run, id, servers, options) {
     // The run's directory is short: data sockets live under it, and socket paths are limited to 108 bytes.
     const home = join(run.tmp, id);
