@@ -6,7 +6,8 @@
  * mcp-proxy, mcp-hub and supergateway), drives it with the real SDK Client
  * over loopback only, prints one table (figure and ratio to direct, and the
  * verdict of each target line of the issue) and writes everything to
- * bench-results/latest.json. See docs/benchmarks.md.
+ * bench-results/latest.json, with a chart of latency and memory beside it
+ * (latest.svg). See docs/benchmarks.md.
  *
  * Environment:
  *   BENCH_QUICK=1             a ~2 minute smoke run (fewer calls and clients, shorter phases, a 2 x 2 seed)
@@ -21,6 +22,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { RUN_MARK, sweep } from './lib/processes.mjs';
+import { renderChart } from './lib/chart.mjs';
 import { checks, table } from './lib/report.mjs';
 import { SDK_VERSION } from './lib/sdk.mjs';
 import { BENCH_DIR, PEER_BINS, ROOT, TARGETS } from './lib/targets.mjs';
@@ -154,6 +156,7 @@ async function main() {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ meta, settings: SETTINGS, workloads: results, checks: verdicts, table: rendered.markdown, notes: rendered.notes }, null, 2)}\n`);
   if (!env['BENCH_OUT']) copyFileSync(out, join(dirname(out), `bench-${new Date(startedAt).toISOString().replaceAll(':', '-').slice(0, 19)}${QUICK ? '-quick' : ''}.json`));
+  const chart = await drawChart(out);
 
   const lines = [
     `muxd benchmarks (${QUICK ? 'quick' : 'full'} run, ${meta.date}; ${meta.nproc} x ${meta.cpu}, Node ${meta.node}; ${meta.totalS} s)`,
@@ -165,7 +168,7 @@ async function main() {
     'muxd targets:',
     ...verdicts.map((c) => `  ${c.pass === undefined ? 'n/a ' : c.pass ? 'PASS' : 'FAIL'}  ${c.line}: ${c.value}`),
     '',
-    `results: ${relative(process.cwd(), out) || out}`,
+    `results: ${relative(process.cwd(), out) || out}${chart ? `, chart: ${relative(process.cwd(), chart) || chart}` : ''}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -187,6 +190,24 @@ async function pinnedLatency(ctx) {
   const code = await new Promise((resolve) => child.once('exit', (c) => resolve(c)));
   if (code !== 0 || !existsSync(file)) return Object.fromEntries(ctx.targets.map((t) => [t.name, { na: `pinned run exited with code ${code}` }]));
   return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/**
+ * Draws the chart of the results in `file` next to it (same name, .svg).
+ * Without Vega (its install failed) the run still counts: the table and the
+ * JSON are the results, the chart is their picture.
+ * @param {string} file
+ * @returns {Promise<string | undefined>} the chart's path, if drawn
+ */
+async function drawChart(file) {
+  const svg = file.replace(/\.json$/, '') + '.svg';
+  try {
+    writeFileSync(svg, await renderChart(JSON.parse(readFileSync(file, 'utf8'))));
+    return svg;
+  } catch (error) {
+    run.log(`no chart: ${/** @type {Error} */ (error).message}`);
+    return undefined;
+  }
 }
 
 /**
