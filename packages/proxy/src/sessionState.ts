@@ -6,6 +6,7 @@
  * are never sent twice).
  */
 
+import { sniffRequestId } from '@muxd/protocol/lineReader';
 import { SHUTDOWN_METHOD } from '@muxd/protocol/wire';
 
 type Id = string | number;
@@ -24,8 +25,20 @@ export class SessionState {
   /** Requests from the host not answered yet: key -> id. */
   readonly #inflight = new Map<string, Id>();
 
-  /** Looks at one line from the host (already known to be a complete line). */
+  /**
+   * Looks at one line from the host (already known to be a complete line).
+   * Most lines are requests and notifications the session state does not
+   * depend on; for those the method and id are read from the line's ends
+   * (sniffEnvelope) instead of parsing a message that may be megabytes of
+   * file content. Anything else, or anything unclear, is parsed.
+   */
   fromHost(line: Buffer): void {
+    const envelope = sniffEnvelope(line);
+    if (envelope && !REPLAYED_METHODS.has(envelope.method)) {
+      if (envelope.method === 'notifications/initialized') this.initialized = true;
+      if (envelope.id !== undefined) this.#inflight.set(key(envelope.id), envelope.id);
+      return;
+    }
     let message: unknown;
     try {
       message = JSON.parse(line.toString('utf8'));
@@ -82,6 +95,33 @@ export class SessionState {
   }
 }
 
+/** Methods whose requests the replay rebuilds: always parsed in full. */
+const REPLAYED_METHODS = new Set(['initialize', 'resources/subscribe', 'resources/unsubscribe', 'logging/setLevel']);
+
+/** How much of each end of a line the sniffer reads. */
+const SNIFF_HEAD = 512;
+const SNIFF_TAIL = 128;
+/** A top-level `"method":"..."` member, before any nested value. */
+const METHOD_MEMBER = /^\s*\{[^{}[\]]*?"method"\s*:\s*"((?:[^"\\]|\\.)*)"/;
+
+/**
+ * The method and id of a request or notification, read without parsing:
+ * the method from the members before the first nested value, the id as
+ * `sniffRequestId` finds it (leading, or closing the object as the MCP SDK
+ * writes it). Undefined when unsure, for the caller to parse the line.
+ */
+export function sniffEnvelope(line: Buffer): { method: string; id: Id | undefined } | undefined {
+  const head = line.subarray(0, SNIFF_HEAD);
+  const method = METHOD_MEMBER.exec(head.toString('utf8'))?.[1];
+  if (method === undefined || method.includes('\\')) return undefined;
+  if (method.startsWith('notifications/')) {
+    // A notification has no id; one that carries a top-level id anyway is parsed.
+    return /"id"\s*:/.test(head.toString('utf8')) || line.length > SNIFF_HEAD ? undefined : { method, id: undefined };
+  }
+  const id = sniffRequestId({ head, tail: line.subarray(Math.max(0, line.length - SNIFF_TAIL)) });
+  return id === null ? undefined : { method, id };
+}
+
 export interface ScannerEvents {
   onResponse: (id: Id) => void;
   /** muxd announced a deliberate shutdown. */
@@ -113,9 +153,10 @@ export class ResponseScanner {
     while (start < chunk.length) {
       const newline = chunk.indexOf(0x0a, start);
       const end = newline === -1 ? chunk.length : newline;
-      if (!this.#judged && end > start) {
-        this.#head += chunk.toString('utf8', start, Math.min(end, start + HEAD_CHARS));
-        if (this.#head.length >= HEAD_CHARS || newline !== -1) this.#judge();
+      if (!this.#judged) {
+        if (end > start) this.#head += chunk.toString('utf8', start, Math.min(end, start + HEAD_CHARS));
+        // A line's newline may come alone at the start of the next chunk: judge its head then.
+        if (this.#head.length >= HEAD_CHARS || (newline !== -1 && this.#head !== '')) this.#judge();
       }
       if (newline === -1) return;
       this.#head = '';
