@@ -4,9 +4,11 @@
  *
  * - `direct`: every session spawns its own server (what hosts do today);
  * - `muxd`: a muxd daemon, and every session runs `mux-proxy <service>`;
+ * - `muxd-http`: the same daemon, every session a Streamable HTTP client of its HTTP front;
  * - `mcp-proxy`: one `mcp-proxy` per server, Streamable HTTP, one shared child;
  * - `mcp-hub`: one hub for every server (its /mcp endpoint is HTTP+SSE), one shared child each;
- * - `supergateway`: one `supergateway --stateful` per server, Streamable HTTP, one child per session.
+ * - `supergateway`: one `supergateway --stateful` per server, Streamable HTTP, one child per session;
+ * - `relays` (latency only): direct behind two byte relays, the floor of two processes on the path.
  *
  * A peer that is not installed or does not start is reported by the caller
  * as n/a with the reason; nothing here talks to anything but 127.0.0.1.
@@ -33,6 +35,7 @@ export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export const BENCH_DIR = join(ROOT, 'scripts/bench');
 const BENCH_MODULES = join(BENCH_DIR, 'node_modules');
 const MUXD_BIN = join(ROOT, 'packages/daemon/bin/muxd.js');
+const RELAY = join(BENCH_DIR, 'lib/relay.cjs');
 /** What a host's config names: the installed bin, run through its `#!/usr/bin/env node` line. */
 const MUX_PROXY_BIN = join(ROOT, 'node_modules/.bin/mux-proxy');
 const EVERYTHING_MAIN = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -126,6 +129,8 @@ export function memoryServer(name, file, options = {}) {
  * @property {string} name
  * @property {boolean} processPerSession whether each session gets its own server process
  * @property {boolean} aggregates whether one session reaches every server (mcp-hub), as a host would configure it
+ * @property {boolean} [reference] runs in the latency workloads only, as a yardstick rather than a contender
+ * @property {boolean} [spawnsPerSession] whether each new session starts a Node process (its server, or mux-proxy)
  * @property {boolean} peer
  * @property {() => string | undefined} unavailable why it cannot run here, if it cannot
  * @property {(run: RunContext, id: string, servers: ServerSpec[], options: { cold?: boolean }) => Promise<Deployment>} start
@@ -378,6 +383,7 @@ export const direct = {
   name: 'direct',
   aggregates: false,
   processPerSession: true,
+  spawnsPerSession: true,
   peer: false,
   unavailable: () => undefined,
   async start(run, id, servers) {
@@ -400,14 +406,47 @@ export const direct = {
 
 // -------------------------------------------------------------------- muxd
 
-/** @type {Target} */
-export const muxd = {
-  name: 'muxd',
+/**
+ * A reference for the latency workloads only: direct, behind two byte
+ * relays (scripts/bench/lib/relay.cjs) that parse nothing. No design with
+ * two processes on the path, as mux-proxy plus muxd, can be faster.
+ * @type {Target}
+ */
+export const relays = {
+  name: 'relays',
   aggregates: false,
-  processPerSession: false,
+  processPerSession: true,
   peer: false,
-  unavailable: () => (existsSync(join(ROOT, 'packages/daemon/dist/main.js')) && existsSync(join(ROOT, 'packages/proxy/dist/mux-proxy.cjs')) ? undefined : 'not built: run npm run build'),
-  async start(run, id, servers, options) {
+  reference: true,
+  unavailable: () => undefined,
+  async start(run, id, servers) {
+    /** @type {Session[]} */
+    const sessions = [];
+    return {
+      async connect(name) {
+        const server = findServer(servers, name);
+        const argv = [RELAY, process.execPath, RELAY, server.command, ...server.args];
+        const { transport, stderrTail } = stdioTransport(run, id, { command: process.execPath, args: argv, cwd: server.cwd, env: serverEnv(server) });
+        const session = await openSession(transport, server, undefined, stderrTail);
+        sessions.push(session);
+        return session;
+      },
+      processes: () => deploymentProcesses(id),
+      serverPids: (name) => serverProcesses(id, name),
+      stop: () => teardown(id, sessions),
+    };
+  },
+};
+
+/**
+ * muxd, reached the way a host would: over stdio through `mux-proxy`, or
+ * (as `muxctl rewire --transport http` sets hosts up) over its Streamable
+ * HTTP front with the bearer token, which costs no process per session.
+ * @param {'stdio' | 'http'} transport
+ * @returns {Target['start']}
+ */
+function startMuxd(transport) {
+  return async (run, id, servers, options) => {
     // The run's directory is short: data sockets live under it, and socket paths are limited to 108 bytes.
     const home = join(run.tmp, id);
     mkdirSync(home, { recursive: true });
@@ -415,16 +454,18 @@ export const muxd = {
     const services = Object.fromEntries(
       servers.map((server) => [server.name, { command: server.command, args: server.args, cwd: server.cwd, env: serverEnv(server) }]),
     );
-    writeFileSync(configFile, JSON.stringify({ services }, null, 2));
+    const port = transport === 'http' ? await freePort() : undefined;
+    writeFileSync(configFile, JSON.stringify({ services, ...(port ? { http: { listen: `127.0.0.1:${port}` } } : {}) }, null, 2));
     const env = { MUXD_HOME: home, MUXD_CONFIG: configFile };
     /** @type {number | undefined} */
     let daemonPid;
-    if (!options.cold) {
+    // Cold over stdio, mux-proxy starts muxd itself; over HTTP nothing would, so cold includes muxd's start.
+    if (!options.cold || transport === 'http') {
       const daemon = spawnDaemon(run, id, [process.execPath, MUXD_BIN, '--config', configFile], { env, log: join(home, 'muxd.stderr.log') });
       daemonPid = daemon.pid;
       await waitFor('muxd control socket', async () => {
         daemon.check();
-        return canConnect(join(home, 'run', 'muxd.ctl'));
+        return (await canConnect(join(home, 'run', 'muxd.ctl'))) && (port === undefined || (await canConnect(port)));
       });
     }
     /** @type {Session[]} */
@@ -432,8 +473,15 @@ export const muxd = {
     return {
       async connect(name) {
         const server = findServer(servers, name);
-        const { transport, stderrTail } = stdioTransport(run, id, { command: MUX_PROXY_BIN, args: [name], cwd: ROOT, env });
-        const session = await openSession(transport, server, undefined, stderrTail);
+        let session;
+        if (port === undefined) {
+          const { transport: stdio, stderrTail } = stdioTransport(run, id, { command: MUX_PROXY_BIN, args: [name], cwd: ROOT, env });
+          session = await openSession(stdio, server, undefined, stderrTail);
+        } else {
+          const token = readFileSync(join(home, 'http-token'), 'utf8').trim();
+          const http = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp/${name}`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+          session = await openSession(http, server);
+        }
         sessions.push(session);
         return session;
       },
@@ -445,7 +493,31 @@ export const muxd = {
         await teardown(id, sessions, Number.isInteger(pid) && pid > 0 ? [pid] : []);
       },
     };
-  },
+  };
+}
+
+const muxdBuilt = () =>
+  existsSync(join(ROOT, 'packages/daemon/dist/main.js')) && existsSync(join(ROOT, 'packages/proxy/dist/mux-proxy.cjs')) ? undefined : 'not built: run npm run build';
+
+/** @type {Target} */
+export const muxd = {
+  name: 'muxd',
+  aggregates: false,
+  processPerSession: false,
+  spawnsPerSession: true,
+  peer: false,
+  unavailable: muxdBuilt,
+  start: startMuxd('stdio'),
+};
+
+/** @type {Target} */
+export const muxdHttp = {
+  name: 'muxd-http',
+  aggregates: false,
+  processPerSession: false,
+  peer: false,
+  unavailable: muxdBuilt,
+  start: startMuxd('http'),
 };
 
 /** @param {string} path */
@@ -597,6 +669,7 @@ export const supergateway = {
   name: 'supergateway',
   aggregates: false,
   processPerSession: true,
+  spawnsPerSession: true,
   peer: true,
   unavailable: () => peerMissing('supergateway'),
   start: gatewayPerServer('supergateway', (server, port) => [
@@ -615,4 +688,4 @@ export const supergateway = {
 };
 
 /** Every target, `direct` first: it is what every ratio is taken against. */
-export const TARGETS = [direct, muxd, mcpProxy, mcpHub, supergateway];
+export const TARGETS = [direct, muxd, muxdHttp, mcpProxy, mcpHub, supergateway, relays];

@@ -4,6 +4,7 @@
  * (report.mjs does). Times are milliseconds from `performance.now()`,
  * memory is PSS in MiB from /proc/PID/smaps_rollup.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { delay, killAndWait, memoryOf } from './processes.mjs';
@@ -104,6 +105,7 @@ async function eachTarget(ctx, label, fn) {
   /** @type {WorkloadResult} */
   const out = {};
   for (const target of ctx.targets) {
+    if (target.reference) continue;
     const missing = target.unavailable();
     if (missing) {
       out[target.name] = { na: missing };
@@ -181,7 +183,7 @@ async function settledMemory(dep, settleMs) {
  * @param {Context} ctx
  * @param {string} label
  * @param {ServerSpec} server
- * @param {{ calls: number, warmup: number, block: number, message: string, bytes?: boolean }} plan
+ * @param {{ calls: number, warmup: number, block: number, message: string, bytes?: boolean, reference?: boolean }} plan
  * @returns {Promise<WorkloadResult>}
  */
 async function interleaved(ctx, label, server, plan) {
@@ -191,6 +193,7 @@ async function interleaved(ctx, label, server, plan) {
   const live = [];
   try {
     for (const target of ctx.targets) {
+      if (target.reference && !plan.reference) continue;
       const missing = target.unavailable();
       if (missing) {
         out[target.name] = { na: missing };
@@ -272,7 +275,7 @@ async function interleaved(ctx, label, server, plan) {
  */
 export function latency(ctx) {
   const { latencyCalls: calls, latencyWarmup: warmup, latencyBlock: block } = ctx.settings;
-  return interleaved(ctx, 'latency', everythingServer(), { calls, warmup, block, message: 'hello' });
+  return interleaved(ctx, 'latency', everythingServer(), { calls, warmup, block, message: 'hello', reference: true });
 }
 
 /**
@@ -287,6 +290,7 @@ export function latencyMemory(ctx) {
     warmup: latencyWarmup,
     block: Math.ceil(latencyBlock / 3),
     message: '',
+    reference: true,
   });
 }
 
@@ -478,9 +482,14 @@ export function seed(ctx) {
  * while the server already runs for another one; cold: nothing running.
  * @param {Context} ctx
  */
-export function sessionStart(ctx) {
+export async function sessionStart(ctx) {
   const { startWarmRuns: warmRuns, startColdRuns: coldRuns } = ctx.settings;
   const server = everythingServer();
+  // The floor of any session that starts a Node process (direct's server, mux-proxy), on this machine now.
+  const nodeStart = [];
+  for (let i = 0; i < warmRuns; i++) nodeStart.push(await timeNodeStart());
+  const nodeStartMs = round(median(nodeStart), 1);
+  ctx.run.log(`  node -e 0: ${nodeStartMs} ms (median of ${warmRuns})`);
   return eachTarget(ctx, 'session-start', async (target) => {
     const warm = await withDeployment(ctx, target, [server], async (dep) => {
       const first = await dep.connect(server.name);
@@ -518,8 +527,20 @@ export function sessionStart(ctx) {
       coldMs: round(median(cold), 1),
       warmRuns,
       coldRuns,
+      ...(target.spawnsPerSession ? { nodeStartMs } : {}),
     };
   });
+}
+
+/** Milliseconds from spawning `node -e 0` to its exit. */
+async function timeNodeStart() {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  return performance.now() - started;
 }
 
 /**
