@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostEnv } from '../src/hosts/hostEnv.js';
 import { hostEnvFromProcess } from '../src/hosts/hostEnv.js';
-import { HOSTS, findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
+import { HOSTS, describeFile, findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
 import { createFakeHome } from './fakeHome.js';
 
 function paths(env: HostEnv): Record<string, string[]> {
@@ -23,6 +23,30 @@ describe('host config locations', () => {
     assert.deepEqual(located['codex'], ['user /home/me/.codex/config.toml', 'project /work/app/.codex/config.toml']);
     assert.deepEqual(located['gemini'], ['user /home/me/.gemini/settings.json', 'project /work/app/.gemini/settings.json']);
     assert.deepEqual(located['zed'], ['user /xdg/zed/settings.json', 'project /work/app/.zed/settings.json']);
+    assert.deepEqual(located['cline'], [
+      'user /xdg/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Code - Insiders) /xdg/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Cursor) /xdg/Cursor/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Windsurf) /xdg/Windsurf/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(VSCodium) /xdg/VSCodium/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+    ]);
+    assert.deepEqual(located['roo'], [
+      'user /xdg/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
+      'user(Code - Insiders) /xdg/Code - Insiders/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
+      'user(Cursor) /xdg/Cursor/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
+      'user(Windsurf) /xdg/Windsurf/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
+      'user(VSCodium) /xdg/VSCodium/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
+      'project /work/app/.roo/mcp.json',
+    ]);
+    assert.deepEqual(located['kiro'], ['user /home/me/.kiro/settings/mcp.json', 'project /work/app/.kiro/settings/mcp.json']);
+    assert.deepEqual(located['copilot-cli'], ['user /home/me/.copilot/mcp-config.json', 'project /work/app/.github/mcp.json']);
+    assert.deepEqual(located['junie'], ['user /home/me/.junie/mcp/mcp.json', 'project /work/app/.junie/mcp/mcp.json']);
+  });
+
+  test("Copilot CLI's .mcp.json is Claude Code's project file: only Claude Code lists it", () => {
+    const env: HostEnv = { home: '/home/me', platform: 'linux', projectDir: '/work/app' };
+    const owners = HOSTS.filter((host) => host.locate(env).some((location) => location.path === '/work/app/.mcp.json')).map((host) => host.id);
+    assert.deepEqual(owners, ['claude-code']);
   });
 
   test('CLAUDE_CONFIG_DIR and CODEX_HOME move those files; no XDG means ~/.config', () => {
@@ -38,6 +62,18 @@ describe('host config locations', () => {
     assert.equal(located['claude-desktop']?.[0], 'user /Users/me/Library/Application Support/Claude/claude_desktop_config.json');
     assert.equal(located['vscode']?.[0], 'user /Users/me/Library/Application Support/Code/User/mcp.json');
     assert.equal(located['zed']?.[0], 'user /Users/me/.config/zed/settings.json');
+    assert.deepEqual(located['cline'], [
+      'user /Users/me/Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Code - Insiders) /Users/me/Library/Application Support/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Cursor) /Users/me/Library/Application Support/Cursor/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Windsurf) /Users/me/Library/Application Support/Windsurf/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(VSCodium) /Users/me/Library/Application Support/VSCodium/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+    ]);
+    assert.equal(located['roo']?.[2], 'user(Cursor) /Users/me/Library/Application Support/Cursor/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json');
+    assert.equal(located['roo']?.[5], 'project /p/.roo/mcp.json');
+    assert.deepEqual(located['kiro'], ['user /Users/me/.kiro/settings/mcp.json', 'project /p/.kiro/settings/mcp.json']);
+    assert.deepEqual(located['copilot-cli'], ['user /Users/me/.copilot/mcp-config.json', 'project /p/.github/mcp.json']);
+    assert.deepEqual(located['junie'], ['user /Users/me/.junie/mcp/mcp.json', 'project /p/.junie/mcp/mcp.json']);
   });
 
   test('Windows: %APPDATA%, and the Store build of Claude Desktop under %LOCALAPPDATA%', () => {
@@ -49,6 +85,24 @@ describe('host config locations', () => {
     assert.equal(located['vscode']?.[0], 'user C:\\Users\\me\\AppData\\Roaming\\Code\\User\\mcp.json');
     assert.equal(located['zed']?.[0], 'user C:\\Users\\me\\AppData\\Roaming\\Zed\\settings.json');
     assert.equal(located['cursor']?.[1], 'project C:\\src\\app\\.cursor\\mcp.json');
+    assert.deepEqual(located['cline'], [
+      'user C:\\Users\\me\\AppData\\Roaming\\Code\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
+      'user(Code - Insiders) C:\\Users\\me\\AppData\\Roaming\\Code - Insiders\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
+      'user(Cursor) C:\\Users\\me\\AppData\\Roaming\\Cursor\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
+      'user(Windsurf) C:\\Users\\me\\AppData\\Roaming\\Windsurf\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
+      'user(VSCodium) C:\\Users\\me\\AppData\\Roaming\\VSCodium\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
+    ]);
+    assert.equal(located['roo']?.[0], 'user C:\\Users\\me\\AppData\\Roaming\\Code\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json');
+    assert.equal(located['roo']?.[5], 'project C:\\src\\app\\.roo\\mcp.json');
+    assert.deepEqual(located['kiro'], ['user C:\\Users\\me\\.kiro\\settings\\mcp.json', 'project C:\\src\\app\\.kiro\\settings\\mcp.json']);
+    assert.deepEqual(located['copilot-cli'], ['user C:\\Users\\me\\.copilot\\mcp-config.json', 'project C:\\src\\app\\.github\\mcp.json']);
+    assert.deepEqual(located['junie'], ['user C:\\Users\\me\\.junie\\mcp\\mcp.json', 'project C:\\src\\app\\.junie\\mcp\\mcp.json']);
+  });
+
+  test('Windows without APPDATA: the VS Code family under AppData\\Roaming of the home', () => {
+    const located = paths({ home: 'C:\\Users\\me', platform: 'win32', projectDir: 'C:\\p' });
+    assert.equal(located['cline']?.[3], 'user(Windsurf) C:\\Users\\me\\AppData\\Roaming\\Windsurf\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json');
+    assert.equal(located['roo']?.[4], 'user(VSCodium) C:\\Users\\me\\AppData\\Roaming\\VSCodium\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json');
   });
 
   test('the environment of a process: empty variables are unset, the project defaults to the current directory', () => {
@@ -69,6 +123,32 @@ describe('findHostFiles', () => {
     writeFileSync(join(home.env.projectDir, '.mcp.json'), '{"mcpServers": {}}');
     const found = findHostFiles(home.env).map((file) => `${file.host.id} ${file.scope}${file.variant ? ` ${file.variant}` : ''}`);
     assert.deepEqual(found, ['claude-code project', 'cursor user', 'vscode user', 'vscode user profile 1a2b3c']);
+  });
+
+  test('Cline and Roo Code are found in each editor of the VS Code family, named by it', (t) => {
+    const home = createFakeHome(t, []);
+    const xdg = home.env.XDG_CONFIG_HOME as string;
+    const put = (path: string) => {
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, '{"mcpServers": {}}');
+    };
+    put(join(xdg, 'Cursor', 'User', 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'));
+    put(join(xdg, 'Code', 'User', 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'));
+    put(join(xdg, 'VSCodium', 'User', 'globalStorage', 'rooveterinaryinc.roo-cline', 'settings', 'mcp_settings.json'));
+    put(join(home.env.projectDir, '.roo', 'mcp.json'));
+    // Another extension's settings in the same editor are nobody's.
+    put(join(xdg, 'Windsurf', 'User', 'globalStorage', 'other.extension', 'settings', 'mcp_settings.json'));
+    assert.deepEqual(findHostFiles(home.env).map(describeFile), ['Cline (user)', 'Cline (Cursor, user)', 'Roo Code (VSCodium, user)', 'Roo Code (project)']);
+  });
+
+  test('Kiro and Junie run from the home directory: the shared file once, as the user file', (t) => {
+    const home = createFakeHome(t, []);
+    for (const path of [join(home.env.home, '.kiro', 'settings', 'mcp.json'), join(home.env.home, '.junie', 'mcp', 'mcp.json')]) {
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, '{"mcpServers": {}}');
+    }
+    const found = findHostFiles({ ...home.env, projectDir: home.env.home }, [hostById('kiro')!, hostById('junie')!]);
+    assert.deepEqual(found.map((file) => `${file.host.id} ${file.scope}`), ['kiro user', 'junie user']);
   });
 
   test('a project that is the home directory lists the shared file once, as the user file', (t) => {

@@ -9,7 +9,7 @@ import { posix, win32 } from 'node:path';
 import type { HostEnv } from './hostEnv.js';
 import type { EntryDialect } from './serverEntry.js';
 
-export const HostIds = ['claude-code', 'claude-desktop', 'cursor', 'vscode', 'windsurf', 'codex', 'gemini', 'zed'] as const;
+export const HostIds = ['claude-code', 'claude-desktop', 'cursor', 'vscode', 'windsurf', 'codex', 'gemini', 'zed', 'cline', 'roo', 'kiro', 'copilot-cli', 'junie'] as const;
 export type HostId = (typeof HostIds)[number];
 
 export const HostScopes = { User: 'user', Local: 'local', Project: 'project' } as const;
@@ -87,6 +87,25 @@ const json = (path: string, scope: HostScope, serversPath: string[], variant?: s
   serversPath,
   ...(variant === undefined ? {} : { variant }),
 });
+
+/**
+ * The VS Code family: editors whose extensions keep their settings under
+ * `<appData>/<product>/User/globalStorage/<extension id>`, each with the
+ * variant it is listed as (none for VS Code itself).
+ */
+const VSCODE_FAMILY: ReadonlyArray<readonly [product: string, variant: string | undefined]> = [
+  ['Code', undefined],
+  ['Code - Insiders', 'Code - Insiders'],
+  ['Cursor', 'Cursor'],
+  ['Windsurf', 'Windsurf'],
+  ['VSCodium', 'VSCodium'],
+];
+
+/** An extension's settings file in every editor of the VS Code family. */
+function extensionSettings(env: HostEnv, extensionId: string, fileName: string): HostFileLocation[] {
+  const { join } = pathApi(env);
+  return VSCODE_FAMILY.map(([product, variant]) => json(join(appData(env), product, 'User', 'globalStorage', extensionId, 'settings', fileName), HostScopes.User, ['mcpServers'], variant));
+}
 
 export const HOSTS: readonly HostDefinition[] = [
   {
@@ -212,6 +231,63 @@ export const HOSTS: readonly HostDefinition[] = [
         { ...json(join(userDir, 'settings.json'), HostScopes.User, ['context_servers']), format: 'jsonc' },
         { ...json(join(env.projectDir, '.zed', 'settings.json'), HostScopes.Project, ['context_servers']), format: 'jsonc' },
       ];
+    },
+  },
+  {
+    id: 'cline',
+    name: 'Cline',
+    reload: 'let Cline pick it up: it watches its settings file and applies changes on save',
+    stdioType: 'stdio',
+    remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers', type: 'streamableHttp' },
+    locate(env) {
+      return extensionSettings(env, 'saoudrizwan.claude-dev', 'cline_mcp_settings.json');
+    },
+  },
+  {
+    id: 'roo',
+    name: 'Roo Code',
+    reload: "let Roo Code apply it on save, or restart the server in Roo's MCP panel",
+    remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers', type: 'streamable-http' },
+    locate(env) {
+      const { join } = pathApi(env);
+      return [...extensionSettings(env, 'rooveterinaryinc.roo-cline', 'mcp_settings.json'), json(join(env.projectDir, '.roo', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+    },
+  },
+  {
+    id: 'kiro',
+    name: 'Kiro',
+    reload: 'let Kiro reconnect its servers, which it does when the file is saved',
+    remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers' },
+    locate(env) {
+      const { join } = pathApi(env);
+      return [json(join(env.home, '.kiro', 'settings', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.kiro', 'settings', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+    },
+  },
+  {
+    id: 'copilot-cli',
+    name: 'GitHub Copilot CLI',
+    reload: 'start a new copilot session',
+    stdioType: 'local',
+    remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers', type: 'http' },
+    locate(env) {
+      const { join } = pathApi(env);
+      // Its other project file, `.mcp.json`, is Claude Code's: listed once, as that host's.
+      return [json(join(env.home, '.copilot', 'mcp-config.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.github', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+    },
+  },
+  {
+    id: 'junie',
+    name: 'Junie',
+    reload: "restart Junie's session (or the IDE)",
+    // Its remote spelling is not settled: stdio only, as Claude Desktop.
+    remoteKeys: ['url'],
+    locate(env) {
+      const { join } = pathApi(env);
+      return [json(join(env.home, '.junie', 'mcp', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.junie', 'mcp', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
     },
   },
 ];
