@@ -1,6 +1,6 @@
 /**
  * A fake home holding every fixture host file where its host looks for it
- * (Linux layout), for tests that run muxctl's host code without touching
+ * (Linux layout; Roo Code's in the project), for tests that run muxctl's host code without touching
  * the real one.
  */
 import type { TestContext } from 'node:test';
@@ -31,7 +31,7 @@ export interface FakeHome {
   snapshot(): Map<string, string>;
 }
 
-const PLACES: Record<string, (home: string, xdg: string) => string> = {
+const PLACES: Record<string, (home: string, xdg: string, project: string) => string> = {
   'claude.json': (home) => join(home, '.claude.json'),
   'claude_desktop_config.json': (_home, xdg) => join(xdg, 'Claude', 'claude_desktop_config.json'),
   'cursor-mcp.json': (home) => join(home, '.cursor', 'mcp.json'),
@@ -40,6 +40,11 @@ const PLACES: Record<string, (home: string, xdg: string) => string> = {
   'codex-config.toml': (home) => join(home, '.codex', 'config.toml'),
   'gemini-settings.json': (home) => join(home, '.gemini', 'settings.json'),
   'zed-settings.json': (_home, xdg) => join(xdg, 'zed', 'settings.json'),
+  'cline_mcp_settings.json': (_home, xdg) => join(xdg, 'Code', 'User', 'globalStorage', 'saoudrizwan.claude-dev', 'settings', 'cline_mcp_settings.json'),
+  'roo-mcp.json': (_home, _xdg, project) => join(project, '.roo', 'mcp.json'),
+  'kiro-mcp.json': (home) => join(home, '.kiro', 'settings', 'mcp.json'),
+  'copilot-mcp-config.json': (home) => join(home, '.copilot', 'mcp-config.json'),
+  'junie-mcp.json': (home) => join(home, '.junie', 'mcp', 'mcp.json'),
 };
 
 /** Makes a temp home with the fixtures `names` (default: all) installed; removed after the test. */
@@ -54,7 +59,7 @@ export function createFakeHome(t: Pick<TestContext, 'after'>, names: string[] = 
   for (const name of names) {
     const place = PLACES[name];
     if (!place) throw new Error(`no place for fixture ${name}`);
-    const path = place(home, xdg);
+    const path = place(home, xdg, project);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, fixture(name).replaceAll(FIXTURE_PROJECT, project));
     files[name] = path;

@@ -27,6 +27,11 @@ const FILES = {
   'codex-config.toml': fileFor('codex', 'toml', ['mcp_servers']),
   'gemini-settings.json': fileFor('gemini', 'jsonc', ['mcpServers']),
   'zed-settings.json': fileFor('zed', 'jsonc', ['context_servers']),
+  'cline_mcp_settings.json': fileFor('cline', 'json', ['mcpServers']),
+  'roo-mcp.json': fileFor('roo', 'json', ['mcpServers']),
+  'kiro-mcp.json': fileFor('kiro', 'json', ['mcpServers']),
+  'copilot-mcp-config.json': fileFor('copilot-cli', 'json', ['mcpServers']),
+  'junie-mcp.json': fileFor('junie', 'json', ['mcpServers']),
 } as const;
 
 /** Rewires `names` in `text` and checks the result: the new transport reads back, and putting the old entry text back gives the original bytes. */
@@ -66,6 +71,11 @@ describe('reading host files', () => {
     assert.deepEqual(kinds('codex-config.toml'), { memory: 'stdio', notion: 'remote', time: 'disabled', sqlite: 'stdio' });
     assert.deepEqual(kinds('gemini-settings.json'), { memory: 'stdio', everything: 'stdio', deepwiki: 'remote' });
     assert.deepEqual(kinds('zed-settings.json'), { 'postgres-context-server': 'extension', memory: 'stdio', 'legacy-fetch': 'stdio', remote: 'remote' });
+    assert.deepEqual(kinds('cline_mcp_settings.json'), { memory: 'stdio', fetch: 'stdio', 'old-server': 'disabled', search: 'remote' });
+    assert.deepEqual(kinds('roo-mcp.json'), { sqlite: 'stdio', docs: 'remote' });
+    assert.deepEqual(kinds('kiro-mcp.json'), { fetch: 'stdio', 'cloud-docs': 'remote' });
+    assert.deepEqual(kinds('copilot-mcp-config.json'), { memory: 'stdio', 'sequential-thinking': 'stdio', tracker: 'remote' });
+    assert.deepEqual(kinds('junie-mcp.json'), { time: 'stdio', remote: 'remote' });
   });
 
   test('specs: cmd /c unwrapped, Zed nested commands read, host variables kept as text, envFile noted', () => {
@@ -80,6 +90,20 @@ describe('reading host files', () => {
     assert.deepEqual(entry('cursor-mcp.json', 'puppeteer')?.hostOnly, ['envFile']);
     assert.deepEqual(entry('codex-config.toml', 'sqlite')?.spec, { command: 'uvx', args: [], env: {}, cwd: '/home/me/data' });
     assert.deepEqual(entry('codex-config.toml', 'memory')?.spec?.env, { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' });
+  });
+
+  test("each host's own HTTP spelling at muxd's URL is a muxd entry; Junie, with no HTTP transport, sees a remote", () => {
+    const base = 'http://127.0.0.1:7777';
+    const kind = (name: keyof typeof FILES, entry: Record<string, unknown>) => {
+      const found = parseHostDocument(FILES[name], JSON.stringify({ mcpServers: { a: entry } }), { httpUrls: [base] }).entries?.[0];
+      return [found?.kind, found?.service, found?.via];
+    };
+    assert.deepEqual(kind('cline_mcp_settings.json', { type: 'streamableHttp', url: `${base}/mcp/m`, headers: {} }), ['muxd', 'm', 'http']);
+    assert.deepEqual(kind('roo-mcp.json', { type: 'streamable-http', url: `${base}/mcp/m` }), ['muxd', 'm', 'http']);
+    assert.deepEqual(kind('kiro-mcp.json', { url: `${base}/mcp/m` }), ['muxd', 'm', 'http']);
+    assert.deepEqual(kind('copilot-mcp-config.json', { type: 'http', url: `${base}/mcp/m`, tools: ['*'] }), ['muxd', 'm', 'http']);
+    assert.deepEqual(kind('junie-mcp.json', { url: `${base}/mcp/m` }), ['remote', undefined, undefined]);
+    assert.deepEqual(kind('copilot-mcp-config.json', { type: 'local', command: '/x/bin/mux-proxy', args: ['m'], tools: ['*'] }), ['muxd', 'm', 'stdio']);
   });
 
   test("entries at muxd's HTTP URL are muxd entries, with the service from /mcp/<service>; other URLs stay remote", () => {

@@ -35,12 +35,20 @@ describe('planImport', () => {
       'sqlite-codex',
       'memory-gemini',
       'everything-gemini',
+      'fetch-cline',
+      'sqlite-roo',
+      'fetch-kiro',
+      'time',
     ]);
-    // memory: the same server in Claude Code, Claude Desktop, VS Code, Codex and Zed is one service.
+    // memory: the same server in Claude Code, Claude Desktop, VS Code, Codex, Zed, Cline and Copilot CLI is one service.
     assert.deepEqual(
       byName['memory']?.sources.map((source) => `${source.host}/${source.entry}`),
-      ['claude-code/memory', 'claude-desktop/memory', 'vscode/memory', 'codex/memory', 'zed/memory'],
+      ['claude-code/memory', 'claude-desktop/memory', 'vscode/memory', 'codex/memory', 'zed/memory', 'cline/memory', 'copilot-cli/memory'],
     );
+    assert.deepEqual(byName['sequential-thinking']?.sources.map((source) => `${source.host}/${source.entry}`), ['windsurf/sequential-thinking', 'copilot-cli/sequential-thinking']);
+    // Roo Code's project file runs in the project; Cline's cwd is kept, so it is not VS Code's fetch.
+    assert.equal(byName['sqlite-roo']?.spec.cwd, home.env.projectDir);
+    assert.deepEqual(byName['fetch-cline']?.spec, { command: 'uvx', args: ['mcp-server-fetch'], env: {}, cwd: '/home/me' });
     // A different name for the same server shares it too, said out loud.
     assert.deepEqual(byName['fetch']?.sources.map((source) => `${source.host}/${source.entry}`), ['vscode/fetch', 'zed/legacy-fetch']);
     assert.ok(plan.notes.includes("'legacy-fetch' in Zed (user) is the same server as service 'fetch': they share it"));
@@ -57,10 +65,16 @@ describe('planImport', () => {
     const skipped = Object.fromEntries(plan.skipped.map(({ source, reason }) => [`${source.host}/${source.entry}`, reason]));
     assert.deepEqual(Object.keys(skipped).sort(), [
       'claude-code/linear',
+      'cline/old-server',
+      'cline/search',
       'codex/notion',
       'codex/time',
+      'copilot-cli/tracker',
       'cursor/context7',
       'gemini/deepwiki',
+      'junie/remote',
+      'kiro/cloud-docs',
+      'roo/docs',
       'vscode/remote-docs',
       'windsurf/figma',
       'windsurf/old-server',
@@ -70,6 +84,11 @@ describe('planImport', () => {
     assert.match(skipped['claude-code/linear'] as string, /remote server \(http\): muxd runs stdio servers/);
     assert.match(skipped['zed/postgres-context-server'] as string, /extension server/);
     assert.equal(skipped['windsurf/old-server'], 'disabled in the host');
+    assert.equal(skipped['cline/old-server'], 'disabled in the host');
+    assert.match(skipped['cline/search'] as string, /remote server \(streamableHttp\)/);
+    assert.match(skipped['roo/docs'] as string, /remote server \(streamable-http\)/);
+    assert.match(skipped['kiro/cloud-docs'] as string, /remote server \(url\)/);
+    assert.match(skipped['junie/remote'] as string, /remote server \(url\)/);
   });
 
   test('services already in the config are kept: identical entries match them, different ones get a new name', (t) => {

@@ -61,7 +61,7 @@ describe('rewire', () => {
     const outcomes = await rewireFiles(options(home, { dryRun: true }));
     assert.deepEqual(home.snapshot(), before);
     assert.equal(existsSync(home.stateDir), false, 'no backup, no journal');
-    assert.equal(outcomes.filter((outcome) => outcome.changed).length, 9);
+    assert.equal(outcomes.filter((outcome) => outcome.changed).length, 14);
     const desktop = outcomes.find((outcome) => outcome.host === 'claude-desktop');
     assert.match(desktop?.diff ?? '', /^-      "command": "npx",$/m);
     assert.match(desktop?.diff ?? '', new RegExp(`^\\+      "command": "${PROXY}",$`, 'm'));
@@ -98,6 +98,11 @@ describe('rewire', () => {
       'codex:user': ['memory=rewire:memory', 'notion=skip', 'time=skip', 'sqlite=rewire:sqlite-codex'],
       'gemini:user': ['memory=rewire:memory-gemini', 'everything=rewire:everything-gemini', 'deepwiki=skip'],
       'zed:user': ['postgres-context-server=skip', 'memory=rewire:memory', 'legacy-fetch=rewire:fetch', 'remote=skip'],
+      'cline:user': ['memory=rewire:memory', 'fetch=rewire:fetch-cline', 'old-server=skip', 'search=skip'],
+      'roo:project': ['sqlite=rewire:sqlite-roo', 'docs=skip'],
+      'kiro:user': ['fetch=rewire:fetch-kiro', 'cloud-docs=skip'],
+      'copilot-cli:user': ['memory=rewire:memory', 'sequential-thinking=rewire:sequential-thinking', 'tracker=skip'],
+      'junie:user': ['time=rewire:time', 'remote=skip'],
     });
     const vscode = outcomes.find((outcome) => outcome.host === 'vscode');
     assert.match(vscode?.entries[0]?.reason ?? '', /services.github-vscode still holds \$\{input:github_token\}/);
@@ -248,9 +253,16 @@ describe('rewire --transport http', () => {
       'codex:user': ['memory=memory/http', 'sqlite=sqlite-codex/http'],
       'gemini:user': ['memory=memory-gemini/http', 'everything=everything-gemini/http'],
       'zed:user': ['memory=memory/http', 'legacy-fetch=fetch/http'],
+      'cline:user': ['memory=memory/http', 'fetch=fetch-cline/http'],
+      'roo:project': ['sqlite=sqlite-roo/http'],
+      'kiro:user': ['fetch=fetch-kiro/http'],
+      'copilot-cli:user': ['memory=memory/http', 'sequential-thinking=sequential-thinking/http'],
+      'junie:user': ['time=time/stdio'],
     });
     const desktop = outcomes.find((outcome) => outcome.host === 'claude-desktop');
     assert.ok(desktop?.entries.every((entry) => /^Claude Desktop has no HTTP transport: kept on mux-proxy \(stdio\)$/.test(entry.reason ?? '')));
+    const junie = outcomes.find((outcome) => outcome.host === 'junie');
+    assert.match(junie?.entries.find((entry) => entry.name === 'time')?.reason ?? '', /^Junie has no HTTP transport: kept on mux-proxy \(stdio\)$/);
 
     // Each host's remote shape: the URL and the bearer token; stdio fields gone, every other field kept.
     assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'http', url: url('memory'), headers: BEARER });
@@ -266,6 +278,13 @@ describe('rewire --transport http', () => {
     assert.deepEqual(entryOf(home, 'zed-settings.json', 'memory'), { source: 'custom', url: url('memory'), headers: BEARER });
     assert.deepEqual(entryOf(home, 'zed-settings.json', 'legacy-fetch'), { url: url('fetch'), headers: BEARER, settings: {} });
     assert.deepEqual(entryOf(home, 'claude_desktop_config.json', 'memory'), { command: PROXY, args: ['memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } });
+    assert.deepEqual(entryOf(home, 'cline_mcp_settings.json', 'memory'), { type: 'streamableHttp', url: url('memory'), headers: BEARER, disabled: false, autoApprove: ['read_graph', 'search_nodes'], timeout: 60 });
+    assert.deepEqual(entryOf(home, 'cline_mcp_settings.json', 'fetch'), { type: 'streamableHttp', url: url('fetch-cline'), headers: BEARER, disabled: false, autoApprove: [] });
+    assert.deepEqual(entryOf(home, 'roo-mcp.json', 'sqlite'), { type: 'streamable-http', url: url('sqlite-roo'), headers: BEARER, alwaysAllow: ['read_query', 'list_tables'], disabled: false });
+    assert.deepEqual(entryOf(home, 'kiro-mcp.json', 'fetch'), { url: url('fetch-kiro'), headers: BEARER, disabled: false, autoApprove: ['fetch'] });
+    assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'memory'), { type: 'http', url: url('memory'), headers: BEARER, tools: ['*'] });
+    assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'sequential-thinking'), { type: 'http', url: url('sequential-thinking'), headers: BEARER, tools: ['sequentialthinking'] });
+    assert.deepEqual(entryOf(home, 'junie-mcp.json', 'time'), { command: PROXY, args: ['time'], env: {} });
 
     // Byte for byte outside the rewired entries: comments, tabs, BOM, CRLF, trailing commas, the Codex [..env] table's neighbours.
     const files = findHostFiles(home.env);
@@ -401,6 +420,103 @@ describe('rewire --transport http', () => {
     assert.equal(codex?.entries[0]?.action, 'skip');
     assert.match(codex?.entries[0]?.reason ?? '', /\[mcp_servers\.tool\.env\] is apart from \[mcp_servers\.tool\]/);
     assert.equal(readFileSync(path, 'utf8'), text);
+  });
+});
+
+describe('rewire: Cline, Roo Code, Kiro, Copilot CLI, Junie', () => {
+  test("Cline: the entry gets type \"stdio\" (written where it was missing), autoApprove, timeout and cwd kept; undo gives back the bytes", async (t) => {
+    const home = createFakeHome(t, ['cline_mcp_settings.json']);
+    const path = home.files['cline_mcp_settings.json'] as string;
+    const original = readFileSync(path, 'utf8');
+    const [outcome] = await rewireFiles(options(home));
+    assert.deepEqual(outcome?.entries.map((entry) => `${entry.name}=${entry.action}`), ['memory=rewire', 'fetch=rewire', 'old-server=skip', 'search=skip']);
+    assert.equal(outcome?.reload, 'let Cline pick it up: it watches its settings file and applies changes on save');
+    assert.deepEqual(entryOf(home, 'cline_mcp_settings.json', 'memory'), {
+      type: 'stdio',
+      command: PROXY,
+      args: ['memory'],
+      env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' },
+      disabled: false,
+      autoApprove: ['read_graph', 'search_nodes'],
+      timeout: 60,
+    });
+    const text = readFileSync(path, 'utf8');
+    assert.ok(text.includes(`"fetch": {\n      "type": "stdio",\n      "command": "${PROXY}",\n      "args": ["fetch"],\n      "cwd": "/home/me",\n      "disabled": false,\n      "autoApprove": []\n    },`), text);
+    assert.ok(text.includes('"args": ["/home/me/old/server.js"],\n      "disabled": true'), 'a disabled entry is left as it is');
+
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+  });
+
+  test('Copilot CLI: type "local" and tools kept; over HTTP type "http"; back to stdio "local" again; undo walks back to the bytes', async (t) => {
+    const home = createFakeHome(t, ['copilot-mcp-config.json']);
+    const path = home.files['copilot-mcp-config.json'] as string;
+    const original = readFileSync(path, 'utf8');
+    const services = importedServices(home);
+    await rewireFiles(options(home, { services }));
+    assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'memory'), { type: 'local', command: PROXY, args: ['memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' }, tools: ['*'] });
+    assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'sequential-thinking'), { type: 'local', command: PROXY, args: ['sequential-thinking'], tools: ['sequentialthinking'] });
+
+    const [http] = await rewireFiles(httpOptions(home, { services }));
+    assert.deepEqual(http?.entries.map((entry) => `${entry.name}=${entry.action}:${entry.transport ?? ''}`), ['memory=rewire:http', 'sequential-thinking=rewire:http', 'tracker=skip:']);
+    assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'memory'), { type: 'http', url: url('memory'), headers: BEARER, tools: ['*'] });
+    assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'tracker'), { type: 'http', url: 'https://tracker.example.com/mcp', headers: { 'X-Toolsets': 'issues' }, tools: ['*'] }, "another remote is not muxd's");
+
+    await rewireFiles(options(home, { services, httpUrls: [HTTP.url] }));
+    assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'memory'), { type: 'local', command: PROXY, args: ['memory'], tools: ['*'] });
+
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+  });
+
+  test('Roo Code project file: no type over stdio, "streamable-http" over HTTP, alwaysAllow and disabled kept; the project is the cwd', async (t) => {
+    const home = createFakeHome(t, ['roo-mcp.json']);
+    const path = home.files['roo-mcp.json'] as string;
+    assert.equal(path, join(home.env.projectDir, '.roo', 'mcp.json'));
+    const original = readFileSync(path, 'utf8');
+    const services = importedServices(home);
+    assert.equal(services.get('sqlite')?.cwd, home.env.projectDir, "a project file's server runs in the project");
+    const [stdio] = await rewireFiles(options(home, { services }));
+    assert.deepEqual([stdio?.host, stdio?.scope], ['roo', 'project']);
+    assert.deepEqual(entryOf(home, 'roo-mcp.json', 'sqlite'), { command: PROXY, args: ['sqlite'], alwaysAllow: ['read_query', 'list_tables'], disabled: false });
+
+    await rewireFiles(httpOptions(home, { services }));
+    assert.deepEqual(entryOf(home, 'roo-mcp.json', 'sqlite'), { type: 'streamable-http', url: url('sqlite'), headers: BEARER, alwaysAllow: ['read_query', 'list_tables'], disabled: false });
+    // Back to stdio: Roo has no stdio type, so the HTTP one goes.
+    await rewireFiles(options(home, { services, httpUrls: [HTTP.url] }));
+    assert.deepEqual(entryOf(home, 'roo-mcp.json', 'sqlite'), { command: PROXY, args: ['sqlite'], alwaysAllow: ['read_query', 'list_tables'], disabled: false });
+
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+  });
+
+  test('Kiro over HTTP: url and headers with no type, disabled and autoApprove kept, its 4-space layout too', async (t) => {
+    const home = createFakeHome(t, ['kiro-mcp.json']);
+    const path = home.files['kiro-mcp.json'] as string;
+    const original = readFileSync(path, 'utf8');
+    const [outcome] = await rewireFiles(httpOptions(home));
+    assert.deepEqual(outcome?.entries.map((entry) => `${entry.name}=${entry.action}:${entry.transport ?? ''}`), ['fetch=rewire:http', 'cloud-docs=skip:']);
+    assert.deepEqual(entryOf(home, 'kiro-mcp.json', 'fetch'), { url: url('fetch'), headers: BEARER, disabled: false, autoApprove: ['fetch'] });
+    const text = readFileSync(path, 'utf8');
+    assert.ok(!text.includes('"type"'), 'Kiro has no type field');
+    assert.ok(text.includes(`        "fetch": {\n            "url": "${url('fetch')}",\n            "headers": {\n                "Authorization": "Bearer ${HTTP.token}"\n            },\n            "disabled": false,`), text);
+    assert.ok(text.includes('"cloud-docs": {\n            "url": "https://cloud-docs.example.com/mcp",'), 'the remote entry is untouched');
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+  });
+
+  test('Junie over HTTP: like Claude Desktop, it has no HTTP transport and stays on mux-proxy, with why', async (t) => {
+    const home = createFakeHome(t, ['junie-mcp.json']);
+    const path = home.files['junie-mcp.json'] as string;
+    const original = readFileSync(path, 'utf8');
+    const [outcome] = await rewireFiles(httpOptions(home));
+    const time = outcome?.entries.find((entry) => entry.name === 'time');
+    assert.deepEqual([time?.action, time?.transport, time?.reason], ['rewire', 'stdio', 'Junie has no HTTP transport: kept on mux-proxy (stdio)']);
+    assert.equal(outcome?.entries.find((entry) => entry.name === 'remote')?.action, 'skip', 'a url marks a remote entry');
+    assert.deepEqual(entryOf(home, 'junie-mcp.json', 'time'), { command: PROXY, args: ['time'], env: {} });
+    assert.ok(!readFileSync(path, 'utf8').includes(HTTP.token), 'no token written');
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
   });
 });
 
