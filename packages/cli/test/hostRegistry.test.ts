@@ -25,14 +25,14 @@ describe('host config locations', () => {
     assert.deepEqual(located['zed'], ['user /xdg/zed/settings.json', 'project /work/app/.zed/settings.json']);
     assert.deepEqual(located['cline'], [
       'user /xdg/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
-      'user(Code - Insiders) /xdg/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Insiders) /xdg/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
       'user(Cursor) /xdg/Cursor/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
       'user(Windsurf) /xdg/Windsurf/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
       'user(VSCodium) /xdg/VSCodium/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
     ]);
     assert.deepEqual(located['roo'], [
       'user /xdg/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
-      'user(Code - Insiders) /xdg/Code - Insiders/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
+      'user(Insiders) /xdg/Code - Insiders/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
       'user(Cursor) /xdg/Cursor/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
       'user(Windsurf) /xdg/Windsurf/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
       'user(VSCodium) /xdg/VSCodium/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json',
@@ -64,7 +64,7 @@ describe('host config locations', () => {
     assert.equal(located['zed']?.[0], 'user /Users/me/.config/zed/settings.json');
     assert.deepEqual(located['cline'], [
       'user /Users/me/Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
-      'user(Code - Insiders) /Users/me/Library/Application Support/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
+      'user(Insiders) /Users/me/Library/Application Support/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
       'user(Cursor) /Users/me/Library/Application Support/Cursor/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
       'user(Windsurf) /Users/me/Library/Application Support/Windsurf/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
       'user(VSCodium) /Users/me/Library/Application Support/VSCodium/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json',
@@ -87,7 +87,7 @@ describe('host config locations', () => {
     assert.equal(located['cursor']?.[1], 'project C:\\src\\app\\.cursor\\mcp.json');
     assert.deepEqual(located['cline'], [
       'user C:\\Users\\me\\AppData\\Roaming\\Code\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
-      'user(Code - Insiders) C:\\Users\\me\\AppData\\Roaming\\Code - Insiders\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
+      'user(Insiders) C:\\Users\\me\\AppData\\Roaming\\Code - Insiders\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
       'user(Cursor) C:\\Users\\me\\AppData\\Roaming\\Cursor\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
       'user(Windsurf) C:\\Users\\me\\AppData\\Roaming\\Windsurf\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',
       'user(VSCodium) C:\\Users\\me\\AppData\\Roaming\\VSCodium\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json',

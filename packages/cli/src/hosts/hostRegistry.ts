@@ -95,7 +95,7 @@ const json = (path: string, scope: HostScope, serversPath: string[], variant?: s
  */
 const VSCODE_FAMILY: ReadonlyArray<readonly [product: string, variant: string | undefined]> = [
   ['Code', undefined],
-  ['Code - Insiders', 'Code - Insiders'],
+  ['Code - Insiders', 'Insiders'],
   ['Cursor', 'Cursor'],
   ['Windsurf', 'Windsurf'],
   ['VSCodium', 'VSCodium'],
