@@ -378,21 +378,20 @@ function serverEnv(server) {
 
 // ------------------------------------------------------------------ direct
 
-/** @type {Target} */
-export const direct = {
-  name: 'direct',
-  aggregates: false,
-  processPerSession: true,
-  spawnsPerSession: true,
-  peer: false,
-  unavailable: () => undefined,
-  async start(run, id, servers) {
+/**
+ * A target whose every session spawns its own server, run by `spec(server)`.
+ * @param {(server: ServerSpec) => { command: string, args: string[], cwd: string }} spec
+ * @returns {Target['start']}
+ */
+function spawnPerSession(spec) {
+  return async (run, id, servers) => {
     /** @type {Session[]} */
     const sessions = [];
     return {
       async connect(name) {
         const server = findServer(servers, name);
-        const { transport, stderrTail } = stdioTransport(run, id, { ...server, env: serverEnv(server) });
+        const { command, args, cwd } = spec(server);
+        const { transport, stderrTail } = stdioTransport(run, id, { command, args, cwd, env: serverEnv(server) });
         const session = await openSession(transport, server, undefined, stderrTail);
         sessions.push(session);
         return session;
@@ -401,10 +400,19 @@ export const direct = {
       serverPids: (name) => serverProcesses(id, name),
       stop: () => teardown(id, sessions),
     };
-  },
-};
+  };
+}
 
-// -------------------------------------------------------------------- muxd
+/** @type {Target} */
+export const direct = {
+  name: 'direct',
+  aggregates: false,
+  processPerSession: true,
+  spawnsPerSession: true,
+  peer: false,
+  unavailable: () => undefined,
+  start: spawnPerSession((server) => server),
+};
 
 /**
  * A reference for the latency workloads only: direct, behind two byte
@@ -419,24 +427,10 @@ export const relays = {
   peer: false,
   reference: true,
   unavailable: () => undefined,
-  async start(run, id, servers) {
-    /** @type {Session[]} */
-    const sessions = [];
-    return {
-      async connect(name) {
-        const server = findServer(servers, name);
-        const argv = [RELAY, process.execPath, RELAY, server.command, ...server.args];
-        const { transport, stderrTail } = stdioTransport(run, id, { command: process.execPath, args: argv, cwd: server.cwd, env: serverEnv(server) });
-        const session = await openSession(transport, server, undefined, stderrTail);
-        sessions.push(session);
-        return session;
-      },
-      processes: () => deploymentProcesses(id),
-      serverPids: (name) => serverProcesses(id, name),
-      stop: () => teardown(id, sessions),
-    };
-  },
+  start: spawnPerSession((server) => ({ command: process.execPath, args: [RELAY, process.execPath, RELAY, server.command, ...server.args], cwd: server.cwd })),
 };
+
+// -------------------------------------------------------------------- muxd
 
 /**
  * muxd, reached the way a host would: over stdio through `mux-proxy`, or
