@@ -45,6 +45,9 @@ const PLACES: Record<string, (home: string, xdg: string, project: string) => str
   'kiro-mcp.json': (home) => join(home, '.kiro', 'settings', 'mcp.json'),
   'copilot-mcp-config.json': (home) => join(home, '.copilot', 'mcp-config.json'),
   'junie-mcp.json': (home) => join(home, '.junie', 'mcp', 'mcp.json'),
+  'opencode.jsonc': (_home, xdg) => join(xdg, 'opencode', 'opencode.jsonc'),
+  'continue-config.yaml': (home) => join(home, '.continue', 'config.yaml'),
+  'goose-config.yaml': (_home, xdg) => join(xdg, 'goose', 'config.yaml'),
 };
 
 /** Makes a temp home with the fixtures `names` (default: all) installed; removed after the test. */

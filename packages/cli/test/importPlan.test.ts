@@ -39,18 +39,19 @@ describe('planImport', () => {
       'sqlite-roo',
       'fetch-kiro',
       'time',
+      'github-opencode',
     ]);
-    // memory: the same server in Claude Code, Claude Desktop, VS Code, Codex, Zed, Cline and Copilot CLI is one service.
+    // memory: the same server in Claude Code, Claude Desktop, VS Code, Codex, Zed, Cline, Copilot CLI, opencode, Continue and Goose is one service.
     assert.deepEqual(
       byName['memory']?.sources.map((source) => `${source.host}/${source.entry}`),
-      ['claude-code/memory', 'claude-desktop/memory', 'vscode/memory', 'codex/memory', 'zed/memory', 'cline/memory', 'copilot-cli/memory'],
+      ['claude-code/memory', 'claude-desktop/memory', 'vscode/memory', 'codex/memory', 'zed/memory', 'cline/memory', 'copilot-cli/memory', 'opencode/memory', 'continue/memory', 'goose/memory'],
     );
     assert.deepEqual(byName['sequential-thinking']?.sources.map((source) => `${source.host}/${source.entry}`), ['windsurf/sequential-thinking', 'copilot-cli/sequential-thinking']);
     // Roo Code's project file runs in the project; Cline's cwd is kept, so it is not VS Code's fetch.
     assert.equal(byName['sqlite-roo']?.spec.cwd, home.env.projectDir);
     assert.deepEqual(byName['fetch-cline']?.spec, { command: 'uvx', args: ['mcp-server-fetch'], env: {}, cwd: '/home/me' });
     // A different name for the same server shares it too, said out loud.
-    assert.deepEqual(byName['fetch']?.sources.map((source) => `${source.host}/${source.entry}`), ['vscode/fetch', 'zed/legacy-fetch']);
+    assert.deepEqual(byName['fetch']?.sources.map((source) => `${source.host}/${source.entry}`), ['vscode/fetch', 'zed/legacy-fetch', 'opencode/fetch']);
     assert.ok(plan.notes.includes("'legacy-fetch' in Zed (user) is the same server as service 'fetch': they share it"));
     assert.ok(plan.notes.includes("conflict: 'memory' in Cursor (user) differs from service 'memory' ('memory' in Claude Code (user)); imported as 'memory-cursor'"));
     // Local scope runs in the project.
@@ -69,11 +70,18 @@ describe('planImport', () => {
       'cline/search',
       'codex/notion',
       'codex/time',
+      'continue/Docs',
       'copilot-cli/tracker',
       'cursor/context7',
       'gemini/deepwiki',
+      'goose/computercontroller',
+      'goose/developer',
+      'goose/docs',
+      'goose/todo',
       'junie/remote',
       'kiro/cloud-docs',
+      'opencode/docs',
+      'opencode/old-server',
       'roo/docs',
       'vscode/remote-docs',
       'windsurf/figma',

@@ -61,7 +61,7 @@ describe('rewire', () => {
     const outcomes = await rewireFiles(options(home, { dryRun: true }));
     assert.deepEqual(home.snapshot(), before);
     assert.equal(existsSync(home.stateDir), false, 'no backup, no journal');
-    assert.equal(outcomes.filter((outcome) => outcome.changed).length, 14);
+    assert.equal(outcomes.filter((outcome) => outcome.changed).length, 17);
     const desktop = outcomes.find((outcome) => outcome.host === 'claude-desktop');
     assert.match(desktop?.diff ?? '', /^-      "command": "npx",$/m);
     assert.match(desktop?.diff ?? '', new RegExp(`^\\+      "command": "${PROXY}",$`, 'm'));
@@ -103,6 +103,9 @@ describe('rewire', () => {
       'kiro:user': ['fetch=rewire:fetch-kiro', 'cloud-docs=skip'],
       'copilot-cli:user': ['memory=rewire:memory', 'sequential-thinking=rewire:sequential-thinking', 'tracker=skip'],
       'junie:user': ['time=rewire:time', 'remote=skip'],
+      'opencode:user': ['memory=rewire:memory', 'fetch=rewire:fetch', 'github=skip:github-opencode', 'old-server=skip', 'docs=skip'],
+      'continue:user': ['memory=rewire:memory', 'SQLite=rewire:sqlite', 'Docs=skip'],
+      'goose:user': ['developer=skip', 'memory=rewire:memory', 'time=rewire:time', 'computercontroller=skip', 'todo=skip', 'docs=skip'],
     });
     const vscode = outcomes.find((outcome) => outcome.host === 'vscode');
     assert.match(vscode?.entries[0]?.reason ?? '', /services.github-vscode still holds \$\{input:github_token\}/);
@@ -258,6 +261,9 @@ describe('rewire --transport http', () => {
       'kiro:user': ['fetch=fetch-kiro/http'],
       'copilot-cli:user': ['memory=memory/http', 'sequential-thinking=sequential-thinking/http'],
       'junie:user': ['time=time/stdio'],
+      'opencode:user': ['memory=memory/http', 'fetch=fetch/http'],
+      'continue:user': ['memory=memory/stdio', 'SQLite=sqlite/stdio'],
+      'goose:user': ['memory=memory/http', 'time=time/http'],
     });
     const desktop = outcomes.find((outcome) => outcome.host === 'claude-desktop');
     assert.ok(desktop?.entries.every((entry) => /^Claude Desktop has no HTTP transport: kept on mux-proxy \(stdio\)$/.test(entry.reason ?? '')));

@@ -68,6 +68,8 @@ export type FieldValue = string | readonly string[] | Readonly<Record<string, un
 export interface TransportPath {
   path: string[];
   names: { command: string; args: string; type: string };
+  /** The program and its arguments are one list in `names.command` (opencode); `names.args` is unused. */
+  joined?: boolean;
 }
 
 export const PLAIN_FIELDS = { command: 'command', args: 'args', type: 'type' } as const;
@@ -215,6 +217,16 @@ export function checkOnlyTransportChanged(before: unknown, after: unknown, chang
 function fieldChangeOf({ where, target }: TransportChange): FieldChange {
   const set: Record<string, unknown> = {};
   const remove: string[] = [];
+  if (where.joined) {
+    const { command, args, type } = target;
+    if (command === undefined) remove.push(where.names.command);
+    else set[where.names.command] = [command, ...(args ?? [])];
+    if ('type' in target) {
+      if (type === undefined) remove.push(where.names.type);
+      else set[where.names.type] = type;
+    }
+    return { path: where.path, set, remove };
+  }
   for (const key of ['command', 'args', 'type'] as const) {
     if (!(key in target)) continue;
     const value = target[key];

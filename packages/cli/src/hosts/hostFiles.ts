@@ -6,13 +6,16 @@ import type { HostFile } from './hostRegistry.js';
 import type { MuxdMarks } from './serverEntry.js';
 import { parseJsonHostDocument } from './jsonHostDocument.js';
 import { parseTomlHostDocument } from './tomlHostDocument.js';
+import { parseYamlHostDocument } from './yamlHostDocument.js';
 
 /**
  * Parses a host file's text in its format; `marks` say which entries are
  * muxd's already. Throws `Error` naming the file and line of a syntax error.
  */
 export function parseHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'>, text: string, marks?: MuxdMarks): HostDocument {
-  return file.format === 'toml' ? parseTomlHostDocument(file, text, marks) : parseJsonHostDocument(file, text, marks);
+  if (file.format === 'toml') return parseTomlHostDocument(file, text, marks);
+  if (file.format === 'yaml') return parseYamlHostDocument(file, text, marks);
+  return parseJsonHostDocument(file, text, marks);
 }
 
 /** A host file read and parsed, or why it could not be. */

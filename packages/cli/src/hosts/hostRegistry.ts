@@ -9,13 +9,13 @@ import { posix, win32 } from 'node:path';
 import type { HostEnv } from './hostEnv.js';
 import type { EntryDialect } from './serverEntry.js';
 
-export const HostIds = ['claude-code', 'claude-desktop', 'cursor', 'vscode', 'windsurf', 'codex', 'gemini', 'zed', 'cline', 'roo', 'kiro', 'copilot-cli', 'junie'] as const;
+export const HostIds = ['claude-code', 'claude-desktop', 'cursor', 'vscode', 'windsurf', 'codex', 'gemini', 'zed', 'cline', 'roo', 'kiro', 'copilot-cli', 'junie', 'opencode', 'continue', 'goose'] as const;
 export type HostId = (typeof HostIds)[number];
 
 export const HostScopes = { User: 'user', Local: 'local', Project: 'project' } as const;
 export type HostScope = (typeof HostScopes)[keyof typeof HostScopes];
 
-export type FileFormat = 'json' | 'jsonc' | 'toml';
+export type FileFormat = 'json' | 'jsonc' | 'toml' | 'yaml';
 
 /** One config file a host may have. */
 export interface HostFileLocation {
@@ -288,6 +288,51 @@ export const HOSTS: readonly HostDefinition[] = [
     locate(env) {
       const { join } = pathApi(env);
       return [json(join(env.home, '.junie', 'mcp', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.junie', 'mcp', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+    },
+  },
+  {
+    id: 'opencode',
+    name: 'opencode',
+    reload: 'restart opencode (it reads its config at start)',
+    stdioType: 'local',
+    remoteKeys: ['url'],
+    http: { urlKey: 'url', headersKey: 'headers', type: 'remote' },
+    // `command` is one list: the program, then its arguments.
+    stdioFields: { command: 'command', env: 'environment' },
+    locate(env) {
+      const { join } = pathApi(env);
+      // The V1 layout, `mcp.<name>`; the V2 one (`mcp.servers.<name>`) is not settled and not read.
+      const files = (dir: string, scope: HostScope) =>
+        ['opencode.json', 'opencode.jsonc'].map((name): HostFileLocation => ({ path: join(dir, name), scope, format: 'jsonc', serversPath: ['mcp'] }));
+      return [...files(join(xdgConfig(env), 'opencode'), HostScopes.User), ...files(env.projectDir, HostScopes.Project)];
+    },
+  },
+  {
+    id: 'continue',
+    name: 'Continue',
+    reload: 'let Continue reload config.yaml, which it does on save (else reload the editor window)',
+    // Its remote entries take `type` and `url`; headers are not settled: stdio only, as Claude Desktop.
+    remoteKeys: ['url'],
+    listedBy: 'name',
+    locate(env) {
+      const { join } = pathApi(env);
+      return [{ path: join(env.home, '.continue', 'config.yaml'), scope: HostScopes.User, format: 'yaml', serversPath: ['mcpServers'] }];
+    },
+  },
+  {
+    id: 'goose',
+    name: 'Goose',
+    reload: 'start a new Goose session (or restart the desktop app): it reads config.yaml at start',
+    stdioType: 'stdio',
+    remoteKeys: ['uri'],
+    http: { urlKey: 'uri', headersKey: 'headers', type: 'streamable_http' },
+    stdioFields: { command: 'cmd', args: 'args', env: 'envs' },
+    // `extensions` holds its builtins (`builtin`, `platform`, `frontend`...) too: those are Goose's.
+    entryTypes: ['stdio', 'streamable_http'],
+    locate(env) {
+      const { join } = pathApi(env);
+      const dir = env.platform === 'win32' ? join(env.APPDATA ?? join(env.home, 'AppData', 'Roaming'), 'Block', 'goose', 'config') : join(xdgConfig(env), 'goose');
+      return [{ path: join(dir, 'config.yaml'), scope: HostScopes.User, format: 'yaml', serversPath: ['extensions'] }];
     },
   },
 ];

@@ -51,7 +51,14 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     if (file.host.zed && command?.type === 'object') {
       return { node: command, where: { path: [...path, 'command'], names: { command: 'path', args: 'args', type: 'type' } } };
     }
-    return { node, where: { path, names: { ...PLAIN_FIELDS } } };
+    return { node, where: plainWhere(path) };
+  };
+
+  /** Where a plain entry's transport fields are: `command`/`args`/`type`, or the host's own names (opencode: one `command` list). */
+  const plainWhere = (path: string[]): TransportPath => {
+    const names = file.host.stdioFields;
+    if (!names) return { path, names: { ...PLAIN_FIELDS } };
+    return { path, names: { command: names.command, args: names.args ?? names.command, type: 'type' }, ...(names.args === undefined ? { joined: true } : {}) };
   };
 
   const entries: HostEntry[] | undefined = servers?.children?.map((child) => {
@@ -85,9 +92,14 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
         const node = property(found.node, key)?.children?.[1];
         return node === undefined ? undefined : getNodeValue(node);
       };
+      const type = read(found.where.names.type);
+      if (found.where.joined) {
+        const list = read(found.where.names.command);
+        const [program, ...args] = Array.isArray(list) ? (list as unknown[]) : [];
+        return { command: typeof program === 'string' ? program : undefined, args: Array.isArray(list) ? args.map(String) : undefined, type: typeof type === 'string' ? type : undefined };
+      }
       const command = read(found.where.names.command);
       const args = read(found.where.names.args);
-      const type = read(found.where.names.type);
       return {
         command: typeof command === 'string' ? command : undefined,
         args: Array.isArray(args) ? args.map(String) : undefined,
@@ -100,9 +112,15 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       const { node, where } = found;
       const edits: Edit[] = [];
       const inserts: Array<{ key: 'command' | 'args' | 'type'; text: string }> = [];
-      for (const key of ['command', 'args', 'type'] as const) {
-        if (!(key in target)) continue;
-        const wanted = target[key];
+      const wantedFields: Array<readonly ['command' | 'args' | 'type', string | string[] | undefined]> = [];
+      if (where.joined) {
+        // One list: the program, then its arguments.
+        if ('command' in target) wantedFields.push(['command', target.command === undefined ? undefined : [target.command, ...(target.args ?? [])]]);
+        if ('type' in target) wantedFields.push(['type', target.type]);
+      } else {
+        for (const key of ['command', 'args', 'type'] as const) if (key in target) wantedFields.push([key, target[key]]);
+      }
+      for (const [key, wanted] of wantedFields) {
         const existing = property(node, where.names[key]);
         const valueNode = existing?.children?.[1];
         if (wanted === undefined) {
@@ -135,7 +153,7 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       return edits;
     },
     transportPath(name): TransportPath {
-      return holder(name)?.where ?? { path: [...file.serversPath, name], names: { ...PLAIN_FIELDS } };
+      return holder(name)?.where ?? plainWhere([...file.serversPath, name]);
     },
     fields(name) {
       const node = entryNode(name);

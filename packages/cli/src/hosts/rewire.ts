@@ -18,7 +18,7 @@ import { isGitTracked, parseHostDocument } from './hostFiles.js';
 import type { HostDefinition, HostFile, HostScope } from './hostRegistry.js';
 import { HOSTS, labelOf } from './hostRegistry.js';
 import { importSpec } from './importPlan.js';
-import { EntryKind, argSecrets, hasHostVariable, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
+import { EntryKind, PLAIN_STDIO_FIELDS, argSecrets, hasHostVariable, hostVariableIn, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
 import type { HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
 
 /** What happened (or would) to one entry. */
@@ -41,6 +41,12 @@ export interface HttpFront {
 
 /** The fields of a stdio entry that an HTTP entry has no use for (each host spells a subset). */
 const STDIO_FIELDS = ['command', 'args', 'env', 'cwd', 'envFile', 'env_vars'] as const;
+
+/** The stdio fields an HTTP entry of `host` drops: the common ones, and the host's own names (Goose's `cmd`, `envs`). */
+function stdioFieldsOf(host: HostDefinition): string[] {
+  const own = host.stdioFields;
+  return [...new Set<string>([...STDIO_FIELDS, ...(own ? [own.command, own.env, ...(own.args === undefined ? [] : [own.args])] : [])])];
+}
 
 /** What happened (or would) to one host file. */
 export interface FileOutcome {
@@ -154,7 +160,7 @@ function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options:
   const service = options.services.get(match.service) as ServerSpec;
   const unresolved = specTexts(service).find(hasHostVariable);
   if (unresolved !== undefined) {
-    return outcome('skip', { service: match.service, reason: `services.${match.service} still holds ${/\$\{[^}]*\}/.exec(unresolved)?.[0]}, which muxd cannot fill in: set the value in muxd's config first` });
+    return outcome('skip', { service: match.service, reason: `services.${match.service} still holds ${hostVariableIn(unresolved)}, which muxd cannot fill in: set the value in muxd's config first` });
   }
   const { target, note } = targetFor(file.host, match.service, options, undefined);
   return { outcome: { name: entry.name, action: 'rewire', service: match.service, transport: target.transport, ...(note === undefined ? {} : { reason: note }) }, target };
@@ -205,7 +211,7 @@ function upToDate(doc: HostDocument, host: HostDefinition, name: string, target:
     fields[http.urlKey] === target.url &&
     canonical(fields[http.headersKey]) === canonical(target.headers) &&
     (http.type === undefined || fields['type'] === http.type) &&
-    STDIO_FIELDS.every((key) => fields[key] === undefined)
+    stdioFieldsOf(host).every((key) => fields[key] === undefined)
   );
 }
 
@@ -236,10 +242,14 @@ function planChange(file: HostFile, doc: HostDocument, name: string, target: Tar
   if (target.transport === 'http') {
     set = [...(http.type === undefined ? [] : [['type', http.type] as [string, FieldValue]]), [http.urlKey, target.url], [http.headersKey, target.headers]];
     // A host without a `type` for HTTP must not keep `type: "stdio"`.
-    remove = [...STDIO_FIELDS, ...(http.type === undefined ? ['type'] : [])];
+    remove = [...stdioFieldsOf(file.host), ...(http.type === undefined ? ['type'] : [])];
   } else {
     const { command, args, type } = target.stdio;
-    set = [...(type === undefined ? [] : [['type', type] as [string, FieldValue]]), ['command', command as string], ['args', args as string[]]];
+    const names = file.host.stdioFields ?? PLAIN_STDIO_FIELDS;
+    // opencode: one list, the program then its arguments.
+    const program: Array<[string, FieldValue]> =
+      names.args === undefined ? [[names.command, [command as string, ...(args ?? [])]]] : [[names.command, command as string], [names.args, args as string[]]];
+    set = [...(type === undefined ? [] : [['type', type] as [string, FieldValue]]), ...program];
     remove = [http.urlKey, http.headersKey, ...(type === undefined ? ['type'] : [])];
   }
   const now = doc.fields(name) ?? {};
@@ -265,9 +275,11 @@ function secretsOf(doc: HostDocument, file: Pick<HostFile, 'serversPath'>): stri
   };
   for (const entry of Object.values((servers as Record<string, unknown> | undefined) ?? {})) {
     if (!entry || typeof entry !== 'object') continue;
-    for (const key of ['env', 'headers', 'http_headers', 'environment', 'settings']) collect((entry as Record<string, unknown>)[key]);
+    for (const key of ['env', 'envs', 'headers', 'http_headers', 'environment', 'settings']) collect((entry as Record<string, unknown>)[key]);
     const command = (entry as Record<string, unknown>)['command'];
-    if (command && typeof command === 'object') collect((command as Record<string, unknown>)['env']);
+    // opencode: the program and its arguments in one list.
+    if (Array.isArray(command)) secrets.push(...argSecrets(command.slice(1).map(String)));
+    else if (command && typeof command === 'object') collect((command as Record<string, unknown>)['env']);
     const args = (command && typeof command === 'object' ? (command as Record<string, unknown>)['args'] : (entry as Record<string, unknown>)['args']) as unknown;
     if (Array.isArray(args)) secrets.push(...argSecrets(args.map(String)));
   }

@@ -61,12 +61,20 @@ export interface MuxdMarks {
   httpUrls?: readonly string[] | undefined;
 }
 
-/** Host variables muxd cannot expand: `${input:id}`, `${env:NAME}`, `${config:x}`... (muxd reads only `${NAME}` and `${NAME:-default}`). */
-const HOST_VARIABLE = /\$\{[A-Za-z_][\w.]*:(?!-)[^}]*\}/;
+/**
+ * Host variables muxd cannot expand: `${input:id}`, `${env:NAME}`, `${config:x}`...
+ * (muxd reads only `${NAME}` and `${NAME:-default}`), and opencode's `{env:NAME}`, `{file:path}`.
+ */
+const HOST_VARIABLE = /\$\{[A-Za-z_][\w.]*:(?!-)[^}]*\}|(?<!\$)\{(?:env|file):[^}\s]+\}/;
 
 /** True when `text` holds a variable only the host can fill in. */
 export function hasHostVariable(text: string): boolean {
   return HOST_VARIABLE.test(text);
+}
+
+/** The first variable in `text` only the host can fill in, as written. */
+export function hostVariableIn(text: string): string | undefined {
+  return HOST_VARIABLE.exec(text)?.[0];
 }
 
 /** Every text of a spec that a host variable may hide in. */
@@ -169,7 +177,25 @@ export interface EntryDialect {
   http?: HttpDialect;
   /** Zed: `command` may be `{ path, args, env }`, and entries with only `settings` are extension servers. */
   zed?: boolean;
+  /** How a stdio entry's fields are named, when not `command`/`args`/`env` (Goose, opencode). */
+  stdioFields?: StdioFields;
+  /** The entry types muxd may touch; an entry with another `type` is the host's own (Goose's builtins): an extension. */
+  entryTypes?: readonly string[];
+  /** The servers are a list whose items hold their name in this field (Continue's `name`), not a map keyed by name. */
+  listedBy?: string;
 }
+
+/** The names of a stdio entry's fields in a host's spelling. */
+export interface StdioFields {
+  /** The program (Goose: `cmd`); with no `args` field, a list: the program, then its arguments (opencode). */
+  command: string;
+  /** The arguments; undefined when they are in `command`'s list. */
+  args?: string;
+  /** The environment (Goose: `envs`; opencode: `environment`). */
+  env: string;
+}
+
+export const PLAIN_STDIO_FIELDS: StdioFields = { command: 'command', args: 'args', env: 'env' };
 
 /**
  * Classifies one raw entry of a host's servers map. `marks` say what is
@@ -179,6 +205,9 @@ export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown,
   const entry = (kind: EntryKind, extra: Partial<HostEntry> = {}): HostEntry => ({ name, kind, hostOnly: [], ...extra });
   if (!isRecord(raw)) return entry(EntryKind.Invalid, { detail: 'not an object' });
   const type = typeof raw['type'] === 'string' ? raw['type'] : undefined;
+  if (dialect.entryTypes && type !== undefined && !dialect.entryTypes.includes(type)) {
+    return entry(EntryKind.Extension, { detail: `a ${type} extension (the host manages it)` });
+  }
   const remoteKey = dialect.remoteKeys.find((key) => raw[key] !== undefined);
   if (remoteKey !== undefined || (type !== undefined && REMOTE_TYPES.has(type))) {
     const url = dialect.http ? raw[dialect.http.urlKey] : undefined;
@@ -186,9 +215,16 @@ export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown,
     if (service !== undefined) return entry(EntryKind.Muxd, { service, via: 'http' });
     return entry(EntryKind.Remote, { detail: `a remote server (${type ?? remoteKey})` });
   }
-  let command: unknown = raw['command'];
-  let args: unknown = raw['args'];
-  let env: unknown = raw['env'];
+  const names = dialect.stdioFields ?? PLAIN_STDIO_FIELDS;
+  let command: unknown = raw[names.command];
+  let args: unknown = names.args === undefined ? undefined : raw[names.args];
+  let env: unknown = raw[names.env];
+  if (names.args === undefined && command !== undefined) {
+    // One list: the program, then its arguments.
+    if (!Array.isArray(command)) return entry(EntryKind.Invalid, { detail: `${names.command} is not a list` });
+    args = command.slice(1);
+    command = command[0];
+  }
   if (dialect.zed && isRecord(command)) {
     // Zed's older form: "command": { "path": ..., "args": [...], "env": {...} }
     args = command['args'];
