@@ -32,6 +32,9 @@ const FILES = {
   'kiro-mcp.json': fileFor('kiro', 'json', ['mcpServers']),
   'copilot-mcp-config.json': fileFor('copilot-cli', 'json', ['mcpServers']),
   'junie-mcp.json': fileFor('junie', 'json', ['mcpServers']),
+  'opencode.jsonc': fileFor('opencode', 'jsonc', ['mcp']),
+  'continue-config.yaml': fileFor('continue', 'yaml', ['mcpServers']),
+  'goose-config.yaml': fileFor('goose', 'yaml', ['extensions']),
 } as const;
 
 /** Rewires `names` in `text` and checks the result: the new transport reads back, and putting the old entry text back gives the original bytes. */
@@ -242,5 +245,73 @@ describe('rewiring each host format in place', () => {
     const file = FILES['claude_desktop_config.json'];
     const text = `{"mcpServers": {"a": {"command": "${PROXY}", "args": ["a"]}}}`;
     assert.deepEqual(parseHostDocument(file, text).swap('a', { command: PROXY, args: ['a'] }), []);
+  });
+});
+
+describe('opencode, Continue and Goose', () => {
+  const entriesOf = (name: keyof typeof FILES, text = fixture(name)) => parseHostDocument(FILES[name], text).entries ?? [];
+
+  test("classifies their entries: opencode's one command list, Continue's named list, Goose's builtins as extensions", () => {
+    const kinds = (name: keyof typeof FILES) => Object.fromEntries(entriesOf(name).map((entry) => [entry.name, entry.kind]));
+    assert.deepEqual(kinds('opencode.jsonc'), { memory: 'stdio', fetch: 'stdio', github: 'stdio', 'old-server': 'disabled', docs: 'remote' });
+    assert.deepEqual(kinds('continue-config.yaml'), { memory: 'stdio', SQLite: 'stdio', Docs: 'remote' });
+    assert.deepEqual(kinds('goose-config.yaml'), { developer: 'extension', memory: 'stdio', time: 'stdio', computercontroller: 'extension', todo: 'extension', docs: 'remote' });
+    const specs = (name: keyof typeof FILES) => Object.fromEntries(entriesOf(name).filter((entry) => entry.spec).map((entry) => [entry.name, entry.spec]));
+    assert.deepEqual(specs('opencode.jsonc')['memory'], { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } });
+    assert.deepEqual(specs('opencode.jsonc')['github']?.env, { GITHUB_PERSONAL_ACCESS_TOKEN: '{env:GITHUB_TOKEN}' }, 'an opencode variable is kept as written');
+    assert.deepEqual(specs('continue-config.yaml')['SQLite'], { command: 'uvx', args: ['mcp-server-sqlite', '--db-path', '/home/me/test.db'], env: {} });
+    assert.deepEqual(specs('goose-config.yaml')['memory'], { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } });
+    assert.equal(entriesOf('goose-config.yaml').find((entry) => entry.name === 'developer')?.detail, 'a builtin extension (the host manages it)');
+    assert.equal(entriesOf('goose-config.yaml').find((entry) => entry.name === 'todo')?.detail, 'a platform extension (the host manages it)');
+  });
+
+  test("Continue: an item without a name, or a second one with the same name, is not an entry muxd touches", () => {
+    const text = 'mcpServers:\n  - command: a\n  - name: x\n    command: b\n  - name: x\n    command: c\n';
+    assert.deepEqual(entriesOf('continue-config.yaml', text).map((entry) => `${entry.name}:${entry.kind}:${entry.detail ?? ''}`), ['#1:invalid:no name', 'x:stdio:', '#3:invalid:a second entry named "x"']);
+  });
+
+  test("each one's own HTTP spelling at muxd's URL is a muxd entry", () => {
+    const marks = { httpUrls: ['http://127.0.0.1:7777'] };
+    const opencode = parseHostDocument(FILES['opencode.jsonc'], '{"mcp": {"m": {"type": "remote", "url": "http://127.0.0.1:7777/mcp/memory"}}}', marks);
+    assert.deepEqual(opencode.entries?.map((entry) => [entry.kind, entry.service, entry.via]), [['muxd', 'memory', 'http']]);
+    const goose = parseHostDocument(FILES['goose-config.yaml'], 'extensions:\n  m:\n    type: streamable_http\n    uri: http://127.0.0.1:7777/mcp/memory\n', marks);
+    assert.deepEqual(goose.entries?.map((entry) => [entry.kind, entry.service, entry.via]), [['muxd', 'memory', 'http']]);
+  });
+
+  test('opencode: the command list becomes [proxy, service], keeping its lines; comments and trailing commas kept', () => {
+    const after = rewire(FILES['opencode.jsonc'], fixture('opencode.jsonc'), ['memory', 'fetch']);
+    assert.ok(after.includes(`"command": ["${PROXY}", "memory"],\n      "environment": {\n        "MEMORY_FILE_PATH": "/home/me/.memory.jsonl",\n      },\n      "enabled": true,`), after);
+    assert.ok(after.includes(`"command": [\n        "${PROXY}",\n        "fetch",\n      ],\n      "timeout": 10000, /* ms */`), after);
+    assert.ok(!after.includes('"args"'), 'opencode has no args field');
+  });
+
+  test('Continue: the named item gets command and args, a block list stays a block list; comments kept', () => {
+    const after = rewire(FILES['continue-config.yaml'], fixture('continue-config.yaml'), ['memory', 'SQLite']);
+    assert.ok(after.includes(`  - name: memory\n    command: ${PROXY}\n    args:\n      - memory\n    env:\n      MEMORY_FILE_PATH: /home/me/.memory.jsonl   # the file the other hosts use\n`), after);
+    assert.ok(after.includes(`  - name: SQLite\n    command: ${PROXY}\n    args: [SQLite]\n    connectionTimeout: 20000 # ms\n`), after);
+  });
+
+  test('Goose: cmd and args swapped, type, envs, timeout, description kept; builtins and the rest of the file untouched', () => {
+    const text = fixture('goose-config.yaml');
+    const after = rewire(FILES['goose-config.yaml'], text, ['memory', 'time']);
+    assert.ok(after.includes(`  memory:\n    args:\n    - memory\n    bundled: null\n    cmd: ${PROXY}\n    description: Knowledge graph memory\n`), after);
+    assert.ok(after.includes(`    args: [time]\n    cmd: ${PROXY}\n    enabled: true\n    envs: {}\n`), after);
+    assert.ok(after.startsWith(text.slice(0, text.indexOf('  # Added by hand'))), 'the builtin before it is byte for byte');
+  });
+
+  test('YAML: a missing field is added on its own line; flow-style entries and anchors are refused with how to fix them', () => {
+    const file = FILES['goose-config.yaml'];
+    const text = 'extensions:\n  a:\n    type: stdio\n    cmd: old   # the program\n    timeout: 300\n';
+    const doc = parseHostDocument(file, text);
+    const after = applyEdits(text, doc.swap('a', { command: PROXY, args: ['a'], type: 'stdio' }));
+    assert.equal(after, `extensions:\n  a:\n    type: stdio\n    cmd: ${PROXY}   # the program\n    args: [a]\n    timeout: 300\n`);
+    const flow = parseHostDocument(file, 'extensions:\n  a: {type: stdio, cmd: old}\n');
+    assert.throws(() => flow.swap('a', { command: PROXY, args: ['a'] }), /flow style/);
+    const anchored = parseHostDocument(file, 'base: &b\n  cmd: old\nextensions:\n  a:\n    type: stdio\n    cmd: x\n    envs: *b\n');
+    assert.throws(() => anchored.swap('a', { command: PROXY, args: ['a'] }), /anchors, aliases or merge keys/);
+  });
+
+  test('YAML: a syntax error names the file and the line', () => {
+    assert.throws(() => parseHostDocument(FILES['goose-config.yaml'], 'extensions:\n  a: 1\n  a: 2\nother: 1\n'), /^Error: \/fake\/goose: cannot parse: Map keys must be unique at line 3/);
   });
 });

@@ -41,6 +41,22 @@ describe('host config locations', () => {
     assert.deepEqual(located['kiro'], ['user /home/me/.kiro/settings/mcp.json', 'project /work/app/.kiro/settings/mcp.json']);
     assert.deepEqual(located['copilot-cli'], ['user /home/me/.copilot/mcp-config.json', 'project /work/app/.github/mcp.json']);
     assert.deepEqual(located['junie'], ['user /home/me/.junie/mcp/mcp.json', 'project /work/app/.junie/mcp/mcp.json']);
+    assert.deepEqual(located['opencode'], ['user /xdg/opencode/opencode.json', 'user /xdg/opencode/opencode.jsonc', 'project /work/app/opencode.json', 'project /work/app/opencode.jsonc']);
+    assert.deepEqual(located['continue'], ['user /home/me/.continue/config.yaml']);
+    assert.deepEqual(located['goose'], ['user /xdg/goose/config.yaml']);
+  });
+
+  test('opencode, Continue and Goose: their formats and where the servers are', () => {
+    const env: HostEnv = { home: '/home/me', platform: 'linux', projectDir: '/work/app' };
+    const shape = (id: string) => hostById(id)?.locate(env).map((location) => `${location.format} ${location.serversPath.join('.')} ${location.path}`);
+    assert.deepEqual(shape('opencode'), [
+      'jsonc mcp /home/me/.config/opencode/opencode.json',
+      'jsonc mcp /home/me/.config/opencode/opencode.jsonc',
+      'jsonc mcp /work/app/opencode.json',
+      'jsonc mcp /work/app/opencode.jsonc',
+    ]);
+    assert.deepEqual(shape('continue'), ['yaml mcpServers /home/me/.continue/config.yaml']);
+    assert.deepEqual(shape('goose'), ['yaml extensions /home/me/.config/goose/config.yaml']);
   });
 
   test("Copilot CLI's .mcp.json is Claude Code's project file: only Claude Code lists it", () => {
@@ -74,6 +90,10 @@ describe('host config locations', () => {
     assert.deepEqual(located['kiro'], ['user /Users/me/.kiro/settings/mcp.json', 'project /p/.kiro/settings/mcp.json']);
     assert.deepEqual(located['copilot-cli'], ['user /Users/me/.copilot/mcp-config.json', 'project /p/.github/mcp.json']);
     assert.deepEqual(located['junie'], ['user /Users/me/.junie/mcp/mcp.json', 'project /p/.junie/mcp/mcp.json']);
+    // opencode and Goose keep to ~/.config on macOS too; Continue to ~/.continue everywhere.
+    assert.deepEqual(located['opencode'], ['user /Users/me/.config/opencode/opencode.json', 'user /Users/me/.config/opencode/opencode.jsonc', 'project /p/opencode.json', 'project /p/opencode.jsonc']);
+    assert.deepEqual(located['continue'], ['user /Users/me/.continue/config.yaml']);
+    assert.deepEqual(located['goose'], ['user /Users/me/.config/goose/config.yaml']);
   });
 
   test('Windows: %APPDATA%, and the Store build of Claude Desktop under %LOCALAPPDATA%', () => {
@@ -97,12 +117,21 @@ describe('host config locations', () => {
     assert.deepEqual(located['kiro'], ['user C:\\Users\\me\\.kiro\\settings\\mcp.json', 'project C:\\src\\app\\.kiro\\settings\\mcp.json']);
     assert.deepEqual(located['copilot-cli'], ['user C:\\Users\\me\\.copilot\\mcp-config.json', 'project C:\\src\\app\\.github\\mcp.json']);
     assert.deepEqual(located['junie'], ['user C:\\Users\\me\\.junie\\mcp\\mcp.json', 'project C:\\src\\app\\.junie\\mcp\\mcp.json']);
+    assert.deepEqual(located['opencode'], [
+      'user C:\\Users\\me\\.config\\opencode\\opencode.json',
+      'user C:\\Users\\me\\.config\\opencode\\opencode.jsonc',
+      'project C:\\src\\app\\opencode.json',
+      'project C:\\src\\app\\opencode.jsonc',
+    ]);
+    assert.deepEqual(located['continue'], ['user C:\\Users\\me\\.continue\\config.yaml']);
+    assert.deepEqual(located['goose'], ['user C:\\Users\\me\\AppData\\Roaming\\Block\\goose\\config\\config.yaml']);
   });
 
   test('Windows without APPDATA: the VS Code family under AppData\\Roaming of the home', () => {
     const located = paths({ home: 'C:\\Users\\me', platform: 'win32', projectDir: 'C:\\p' });
     assert.equal(located['cline']?.[3], 'user(Windsurf) C:\\Users\\me\\AppData\\Roaming\\Windsurf\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json');
     assert.equal(located['roo']?.[4], 'user(VSCodium) C:\\Users\\me\\AppData\\Roaming\\VSCodium\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json');
+    assert.equal(located['goose']?.[0], 'user C:\\Users\\me\\AppData\\Roaming\\Block\\goose\\config\\config.yaml');
   });
 
   test('the environment of a process: empty variables are unset, the project defaults to the current directory', () => {
@@ -149,6 +178,16 @@ describe('findHostFiles', () => {
     }
     const found = findHostFiles({ ...home.env, projectDir: home.env.home }, [hostById('kiro')!, hostById('junie')!]);
     assert.deepEqual(found.map((file) => `${file.host.id} ${file.scope}`), ['kiro user', 'junie user']);
+  });
+
+  test('opencode: whichever of opencode.json and opencode.jsonc exists, user and project', (t) => {
+    const home = createFakeHome(t, ['opencode.jsonc', 'goose-config.yaml', 'continue-config.yaml']);
+    writeFileSync(join(home.env.projectDir, 'opencode.json'), '{"mcp": {}}');
+    const found = findHostFiles(home.env, [hostById('opencode')!, hostById('continue')!, hostById('goose')!]);
+    assert.deepEqual(
+      found.map((file) => `${file.host.id} ${file.scope} ${file.path.slice(home.root.length + 1)}`),
+      ['opencode user xdg/opencode/opencode.jsonc', 'opencode project project/opencode.json', 'continue user home/.continue/config.yaml', 'goose user xdg/goose/config.yaml'],
+    );
   });
 
   test('a project that is the home directory lists the shared file once, as the user file', (t) => {

@@ -99,6 +99,31 @@ describe('planImport', () => {
     assert.match(skipped['junie/remote'] as string, /remote server \(url\)/);
   });
 
+  test("opencode's command list, Continue's named list and Goose's cmd/envs become services; builtins and opencode variables as muxd must see them", (t) => {
+    const home = createFakeHome(t, ['opencode.jsonc', 'continue-config.yaml', 'goose-config.yaml']);
+    const plan = planImport(read(findHostFiles(home.env)), new Map(), home.env.projectDir, {});
+    const services = Object.fromEntries(plan.services.map((service) => [service.name, { spec: service.spec, from: service.sources.map((source) => `${source.host}/${source.entry}`) }]));
+    assert.deepEqual(services['memory'], {
+      spec: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } },
+      from: ['opencode/memory', 'continue/memory', 'goose/memory'],
+    });
+    assert.deepEqual(services['fetch']?.spec, { command: 'uvx', args: ['mcp-server-fetch'], env: {} });
+    assert.deepEqual(services['github']?.spec.env, { GITHUB_PERSONAL_ACCESS_TOKEN: '{env:GITHUB_TOKEN}' }, 'kept as written, never resolved');
+    assert.ok(plan.notes.some((note) => note.startsWith('services.github.env.GITHUB_PERSONAL_ACCESS_TOKEN is {env:GITHUB_TOKEN}, which only opencode can fill in')));
+    assert.deepEqual(services['SQLite'], { spec: { command: 'uvx', args: ['mcp-server-sqlite', '--db-path', '/home/me/test.db'], env: {} }, from: ['continue/SQLite'] });
+    assert.deepEqual(services['time'], { spec: { command: 'uvx', args: ['mcp-server-time', '--local-timezone=Europe/Paris'], env: {} }, from: ['goose/time'] });
+    const skipped = Object.fromEntries(plan.skipped.map(({ source, reason }) => [`${source.host}/${source.entry}`, reason]));
+    assert.deepEqual(skipped, {
+      'opencode/old-server': 'disabled in the host',
+      'opencode/docs': 'a remote server (remote): muxd runs stdio servers',
+      'continue/Docs': 'a remote server (streamable-http): muxd runs stdio servers',
+      'goose/developer': "a builtin extension (the host manages it): not muxd's to run",
+      'goose/computercontroller': "a builtin extension (the host manages it): not muxd's to run",
+      'goose/todo': "a platform extension (the host manages it): not muxd's to run",
+      'goose/docs': 'a remote server (streamable_http): muxd runs stdio servers',
+    });
+  });
+
   test('services already in the config are kept: identical entries match them, different ones get a new name', (t) => {
     const home = createFakeHome(t, ['claude_desktop_config.json']);
     const existing = new Map<string, ServerSpec>([

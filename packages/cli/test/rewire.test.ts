@@ -526,6 +526,119 @@ describe('rewire: Cline, Roo Code, Kiro, Copilot CLI, Junie', () => {
   });
 });
 
+describe('rewire: opencode, Continue, Goose', () => {
+  const PROXY_JS = '/opt/muxd/lib/mux-proxy.js';
+
+  test('opencode: one command list [node, mux-proxy.js, service] with type "local", enabled and environment kept; over HTTP type "remote"; undo gives back the bytes', async (t) => {
+    const home = createFakeHome(t, ['opencode.jsonc']);
+    const path = home.files['opencode.jsonc'] as string;
+    const original = readFileSync(path, 'utf8');
+    const services = importedServices(home);
+    const [stdio] = await rewireFiles(options(home, { services, proxyCommand: PROXY_JS }));
+    assert.deepEqual(stdio?.entries.map((entry) => `${entry.name}=${entry.action}`), ['memory=rewire', 'fetch=rewire', 'github=skip', 'old-server=skip', 'docs=skip']);
+    assert.match(stdio?.entries[2]?.reason ?? '', /still holds \{env:GITHUB_TOKEN\}, which muxd cannot fill in/);
+    assert.deepEqual(entryOf(home, 'opencode.jsonc', 'memory'), { type: 'local', command: [process.execPath, PROXY_JS, 'memory'], environment: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' }, enabled: true });
+    assert.deepEqual(entryOf(home, 'opencode.jsonc', 'fetch'), { type: 'local', command: [process.execPath, PROXY_JS, 'fetch'], timeout: 10000 });
+    const text = readFileSync(path, 'utf8');
+    assert.ok(text.includes('  // Models and keys are set elsewhere; these are the MCP servers.\n'), 'comments kept');
+    assert.ok(text.includes(`"fetch",\n      ],\n      "timeout": 10000, /* ms */\n    },`), 'trailing commas and the inline comment kept');
+
+    const [http] = await rewireFiles(httpOptions(home, { services, proxyCommand: PROXY_JS }));
+    assert.deepEqual(http?.entries.filter((entry) => entry.action === 'rewire').map((entry) => `${entry.name}:${entry.transport}`), ['memory:http', 'fetch:http']);
+    assert.deepEqual(entryOf(home, 'opencode.jsonc', 'memory'), { type: 'remote', url: url('memory'), headers: BEARER, enabled: true });
+    assert.deepEqual(entryOf(home, 'opencode.jsonc', 'fetch'), { type: 'remote', url: url('fetch'), headers: BEARER, timeout: 10000 });
+    assert.deepEqual(entryOf(home, 'opencode.jsonc', 'docs'), { type: 'remote', url: 'https://docs.example.com/mcp', headers: { 'X-Api-Key': '{env:DOCS_KEY}' } }, "another remote is not muxd's");
+
+    await rewireFiles(options(home, { services, proxyCommand: PROXY_JS, httpUrls: [HTTP.url] }));
+    assert.deepEqual(entryOf(home, 'opencode.jsonc', 'memory'), { type: 'local', command: [process.execPath, PROXY_JS, 'memory'], enabled: true });
+
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+  });
+
+  test('Continue: the list item keeps its name and gets command and args; over HTTP it stays on mux-proxy, with why; undo gives back the bytes', async (t) => {
+    const home = createFakeHome(t, ['continue-config.yaml']);
+    const path = home.files['continue-config.yaml'] as string;
+    const original = readFileSync(path, 'utf8');
+    const [stdio] = await rewireFiles(options(home));
+    assert.deepEqual(stdio?.entries.map((entry) => `${entry.name}=${entry.action}${entry.service ? `:${entry.service}` : ''}`), ['memory=rewire:memory', 'SQLite=rewire:SQLite', 'Docs=skip']);
+    assert.deepEqual(entryOf(home, 'continue-config.yaml', 'memory'), { name: 'memory', command: PROXY, args: ['memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } });
+    assert.deepEqual(entryOf(home, 'continue-config.yaml', 'SQLite'), { name: 'SQLite', command: PROXY, args: ['SQLite'], connectionTimeout: 20000 });
+    const text = readFileSync(path, 'utf8');
+    assert.ok(text.startsWith(original.slice(0, original.indexOf('  - name: memory'))), 'the models and comments before the servers are byte for byte');
+    assert.ok(text.endsWith(original.slice(original.indexOf('  - name: Docs'))), 'the remote entry and what follows are byte for byte');
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+
+    const [http] = await rewireFiles(httpOptions(home));
+    const memory = http?.entries.find((entry) => entry.name === 'memory');
+    assert.deepEqual([memory?.action, memory?.transport, memory?.reason], ['rewire', 'stdio', 'Continue has no HTTP transport: kept on mux-proxy (stdio)']);
+    assert.ok(!readFileSync(path, 'utf8').includes(HTTP.token), 'no token written');
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+  });
+
+  test('Goose: cmd/args over stdio, streamable_http with uri and headers over HTTP, the other fields kept, builtins untouched; undo walks back to the bytes', async (t) => {
+    const home = createFakeHome(t, ['goose-config.yaml']);
+    const path = home.files['goose-config.yaml'] as string;
+    const original = readFileSync(path, 'utf8');
+    const services = importedServices(home);
+    const builtins = (text: string) => [text.slice(text.indexOf('  developer:'), text.indexOf('  # Added by hand')), text.slice(text.indexOf('  computercontroller:'))];
+    const [stdio] = await rewireFiles(options(home, { services }));
+    assert.deepEqual(stdio?.entries.map((entry) => `${entry.name}=${entry.action}`), ['developer=skip', 'memory=rewire', 'time=rewire', 'computercontroller=skip', 'todo=skip', 'docs=skip']);
+    assert.match(stdio?.entries[0]?.reason ?? '', /a builtin extension/);
+    assert.deepEqual(entryOf(home, 'goose-config.yaml', 'memory'), {
+      args: ['memory'],
+      bundled: null,
+      cmd: PROXY,
+      description: 'Knowledge graph memory',
+      enabled: true,
+      env_keys: [],
+      envs: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' },
+      name: 'memory',
+      timeout: 300,
+      type: 'stdio',
+    });
+    assert.deepEqual(builtins(readFileSync(path, 'utf8')), builtins(original), 'builtins and the remote entry are byte for byte');
+
+    const [http] = await rewireFiles(httpOptions(home, { services }));
+    assert.deepEqual(http?.entries.filter((entry) => entry.action === 'rewire').map((entry) => `${entry.name}:${entry.transport}`), ['memory:http', 'time:http']);
+    assert.deepEqual(entryOf(home, 'goose-config.yaml', 'memory'), {
+      uri: url('memory'),
+      headers: BEARER,
+      bundled: null,
+      description: 'Knowledge graph memory',
+      enabled: true,
+      env_keys: [],
+      name: 'memory',
+      timeout: 300,
+      type: 'streamable_http',
+    });
+    assert.deepEqual(entryOf(home, 'goose-config.yaml', 'time'), { uri: url('time'), headers: BEARER, enabled: true, name: 'time', timeout: 300, type: 'streamable_http' });
+    const text = readFileSync(path, 'utf8');
+    assert.ok(text.includes(`    timeout: 300 # seconds\n    type: streamable_http\n`), 'the comment on a kept field stays');
+    assert.deepEqual(builtins(text), builtins(original));
+    // Seen as muxd's by the URL: rewiring again changes nothing.
+    const again = await rewireFiles(httpOptions(home, { services }));
+    assert.equal(again[0]?.changed, false);
+
+    await rewireFiles(options(home, { services, httpUrls: [HTTP.url] }));
+    assert.deepEqual(entryOf(home, 'goose-config.yaml', 'time'), { cmd: PROXY, args: ['time'], enabled: true, name: 'time', timeout: 300, type: 'stdio' });
+
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
+  });
+
+  test('Goose: --dry-run masks envs values and the token', async (t) => {
+    const home = createFakeHome(t, ['goose-config.yaml']);
+    const [outcome] = await rewireFiles(httpOptions(home, { dryRun: true }));
+    const diff = outcome?.diff ?? '';
+    assert.match(diff, /^-      MEMORY_FILE_PATH: \*\*\*$/m);
+    assert.match(diff, /^\+      Authorization: "Bearer \*\*\*"$/m);
+    assert.ok(!diff.includes(HTTP.token) && !diff.includes('/home/me/.memory.jsonl'));
+  });
+});
+
 describe('updateFileAtomic', () => {
   function tempFile(t: TestContext, text: string): { path: string; dir: string } {
     const home = createFakeHome(t, []);
