@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -78,29 +78,43 @@ test('a daemon killed with SIGKILL leaves stale sockets; the next one reclaims t
   assert.equal(await c.callText('echo', { message: 'undisturbed' }), 'Echo: undisturbed');
 });
 
-test('a socket path owned by another user is refused, not reclaimed', { timeout: 30_000 }, async (t) => {
+test('a socket path owned by another user is refused, not reclaimed: that service is errored, the socket directory too is refused whole', { timeout: 30_000 }, async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to chown');
+  // A stale socket another user left where the service's socket goes.
+  const elsewhere = mkdtempSync('/tmp/mx-');
+  t.after(() => rmSync(elsewhere, { recursive: true, force: true }));
+  const stale = join(elsewhere, 'theirs.sock');
+  const child = spawn(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.stdout.write('ready\\n'))", stale], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  chownSync(stale, 12345, 12345);
+
+  const muxd = await startMuxd(t, { probe: fixtureServer('probe'), other: fixtureServer('probe') }, {
+    prepare: (home) => {
+      mkdirSync(join(home, 'run'), { mode: 0o700 });
+      renameSync(stale, join(home, 'run', 'probe.sock'));
+    },
+  });
+  const theirs = muxd.socketPath('probe');
+  const ls = await muxd.muxctl(['ls', '--json']);
+  const rows = (JSON.parse(ls.stdout) as { services: Array<{ name: string; status: string; error?: string | null }> }).services;
+  assert.deepEqual(
+    rows.map((row) => [row.name, row.status, row.error ?? null]),
+    [
+      ['probe', 'errored', `cannot listen on its socket: ${theirs} belongs to uid 12345, not to you; refusing to use it (muxctl start probe tries again)`],
+      ['other', 'idle', null],
+    ],
+  );
+  assert.equal(lstatSync(theirs).uid, 12345, 'left as it was');
+  const c = await muxd.connect(t, 'other', { name: 'next-door' });
+  assert.equal(await c.callText('echo', { message: 'served' }), 'probe: served');
+
   const home = mkdtempSync('/tmp/mx-');
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const configFile = join(home, 'muxd.config.json');
   writeFileSync(configFile, JSON.stringify({ services: { probe: fixtureServer('probe') } }));
-  mkdirSync(join(home, 'run'), { mode: 0o700 });
-  // A stale socket another user left where the service's socket goes.
-  const theirs = join(home, 'run', 'probe.sock');
-  const child = spawn(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.stdout.write('ready\\n'))", theirs], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise((resolve) => child.stdout.once('data', resolve));
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
-  chownSync(theirs, 12345, 12345);
-
-  const run = await runMuxdToExit(home, configFile);
-  assert.equal(run.code, 1);
-  assert.match(run.stderr, new RegExp(`^muxd: ${theirs} belongs to uid 12345, not to you; refusing to use it$`, 'm'));
-  assert.equal(lstatSync(theirs).uid, 12345, 'left as it was');
-  assert.equal(await tryConnect(join(home, 'run', 'muxd.ctl')), 'ENOENT', 'nothing listens');
-
   // A socket directory owned by another user is refused as a whole.
-  rmSync(join(home, 'run'), { recursive: true });
   mkdirSync(join(home, 'run'), { mode: 0o755 });
   chownSync(join(home, 'run'), 12345, 12345);
   const dir = await runMuxdToExit(home, configFile);
@@ -142,7 +156,7 @@ test('a command that does not exist, or a missing directory: that service is err
   assert.deepEqual(history.map((run) => [run.pid, run.reason, run.error]), [[null, 'spawn-failed', 'command not found: /nonexistent/bin/mcp-server']]);
 });
 
-test('socket paths over the OS limit: muxd refuses to start naming the path, and a reload that would need one changes nothing', { timeout: 30_000 }, async (t) => {
+test('socket paths over the OS limit: a reload that would need one changes nothing, and at start that service alone is errored', { timeout: 30_000 }, async (t) => {
   // A home of 50 bytes: its own sockets fit, a service with a 60-byte name does not.
   const longName = 'a-service-with-a-rather-long-name-that-will-not-fit-in-a-path'.slice(0, 60);
   const muxd = await startMuxd(t, { probe: fixtureServer('probe', { lazy: false }) }, { homeLength: 50 });
@@ -158,13 +172,45 @@ test('socket paths over the OS limit: muxd refuses to start naming the path, and
   const c = await muxd.connect(t, 'probe', { name: 'after-bad-reload' });
   assert.equal(await c.callText('echo', { message: 'still serving' }), 'probe: still serving');
 
-  // The same config, from the start: muxd says why and does not start (nothing half-started is left).
+  // The same config from the start: the other service runs, the long one is errored and says why.
   await muxd.stop();
-  const run = await runMuxdToExit(muxd.home, muxd.configFile);
-  assert.equal(run.code, 1);
-  assert.match(run.stderr, new RegExp(`^muxd: socket path is ${Buffer.byteLength(tooLong)} bytes, over this OS's limit of ${SOCKET_PATH_LIMIT - 1}: ${tooLong.replace(/[.]/g, '\\.')}\\.`, 'm'));
-  assert.equal(await tryConnect(muxd.controlSocket), 'ENOENT');
-  assert.deepEqual(muxd.childPids('probe'), []);
+  const again = await startMuxd(t, { probe: fixtureServer('probe', { lazy: false }), [longName]: fixtureServer('probe') }, { homeLength: 50 });
+  assert.ok(Buffer.byteLength(again.socketPath(longName)) >= SOCKET_PATH_LIMIT);
+  const served = await again.connect(t, 'probe', { name: 'beside-a-bad-socket' });
+  assert.equal(await served.callText('echo', { message: 'unaffected' }), 'probe: unaffected');
+  const ls = await again.muxctl(['ls', '--json']);
+  const row = (JSON.parse(ls.stdout) as { services: Array<{ name: string; status: string; error?: string | null }> }).services.find((s) => s.name === longName);
+  assert.equal(row?.status, 'errored');
+  assert.match(row?.error ?? '', new RegExp(`^cannot listen on its socket: socket path is ${Buffer.byteLength(again.socketPath(longName))} bytes, over this OS's limit of ${SOCKET_PATH_LIMIT - 1}: .*MUXD_HOME`));
+  const start = await again.muxctl(['start', longName]);
+  assert.equal(start.code, 1);
+  assert.match(start.stderr, new RegExp(`${longName} did not start: cannot listen on its socket: socket path is`));
+  assert.deepEqual(again.childPids(longName), [], 'no child for a service nobody can reach');
+});
+
+test('a file in the way of a service socket errors that service alone; muxctl start serves it once the file is gone', { timeout: 30_000 }, async (t) => {
+  const muxd = await startMuxd(
+    t,
+    { probe: fixtureServer('probe', { lazy: false }), blocked: fixtureServer('probe', { lazy: false }) },
+    {
+      prepare: (home) => {
+        mkdirSync(join(home, 'run'), { recursive: true, mode: 0o700 });
+        writeFileSync(join(home, 'run', 'blocked.sock'), 'not a socket');
+      },
+    },
+  );
+  const ok = await muxd.connect(t, 'probe', { name: 'neighbour' });
+  assert.equal(await ok.callText('echo', { message: 'fine' }), 'probe: fine');
+  const start = await muxd.muxctl(['start', 'blocked']);
+  assert.equal(start.code, 1);
+  assert.match(start.stderr, /blocked did not start: cannot listen on its socket: .*blocked\.sock exists and is not a socket; remove it by hand/);
+  assert.deepEqual(muxd.childPids('blocked'), []);
+
+  unlinkSync(muxd.socketPath('blocked'));
+  const retry = await muxd.muxctl(['start', 'blocked']);
+  assert.equal(retry.code, 0, retry.stderr);
+  const c = await muxd.connect(t, 'blocked', { name: 'after-the-file-went' });
+  assert.equal(await c.callText('echo', { message: 'served' }), 'probe: served');
 });
 
 test('a database that stops taking writes: muxd keeps serving, reports it, and writes the history it kept once it can again', { timeout: 45_000 }, async (t) => {

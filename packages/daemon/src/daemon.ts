@@ -93,8 +93,8 @@ export class Daemon {
     ensurePrivateDirectory(paths.stateDir);
     ensurePrivateDirectory(paths.runDir);
     ensurePrivateDirectory(paths.logDir);
+    // A service's own socket is checked as it opens: a bad one errors that service alone.
     checkSocketPathLength(paths.controlSocket);
-    for (const name of this.#config.services.keys()) checkSocketPathLength(serviceSocketPath(paths, name));
     this.#lock = PidLock.acquire(paths.lockFile);
     this.#reaper = new Reaper();
     const reaper = this.#reaper;
@@ -274,7 +274,7 @@ export class Daemon {
   startService(name: string): Promise<ActionResult> {
     return this.#serialize(async () => {
       const services = this.#select(name);
-      for (const service of services) service.start();
+      for (const service of services) await service.start();
       await Promise.all(services.map((service) => service.settled(START_WAIT_MS)));
       return this.#result(services);
     });

@@ -67,6 +67,8 @@ export class Service {
   /** Set by `muxctl stop`: clients don't bring it back. */
   #stoppedByUser = false;
   #closing = false;
+  /** Why the data socket could not be opened: the service is errored until `muxctl start` opens it. */
+  #socketError: string | undefined;
 
   constructor(config: ServiceConfig, socketPath: string, deps: ServiceDeps) {
     this.#config = config;
@@ -85,9 +87,20 @@ export class Service {
     return this.#config;
   }
 
-  /** Opens the data socket and, for an eager service, starts the child. */
+  /**
+   * Opens the data socket and, for an eager service, starts the child. A
+   * socket that cannot be opened (a path over the OS limit, another process
+   * serving it, a file in the way) errors this service alone.
+   */
   async open(): Promise<void> {
-    this.#server = await listenUnix(this.socketPath, (socket) => this.#accept(socket));
+    try {
+      this.#server = await listenUnix(this.socketPath, (socket) => this.#accept(socket));
+    } catch (error) {
+      this.#socketError = `cannot listen on its socket: ${(error as Error).message} (muxctl start ${this.name} tries again)`;
+      this.#deps.log.error({ socket: this.socketPath }, this.#socketError);
+      return;
+    }
+    this.#socketError = undefined;
     this.#deps.log.info({ socket: this.socketPath, isolation: this.config.isolation, lazy: this.config.lazy }, 'service listening');
     if (this.#shared) {
       if (this.config.lazy) this.#shared.supervisor.status = ServiceStatus.Idle;
@@ -242,8 +255,12 @@ export class Service {
     return this.#shared ? [this.#shared] : [...this.#perClient];
   }
 
-  /** `muxctl start`: starts (or revives an errored) service. */
-  start(): void {
+  /** `muxctl start`: starts (or revives an errored) service, opening its socket first if that failed before. */
+  async start(): Promise<void> {
+    if (!this.#server && !this.#closing) {
+      await this.open();
+      if (!this.#server) return;
+    }
     this.#stoppedByUser = false;
     for (const instance of this.#instances()) instance.supervisor.start();
     if (this.#shared && this.#shared.mux.clientCount === 0) this.#armIdleTimer();
@@ -291,6 +308,7 @@ export class Service {
 
   /** `muxctl restart`: new child(ren), clients stay connected. */
   async restart(reason: ExitReason = ExitReason.Manual): Promise<void> {
+    if (!this.#server) return this.start();
     this.#stoppedByUser = false;
     await Promise.all(this.#instances().map((instance) => instance.supervisor.restart(reason)));
   }
@@ -317,7 +335,8 @@ export class Service {
     }
     const primary = instances[0]?.supervisor;
     let status: ServiceStatus;
-    if (primary) status = primary.status;
+    if (this.#socketError) status = ServiceStatus.Errored;
+    else if (primary) status = primary.status;
     else status = this.#stoppedByUser ? ServiceStatus.Stopped : ServiceStatus.Idle;
     return {
       name: this.name,
@@ -331,7 +350,7 @@ export class Service {
       queued,
       socket: this.socketPath,
       lastExit,
-      error: primary?.errorMessage,
+      error: this.#socketError ?? primary?.errorMessage,
     };
   }
 
