@@ -88,6 +88,12 @@ const json = (path: string, scope: HostScope, serversPath: string[], variant?: s
   ...(variant === undefined ? {} : { variant }),
 });
 
+/** A user file under the home directory and a project file, each with a top-level `mcpServers` map. */
+function homeAndProject(env: HostEnv, userPath: readonly string[], projectPath: readonly string[]): HostFileLocation[] {
+  const { join } = pathApi(env);
+  return [json(join(env.home, ...userPath), HostScopes.User, ['mcpServers']), json(join(env.projectDir, ...projectPath), HostScopes.Project, ['mcpServers'])];
+}
+
 /**
  * The VS Code family: editors whose extensions keep their settings under
  * `<appData>/<product>/User/globalStorage/<extension id>`, each with the
@@ -149,8 +155,7 @@ export const HOSTS: readonly HostDefinition[] = [
     remoteKeys: ['url'],
     http: { urlKey: 'url', headersKey: 'headers' },
     locate(env) {
-      const { join } = pathApi(env);
-      return [json(join(env.home, '.cursor', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.cursor', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+      return homeAndProject(env, ['.cursor', 'mcp.json'], ['.cursor', 'mcp.json']);
     },
   },
   {
@@ -262,8 +267,7 @@ export const HOSTS: readonly HostDefinition[] = [
     remoteKeys: ['url'],
     http: { urlKey: 'url', headersKey: 'headers' },
     locate(env) {
-      const { join } = pathApi(env);
-      return [json(join(env.home, '.kiro', 'settings', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.kiro', 'settings', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+      return homeAndProject(env, ['.kiro', 'settings', 'mcp.json'], ['.kiro', 'settings', 'mcp.json']);
     },
   },
   {
@@ -274,9 +278,8 @@ export const HOSTS: readonly HostDefinition[] = [
     remoteKeys: ['url'],
     http: { urlKey: 'url', headersKey: 'headers', type: 'http' },
     locate(env) {
-      const { join } = pathApi(env);
       // Its other project file, `.mcp.json`, is Claude Code's: listed once, as that host's.
-      return [json(join(env.home, '.copilot', 'mcp-config.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.github', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+      return homeAndProject(env, ['.copilot', 'mcp-config.json'], ['.github', 'mcp.json']);
     },
   },
   {
@@ -286,8 +289,7 @@ export const HOSTS: readonly HostDefinition[] = [
     // Its remote spelling is not settled: stdio only, as Claude Desktop.
     remoteKeys: ['url'],
     locate(env) {
-      const { join } = pathApi(env);
-      return [json(join(env.home, '.junie', 'mcp', 'mcp.json'), HostScopes.User, ['mcpServers']), json(join(env.projectDir, '.junie', 'mcp', 'mcp.json'), HostScopes.Project, ['mcpServers'])];
+      return homeAndProject(env, ['.junie', 'mcp', 'mcp.json'], ['.junie', 'mcp', 'mcp.json']);
     },
   },
   {
