@@ -118,6 +118,6 @@ test('--transport http with the HTTP front off fails with one line saying how to
   const plain = await startMuxd({ after }, {});
   const run = await plain.muxctl(['rewire', '--transport', 'http'], { env });
   assert.equal(run.code, 2, run.stderr);
-  assert.deepEqual(run.stderrLines(), [`muxctl: the HTTP front is off: add http: { listen: 127.0.0.1:7777 } to ${plain.configFile} and restart muxd`]);
+  assert.deepEqual(run.stderrLines(), [`muxctl: the HTTP front is off: add http: { listen: 127.0.0.1:7777 } to ${plain.configFile}, then: muxctl reload`]);
   assert.deepEqual(read(), originals, 'nothing written');
 });

@@ -108,7 +108,7 @@ export class Daemon {
       // Services first: muxctl and mux-proxy take a listening control socket
       // to mean muxd is ready, and a proxy then connects to its service's socket.
       for (const config of this.#config.services.values()) await this.#addService(config);
-      if (this.#config.http) await this.#startHttp(this.#config.http);
+      if (this.#config.http) this.#http = await this.#listenHttp(this.#config.http);
       this.#control = await ControlServer.listen(paths.controlSocket, this, log);
     } catch (error) {
       await this.stop();
@@ -117,8 +117,8 @@ export class Daemon {
     log.info({ services: this.services.size, control: paths.controlSocket }, 'muxd ready');
   }
 
-  async #startHttp(config: NonNullable<MuxConfig['http']>): Promise<void> {
-    this.#http = await HttpServer.listen({
+  #listenHttp(config: NonNullable<MuxConfig['http']>): Promise<HttpServer> {
+    return HttpServer.listen({
       config,
       token: loadOrCreateToken(this.paths.httpTokenFile),
       // Ad-hoc services carry a host's own credentials: they stay on their sockets.
@@ -346,38 +346,62 @@ export class Daemon {
       if (!file) throw new MuxError(MuxErrorCodes.ConfigNotFound, this.#config.notes[0] ?? 'no config file');
       const next = await this.#loadConfig(file);
       for (const name of next.services.keys()) checkSocketPathLength(serviceSocketPath(this.paths, name));
+      const httpChanged = JSON.stringify(next.http) !== JSON.stringify(this.#config.http);
+      // A new HTTP address is bound before anything else changes: if it cannot be, the reload changes nothing.
+      const newFront = httpChanged && next.http && !this.#http?.listensAs(next.http) ? await this.#listenHttp(next.http) : undefined;
       const result: ReloadResult = { configFile: next.file, added: [], removed: [], changed: [], unchanged: [], notes: next.notes };
-      for (const [name, service] of this.services) {
-        if (next.services.has(name) || this.#adhoc.has(name)) continue;
-        result.removed.push(name);
-        await service.close(ExitReason.Config);
-        this.services.delete(name);
-      }
-      for (const [name, config] of next.services) {
-        const service = this.services.get(name);
-        if (!service) {
-          result.added.push(name);
-          await this.#addService(config);
-        } else if (JSON.stringify(service.config) === JSON.stringify(config)) {
-          result.unchanged.push(name);
-        } else {
-          result.changed.push(name);
-          if (service.config.isolation === config.isolation) {
-            await service.reconfigure(config);
-          } else {
-            await service.close(ExitReason.Config);
-            this.services.delete(name);
+      try {
+        for (const [name, service] of this.services) {
+          if (next.services.has(name) || this.#adhoc.has(name)) continue;
+          result.removed.push(name);
+          await service.close(ExitReason.Config);
+          this.services.delete(name);
+        }
+        for (const [name, config] of next.services) {
+          const service = this.services.get(name);
+          if (!service) {
+            result.added.push(name);
             await this.#addService(config);
+          } else if (JSON.stringify(service.config) === JSON.stringify(config)) {
+            result.unchanged.push(name);
+          } else {
+            result.changed.push(name);
+            if (service.config.isolation === config.isolation) {
+              await service.reconfigure(config);
+            } else {
+              await service.close(ExitReason.Config);
+              this.services.delete(name);
+              await this.#addService(config);
+            }
           }
         }
+      } catch (error) {
+        await newFront?.close();
+        throw error;
       }
-      if (JSON.stringify(next.http) !== JSON.stringify(this.#config.http)) {
-        result.notes = [...result.notes, 'http: changes to the http block take effect when muxd restarts'];
-      }
+      if (httpChanged) result.notes = [...result.notes, await this.#applyHttp(next.http, newFront)];
       this.#config = next;
       this.log.info(result, 'config reloaded');
       return result;
     });
+  }
+
+  /** Puts a reloaded `http` block in place; returns the note the reload reports. */
+  async #applyHttp(config: MuxConfig['http'], newFront: HttpServer | undefined): Promise<string> {
+    const old = this.#http;
+    const oldUrl = old?.url;
+    if (newFront) {
+      this.#http = newFront;
+      await old?.close();
+      return `http: listening on ${newFront.url}${oldUrl ? `; sessions on ${oldUrl} ended (hosts start new ones)` : ''}`;
+    }
+    if (!config) {
+      this.#http = undefined;
+      await old?.close();
+      return 'http: the HTTP front is closed';
+    }
+    old?.reconfigure(config);
+    return `http: new limits apply on ${old?.url ?? ''}; sessions carry on`;
   }
 
   /**

@@ -47,7 +47,7 @@ export async function runningHttpFront(): Promise<{ url: string; token: string }
     throw error;
   }
   if (!status.httpUrl) {
-    throw new CliError(`the HTTP front is off: add http: { listen: 127.0.0.1:7777 } to ${status.configFile || "muxd's config"} and restart muxd`, ExitCodes.Usage);
+    throw new CliError(`the HTTP front is off: add http: { listen: 127.0.0.1:7777 } to ${status.configFile || "muxd's config"}, then: muxctl reload`, ExitCodes.Usage);
   }
   return { url: status.httpUrl, token: readHttpToken().token };
 }
@@ -99,7 +99,7 @@ const urlCommand: CommandModule<GlobalArgs, UrlArgs> = {
   builder: (yargs) => yargs.positional('service', { type: 'string', describe: 'Service name' }),
   handler: async (argv) => {
     const status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status));
-    if (!status.httpUrl) throw new CliError('the HTTP front is off: add http: { listen: "127.0.0.1:7777" } to the config and restart muxd');
+    if (!status.httpUrl) throw new CliError('the HTTP front is off: add http: { listen: "127.0.0.1:7777" } to the config, then: muxctl reload');
     const url = argv.service === undefined ? status.httpUrl : `${status.httpUrl}/mcp/${encodeURIComponent(argv.service)}`;
     if (argv.json) printJson({ url });
     else console.log(url);

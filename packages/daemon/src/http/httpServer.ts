@@ -48,17 +48,39 @@ export interface HttpServerOptions {
  */
 export class HttpServer {
   readonly #server: Server;
-  readonly #options: HttpServerOptions;
+  #options: HttpServerOptions;
   readonly #policy: HostPolicy;
   readonly #sessions = new Map<string, HttpSession>();
-  readonly #sweep: ReturnType<typeof setInterval>;
+  #sweep: ReturnType<typeof setInterval>;
 
   private constructor(server: Server, options: HttpServerOptions, port: number) {
     this.#server = server;
     this.#options = options;
     this.#policy = new HostPolicy(options.config.host, port);
-    this.#sweep = setInterval(() => this.#endIdleSessions(), Math.min(SWEEP_MS, Math.max(1000, options.config.sessionIdleTimeoutMs)));
-    this.#sweep.unref();
+    this.#sweep = this.#startSweep();
+  }
+
+  #startSweep(): ReturnType<typeof setInterval> {
+    const sweep = setInterval(() => this.#endIdleSessions(), Math.min(SWEEP_MS, Math.max(1000, this.#options.config.sessionIdleTimeoutMs)));
+    sweep.unref();
+    return sweep;
+  }
+
+  get config(): HttpConfig {
+    return this.#options.config;
+  }
+
+  /** True when `config` listens where this front does: it can take the new limits without a new listener. */
+  listensAs(config: HttpConfig): boolean {
+    return config.host === this.#options.config.host && config.port === this.#options.config.port;
+  }
+
+  /** Applies new limits (body size, session idle timeout) to the running front; sessions carry on. */
+  reconfigure(config: HttpConfig): void {
+    if (!this.listensAs(config)) throw new Error('reconfigure: the listen address changed; open a new front instead');
+    this.#options = { ...this.#options, config };
+    clearInterval(this.#sweep);
+    this.#sweep = this.#startSweep();
   }
 
   /**
