@@ -117,7 +117,8 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
     } else if (outcomes.length === 0) {
       console.log(argv.undo ? 'nothing to undo' : 'no MCP host config found');
     } else {
-      for (const outcome of outcomes) {
+      // Claude Code's local scope lives in ~/.claude.json: only a project with servers there is worth a line (as in muxctl hosts).
+      for (const outcome of outcomes.filter((item) => item.scope !== 'local' || item.entries.length > 0 || item.error)) {
         printOutcome(outcome, dryRun);
         console.log('');
       }
