@@ -1,11 +1,14 @@
 // Where each host keeps its config, computed from an injected environment.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostEnv } from '../src/hosts/hostEnv.js';
 import { hostEnvFromProcess } from '../src/hosts/hostEnv.js';
 import { HOSTS, describeFile, findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
+import { parseHostDocument } from '../src/hosts/hostFiles.js';
+import { planImport } from '../src/hosts/importPlan.js';
 import { createFakeHome } from './fakeHome.js';
 
 function paths(env: HostEnv): Record<string, string[]> {
@@ -194,5 +197,55 @@ describe('findHostFiles', () => {
     const home = createFakeHome(t, ['cursor-mcp.json']);
     const found = findHostFiles({ ...home.env, projectDir: home.env.home }, [hostById('cursor')!]);
     assert.deepEqual(found.map((file) => file.scope), ['user']);
+  });
+});
+
+describe("Claude Code's local scope (claude mcp add's default): every project with servers", () => {
+  test('each project in ~/.claude.json with servers of its own is listed under its path; its relative commands import to run there', (t) => {
+    const home = mkdtempSync(join(tmpdir(), 'muxd-claude-projects-'));
+    t.after(() => rmSync(home, { recursive: true, force: true }));
+    const server = (script: string) => ({ type: 'stdio', command: 'node', args: [script] });
+    writeFileSync(
+      join(home, '.claude.json'),
+      JSON.stringify({
+        mcpServers: {},
+        projects: {
+          '/p/current': { mcpServers: { here: server('here.js') } },
+          '/p/other': { allowedTools: [], mcpServers: { tools: server('./tools/server.js') } },
+          '/p/empty': { mcpServers: {} },
+          '/p/none': { allowedTools: [] },
+        },
+      }),
+    );
+    const env: HostEnv = { home, platform: 'linux', projectDir: '/p/current' };
+    const files = findHostFiles(env, [hostById('claude-code') as NonNullable<ReturnType<typeof hostById>>]);
+    assert.deepEqual(
+      files.map((file) => [file.scope, file.variant ?? null, file.serversPath.join(' > ')]),
+      [
+        ['user', null, 'mcpServers'],
+        ['local', null, 'projects > /p/current > mcpServers'],
+        ['local', '/p/other', 'projects > /p/other > mcpServers'],
+      ],
+    );
+    const entries = files.map((file) => ({ file, entries: parseHostDocument(file, readFileSync(file.path, 'utf8')).entries ?? [] }));
+    const plan = planImport(entries, new Map(), env.projectDir, {});
+    assert.deepEqual(
+      plan.services.map((service) => [service.name, service.spec.args, service.spec.cwd]),
+      [
+        ['here', ['here.js'], '/p/current'],
+        ['tools', ['./tools/server.js'], '/p/other'],
+      ],
+    );
+  });
+
+  test('an unreadable ~/.claude.json lists only the current project, as before', (t) => {
+    const home = mkdtempSync(join(tmpdir(), 'muxd-claude-broken-'));
+    t.after(() => rmSync(home, { recursive: true, force: true }));
+    writeFileSync(join(home, '.claude.json'), '{ not json');
+    const located = hostById('claude-code')?.locate({ home, platform: 'linux', projectDir: '/p/current' }) ?? [];
+    assert.deepEqual(
+      located.map((location) => `${location.scope} ${location.serversPath.join(' > ')}`),
+      ['user mcpServers', 'local projects > /p/current > mcpServers', 'project mcpServers'],
+    );
   });
 });

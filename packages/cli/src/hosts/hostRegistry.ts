@@ -4,8 +4,9 @@
  * a Streamable HTTP one, and how to make it read a changed file
  * (shared/docs/hosts.md).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { posix, win32 } from 'node:path';
+import { isJsonObject } from '@muxd/protocol';
 import type { HostEnv } from './hostEnv.js';
 import type { EntryDialect } from './serverEntry.js';
 
@@ -27,6 +28,8 @@ export interface HostFileLocation {
   serversPath: string[];
   /** Which variant (`Insiders`, `profile 1a2b`, `Next`), when the host has several. */
   variant?: string;
+  /** The project a local-scope file belongs to, when it is not the current one (relative commands run there). */
+  projectDir?: string;
 }
 
 export interface HostDefinition extends EntryDialect {
@@ -124,9 +127,13 @@ export const HOSTS: readonly HostDefinition[] = [
     locate(env) {
       const { join } = pathApi(env);
       const userFile = join(env.CLAUDE_CONFIG_DIR ?? env.home, '.claude.json');
+      // `claude mcp add` writes to the local scope by default: one servers map per project in ~/.claude.json.
+      // The current project's is listed as plain `local`; every other project with servers, under its path.
+      const otherProjects = projectsWithServers(userFile).filter((project) => project !== env.projectDir);
       return [
         json(userFile, HostScopes.User, ['mcpServers']),
         json(userFile, HostScopes.Local, ['projects', env.projectDir, 'mcpServers']),
+        ...otherProjects.map((project) => ({ ...json(userFile, HostScopes.Local, ['projects', project, 'mcpServers'], project), projectDir: project })),
         json(join(env.projectDir, '.mcp.json'), HostScopes.Project, ['mcpServers']),
       ];
     },
@@ -338,6 +345,23 @@ export const HOSTS: readonly HostDefinition[] = [
     },
   },
 ];
+
+/** The projects of a Claude Code user file that have at least one server of their own, in file order. */
+function projectsWithServers(userFile: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(userFile, 'utf8'));
+  } catch {
+    return []; // Missing or unreadable: reading the file itself reports why.
+  }
+  const projects = isJsonObject(parsed) ? parsed['projects'] : undefined;
+  if (!isJsonObject(projects)) return [];
+  return Object.keys(projects).filter((project) => {
+    const entry = projects[project];
+    const servers = isJsonObject(entry) ? entry['mcpServers'] : undefined;
+    return isJsonObject(servers) && Object.keys(servers).length > 0;
+  });
+}
 
 function listDirs(dir: string): string[] {
   try {

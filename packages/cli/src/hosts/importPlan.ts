@@ -63,7 +63,7 @@ export function describeSource(source: ImportSource): string {
  */
 export function importSpec(file: HostFile, spec: ServerSpec, projectDir: string): ServerSpec {
   if (file.scope === 'user' || spec.cwd !== undefined) return spec;
-  return { ...spec, cwd: projectDir };
+  return { ...spec, cwd: file.projectDir ?? projectDir };
 }
 
 /**

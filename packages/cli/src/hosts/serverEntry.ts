@@ -6,7 +6,7 @@ import { argSecrets, redactArgs as redactArgsWith } from '@muxd/config';
  * specs without showing secrets.
  */
 import { basename } from 'node:path';
-import { SERVICE_NAME_PATTERN } from '@muxd/protocol';
+import { SERVICE_NAME_PATTERN, isJsonObject } from '@muxd/protocol';
 
 /** How a server is started: what muxd's `services.<name>` holds. */
 export interface ServerSpec {
@@ -131,13 +131,10 @@ export function httpService(url: string, bases: readonly string[]): string | und
 
 const REMOTE_TYPES = new Set(['http', 'sse', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote', 'ws', 'websocket']);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function stringMap(value: unknown): Record<string, string> | undefined {
   if (value === undefined) return {};
-  if (!isRecord(value)) return undefined;
+  if (!isJsonObject(value)) return undefined;
   const result: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
     if (typeof item === 'string') result[key] = item;
@@ -203,7 +200,7 @@ export const PLAIN_STDIO_FIELDS: StdioFields = { command: 'command', args: 'args
  */
 export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown, marks: MuxdMarks = {}): HostEntry {
   const entry = (kind: EntryKind, extra: Partial<HostEntry> = {}): HostEntry => ({ name, kind, hostOnly: [], ...extra });
-  if (!isRecord(raw)) return entry(EntryKind.Invalid, { detail: 'not an object' });
+  if (!isJsonObject(raw)) return entry(EntryKind.Invalid, { detail: 'not an object' });
   const type = typeof raw['type'] === 'string' ? raw['type'] : undefined;
   if (dialect.entryTypes && type !== undefined && !dialect.entryTypes.includes(type)) {
     return entry(EntryKind.Extension, { detail: `a ${type} extension (the host manages it)` });
@@ -225,7 +222,7 @@ export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown,
     args = command.slice(1);
     command = command[0];
   }
-  if (dialect.zed && isRecord(command)) {
+  if (dialect.zed && isJsonObject(command)) {
     // Zed's older form: "command": { "path": ..., "args": [...], "env": {...} }
     args = command['args'];
     env = command['env'];

@@ -10,6 +10,7 @@
  * is addressed as in a map.
  */
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, parse, parseDocument } from 'yaml';
+import { isJsonObject } from '@muxd/protocol';
 import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { PLAIN_FIELDS, canonical, leadingIndent, lineEnd, lineEnding, lineStart, valueAt } from './hostDocument.js';
 import type { Edit, FieldValue, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
@@ -28,9 +29,6 @@ interface EntryNode {
   problem?: string;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function rangeOf(node: unknown): [number, number, number] | undefined {
   return isAlias(node) || isScalar(node) || isCollection(node) ? (node as YamlNode).range ?? undefined : undefined;
@@ -47,7 +45,7 @@ export function parseYamlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
   const eol = lineEnding(text);
   const listedBy = file.host.listedBy;
   const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  const value: Record<string, unknown> = isRecord(raw) ? raw : {};
+  const value: Record<string, unknown> = isJsonObject(raw) ? raw : {};
 
   /** The end of a node's own text: a block collection's range runs on over its trailing comments and line break. */
   function contentEnd(node: unknown): number {
@@ -150,7 +148,7 @@ export function parseYamlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
 
   /** A field as YAML text after its key: `: value`, or a block mapping on the lines below. */
   function afterKey(value: unknown, indent: string, unit: string): string {
-    if (isRecord(value) && Object.keys(value).length > 0) {
+    if (isJsonObject(value) && Object.keys(value).length > 0) {
       return `:${Object.entries(value)
         .map(([key, item]) => `${eol}${indent}${unit}${yamlString(key)}: ${flowValue(item)}`)
         .join('')}`;
@@ -171,7 +169,7 @@ export function parseYamlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       const itemIndent = leadingIndent(source, range[0]) ?? indent;
       return { offset: range[0], length: end - range[0], content: wanted.map((item) => `- ${flowValue(item)}`).join(`${eol}${itemIndent}`) };
     }
-    if (block || (isRecord(wanted) && Object.keys(wanted).length > 0)) {
+    if (block || (isJsonObject(wanted) && Object.keys(wanted).length > 0)) {
       // A block value becomes a flow one, or a map comes in: the text after the key is written again.
       return { offset: keyEnd, length: end - keyEnd, content: afterKey(wanted, indent, unit) };
     }
@@ -206,7 +204,7 @@ export function parseYamlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
   const fieldsOf = (name: string): Record<string, unknown> | undefined => {
     if (!find(name)) return undefined;
     const fields = valueAt(value, [...file.serversPath, name]);
-    return isRecord(fields) ? fields : undefined;
+    return isJsonObject(fields) ? fields : undefined;
   };
 
   return {
