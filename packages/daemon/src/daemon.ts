@@ -22,7 +22,7 @@ import { ControlServer } from './controlServer.js';
 import { HttpServer } from './http/httpServer.js';
 import { loadOrCreateToken } from './http/httpToken.js';
 import { readLastLines, followFile } from './logTail.js';
-import { createFileLogger, daemonLogDir, serviceLogDir } from './logs.js';
+import { createFileLogger, daemonLogDir, logWriteProblem, serviceLogDir } from './logs.js';
 import type { Logger } from './logs.js';
 import { PidLock } from './pidLock.js';
 import { CpuSampler, readProcessTable, treeUsage } from '@muxd/protocol/processes';
@@ -176,6 +176,7 @@ export class Daemon {
       configFile: this.#config.file,
       home: { runDir: this.paths.runDir, stateDir: this.paths.stateDir, logDir: this.paths.logDir },
       databaseError: this.#store?.error ?? null,
+      logError: logWriteProblem(),
       notes: this.#config.notes,
       httpUrl: this.#http?.url ?? null,
     };

@@ -25,9 +25,29 @@ export async function createFileLogger(dir: string, base: string, rotation: LogR
   return pino({ base: null, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime }, await rollingFile(dir, base, rotation));
 }
 
-function rollingFile(dir: string, base: string, rotation: LogRotation): ReturnType<typeof roll> {
+/** Lines held in memory per log file while its writes fail (a full disk); later lines are dropped. */
+const MAX_PENDING_LOG_BYTES = 4 * 1024 ** 2;
+
+/** Logs whose last write failed: directory -> the file, the error, lines dropped since. */
+const failingLogs = new Map<string, { file: string; message: string; dropped: number }>();
+
+/**
+ * Why log lines are not reaching their files right now (a full disk, say),
+ * or null when every log file takes its writes. Serving is not affected:
+ * lines wait in memory (up to 4 MiB a file) and are written once the disk
+ * takes them again; beyond that they are dropped and counted.
+ */
+export function logWriteProblem(): string | null {
+  const problem = failingLogs.values().next().value;
+  if (problem === undefined) return null;
+  const others = failingLogs.size > 1 ? ` (and ${failingLogs.size - 1} more log${failingLogs.size > 2 ? 's' : ''})` : '';
+  const dropped = problem.dropped > 0 ? `; ${problem.dropped} line${problem.dropped === 1 ? '' : 's'} dropped so far` : '';
+  return `cannot write ${problem.file}${others}: ${problem.message}${dropped}. Free space in the log directory; writing resumes by itself`;
+}
+
+async function rollingFile(dir: string, base: string, rotation: LogRotation): ReturnType<typeof roll> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return roll({
+  const stream = await roll({
     file: join(dir, base),
     extension: '.log',
     size: `${rotation.maxSizeBytes}b`,
@@ -35,7 +55,21 @@ function rollingFile(dir: string, base: string, rotation: LogRotation): ReturnTy
     limit: { count: rotation.keep, removeOtherLogFiles: true },
     symlink: true,
     mkdir: true,
+    maxLength: MAX_PENDING_LOG_BYTES,
   });
+  // A failed write (ENOSPC, EIO...) must never take muxd down: the stream keeps the
+  // lines and retries with the next one; the failure is reported by `muxctl ls`.
+  stream.on('error', (error) => {
+    const known = failingLogs.get(dir);
+    failingLogs.set(dir, { file: stream.file, message: error.message, dropped: known?.dropped ?? 0 });
+  });
+  stream.on('drop', () => {
+    const known = failingLogs.get(dir);
+    if (known) known.dropped++;
+  });
+  stream.on('write', () => failingLogs.delete(dir));
+  stream.on('close', () => failingLogs.delete(dir));
+  return stream;
 }
 
 /** The daemon log: to its file and, in the foreground, to stderr as well. */

@@ -91,6 +91,8 @@ export interface DaemonStatus {
   home: { runDir: string; stateDir: string; logDir: string };
   /** null when the database works; otherwise why it does not. */
   databaseError: string | null;
+  /** null when every log file takes its writes; otherwise why lines are not reaching them (a full disk). */
+  logError?: string | null;
   /** Config notes: skipped entries and similar. */
   notes: string[];
   /** Base URL of the HTTP front (services at `<url>/mcp/<service>`); absent or null when it is off. */

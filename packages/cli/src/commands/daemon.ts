@@ -68,6 +68,7 @@ const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     console.log(`state    ${status.home.stateDir}`);
     console.log(`logs     ${status.home.logDir}`);
     if (status.databaseError) notice(`history is not being saved: ${status.databaseError}`);
+    if (status.logError) notice(`logs are not being written: ${status.logError}`);
   },
 };
 

@@ -149,6 +149,7 @@ export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           : { name: 'versions', level: 'warn', detail: `muxd is ${daemon.version}, muxctl is ${VERSION}`, fix: 'muxctl daemon stop && muxctl daemon start' },
       );
       if (daemon.databaseError) checks.push({ name: 'history database', level: 'warn', detail: daemon.databaseError, fix: 'check the disk and the state directory; muxd keeps serving meanwhile' });
+      if (daemon.logError) checks.push({ name: 'logs', level: 'warn', detail: daemon.logError, fix: 'free space in the log directory; muxd keeps serving meanwhile' });
     } else {
       checks.push({ name: 'muxd', level: 'warn', detail: 'not running', fix: 'muxctl daemon start (muxctl and mux-proxy also start it on demand)' });
     }

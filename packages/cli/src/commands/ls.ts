@@ -42,6 +42,7 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     }
     for (const row of result.services) if (row.error) notice(`${row.name}: ${row.error}`);
     if (result.daemon.databaseError) notice(`history is not being saved: ${result.daemon.databaseError}`);
+    if (result.daemon.logError) notice(`logs are not being written: ${result.daemon.logError}`);
     for (const note of result.daemon.notes) notice(note);
   },
 };
