@@ -5,10 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonStatus } from '@muxd/protocol';
-import { fixtureServer, isAlive, startMuxd, waitFor } from '../e2e/harness.js';
+import { MUXCTL_BIN, ROOT, fixtureServer, isAlive, startMuxd, waitFor } from '../e2e/harness.js';
+
+const fixturePath = (name: string) => join(ROOT, 'test', 'fixtures', `${name}.mjs`);
 
 function canMount(): boolean {
   if (process.getuid?.() !== 0) return false;
@@ -76,4 +78,48 @@ test('a full disk under the logs: muxd keeps serving, reports the log it cannot 
     readdirSync(serviceDir).some((name) => name.endsWith('.log') && name !== 'current.log' && readFileSync(join(serviceDir, name), 'utf8').includes('chatty room 2 ')),
   );
   assert.ok(isAlive(muxd.pid), 'muxd never went down');
+});
+
+test('muxctl import and rewire on a full disk: nothing half-written, every file as it was, and a one-line reason', { timeout: 60_000 }, async (t) => {
+  if (!canMount()) return t.skip('needs root and tmpfs to make a small file system');
+  const home = mkdtempSync('/tmp/mx-');
+  t.after(() => {
+    spawnSync('umount', ['-l', home]);
+    rmSync(home, { recursive: true, force: true });
+  });
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k,mode=0700', 'tmpfs', home]).status, 0);
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), MUXD_HOME: join(home, 'muxd') };
+  delete env['MUXD_CONFIG'];
+  const muxctl = (args: string[]) => spawnSync(process.execPath, [MUXCTL_BIN, ...args], { cwd: home, env, encoding: 'utf8' });
+  const cursor = join(home, '.cursor', 'mcp.json');
+  mkdirSync(join(home, '.cursor'));
+  const hostFile = `${JSON.stringify({ mcpServers: { probe: { command: 'node', args: [fixturePath('probe')] } } }, null, 2)}\n`;
+  writeFileSync(cursor, hostFile);
+  const config = join(home, '.config', 'muxd', 'config.yaml');
+
+  // A new config that cannot be written is not left behind, empty or cut short.
+  let filler = fill(home);
+  const first = muxctl(['import']);
+  assert.equal(first.status, 1);
+  assert.match(first.stderr, /^muxctl: cannot write .*config\.yaml: .*ENOSPC/m);
+  assert.equal(existsSync(config), false, 'no half-written config');
+
+  // With room, import writes it; full again, an import that adds a service leaves it as it was.
+  rmSync(filler);
+  assert.equal(muxctl(['import']).status, 0);
+  const written = readFileSync(config, 'utf8');
+  writeFileSync(cursor, hostFile.replace('"probe"', '"probe2"').replace('probe.mjs', 'probe.mjs", "--again'));
+  filler = fill(home);
+  const second = muxctl(['import']);
+  assert.equal(second.status, 1);
+  assert.equal(readFileSync(config, 'utf8'), written, 'the config as it was');
+
+  // rewire: the host file stays as it was, and muxctl says it was not changed.
+  rmSync(filler);
+  writeFileSync(cursor, hostFile);
+  filler = fill(home);
+  const rewire = muxctl(['rewire']);
+  assert.equal(rewire.status, 1);
+  assert.equal(readFileSync(cursor, 'utf8'), hostFile);
+  assert.match(rewire.stdout, /not changed: .*ENOSPC/);
 });

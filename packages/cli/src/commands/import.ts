@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { userConfigDir } from '@muxd/config';
@@ -79,7 +79,11 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
           await updateFileAtomic(configFile, (text) => addServices(parseMuxConfig(configFile, text), newServices));
         } else {
           await mkdir(dirname(configFile), { recursive: true });
-          await writeFile(configFile, addServices(config, newServices), { flag: 'wx', mode: 0o600 });
+          await writeFile(configFile, addServices(config, newServices), { flag: 'wx', mode: 0o600 }).catch(async (error: NodeJS.ErrnoException) => {
+            // A new config cut short (a full disk) is removed, not left half-written for muxd to load.
+            if (error.code !== 'EEXIST') await rm(configFile, { force: true });
+            throw error;
+          });
         }
       } catch (error) {
         throw new CliError(`cannot write ${configFile}: ${(error as Error).message}`);
