@@ -242,3 +242,25 @@ test('a database that stops taking writes: muxd keeps serving, reports it, and w
   assert.deepEqual(runs.map((run) => [run.pid, run.reason, run.endedAt === null]), [[third, null, true], [second, 'manual', false], [first, 'manual', false]]);
   assert.equal(await c.callText('echo', { message: 'after' }), 'probe: after');
 });
+
+test('control requests muxctl would never send get a precise error each, and muxd keeps answering', { timeout: 30_000 }, async (t) => {
+  const muxd = await startMuxd(t, { probe: fixtureServer('probe', { lazy: false }) });
+  const control = await Control.open(t, muxd);
+  const refused = async (method: string, params: Record<string, unknown>) => {
+    const error = await control.request(method, params).then(
+      () => assert.fail(`${method} ${JSON.stringify(params)} was accepted`),
+      (caught: { code: number; message: string }) => caught,
+    );
+    return [error.code, error.message];
+  };
+  assert.deepEqual(await refused('describe', { name: 123 }), [ErrorCodes.InvalidParams, "'name' must be a non-empty string"]);
+  assert.deepEqual(await refused('history', { name: 'probe', limit: -1 }), [ErrorCodes.InvalidParams, "'limit' must be a positive integer"]);
+  assert.deepEqual(await refused('adhoc', { command: 42, args: [], cwd: '/', env: {} }), [ErrorCodes.InvalidParams, "'command' must be a non-empty string"]);
+  assert.deepEqual(await refused('adhoc', { command: 'node', args: 'x', cwd: '/', env: {} }), [ErrorCodes.InvalidParams, "'args' must be an array of strings"]);
+  assert.deepEqual(await refused('adhoc', { command: 'node', args: [], cwd: 'relative', env: {} }), [ErrorCodes.InvalidParams, "'cwd' must be an absolute path"]);
+  const [code, message] = await refused('logs', { name: '../../etc/passwd', lines: 5 });
+  assert.equal(code, -32050);
+  assert.match(String(message), /^no service '\.\.\/\.\.\/etc\/passwd'/);
+  assert.deepEqual(await refused('no-such-method', {}), [ErrorCodes.MethodNotFound, "unknown control method 'no-such-method'"]);
+  assert.equal((await control.row('probe')).status, 'online', 'still answering');
+});

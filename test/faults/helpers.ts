@@ -36,6 +36,11 @@ export class Control {
     return this.#rpc.request<ListResult>(ControlMethods.List, {}, 10_000);
   }
 
+  /** Any control request, as given: for requests muxctl would never send. */
+  request<T = unknown>(method: string, params: Record<string, unknown>): Promise<T> {
+    return this.#rpc.request<T>(method, params, 10_000);
+  }
+
   async row(name: string): Promise<ServiceRow> {
     const row = (await this.list()).services.find((service) => service.name === name);
     assert.ok(row, `muxd lists '${name}'`);

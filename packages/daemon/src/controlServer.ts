@@ -114,6 +114,7 @@ function countParam(params: JsonObject, key: string, fallback: number, max: numb
 }
 
 function adhocParams(params: JsonObject): { command: string; args: string[]; cwd: string; env: Record<string, string> } {
+  const command = stringParam(params, 'command');
   const args = params['args'];
   const env = params['env'];
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw new RpcError(ErrorCodes.InvalidParams, "'args' must be an array of strings");
@@ -122,5 +123,5 @@ function adhocParams(params: JsonObject): { command: string; args: string[]; cwd
   }
   const cwd = stringParam(params, 'cwd');
   if (!cwd.startsWith('/')) throw new RpcError(ErrorCodes.InvalidParams, "'cwd' must be an absolute path");
-  return { command: stringParam(params, 'command'), args: args as string[], cwd, env: env as Record<string, string> };
+  return { command, args: args as string[], cwd, env: env as Record<string, string> };
 }
