@@ -40,7 +40,9 @@ import { CONTROL_PROTOCOL_VERSION, ControlMethods, INPUT_ENDED_LINE, RpcConnecti
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MUXD_MAIN = join(ROOT, 'packages/daemon/dist/main.js');
-const PROXY_MAIN = join(ROOT, 'packages/proxy/dist/main.js');
+/** What hosts run: the bin, which loads the bundled proxy. */
+const PROXY_BIN = join(ROOT, 'packages/proxy/bin/mux-proxy.js');
+const PROXY_BUNDLE = join(ROOT, 'packages/proxy/dist/mux-proxy.cjs');
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const CRASHY = join(ROOT, 'test/fixtures/crashy.mjs');
 /** Marks every process the services start (and their descendants), to find leftovers. */
@@ -284,7 +286,7 @@ function openSocket(home, service) {
 }
 
 function openProxy(home, service) {
-  const child = spawn(process.execPath, [PROXY_MAIN, service], { env: { ...process.env, MUXD_HOME: home }, stdio: ['pipe', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [PROXY_BIN, service], { env: { ...process.env, MUXD_HOME: home }, stdio: ['pipe', 'pipe', 'ignore'] });
   const connection = new Connection(
     service,
     (message) => child.stdin.writable && child.stdin.write(JSON.stringify(message) + '\n'),
@@ -525,7 +527,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 // --------------------------------------------------------------------- main
 
 async function main() {
-  for (const file of [MUXD_MAIN, PROXY_MAIN, EVERYTHING]) {
+  for (const file of [MUXD_MAIN, PROXY_BUNDLE, EVERYTHING]) {
     if (!existsSync(file)) {
       console.error(`soak: ${file} is missing; run npm ci && npm run build first`);
       return 2;

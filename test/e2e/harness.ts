@@ -34,7 +34,6 @@ import type {
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MUXD_MAIN = join(ROOT, 'packages/daemon/dist/main.js');
-export const PROXY_MAIN = join(ROOT, 'packages/proxy/dist/main.js');
 
 /** Where hooks that release resources are registered: a `TestContext`, or `{ after }` from `node:test`. */
 export interface Scope {
@@ -452,6 +451,7 @@ export async function startMuxd(
 // ------------------------------------------------------- muxctl, daemons
 
 export const MUXCTL_BIN = join(ROOT, 'packages/cli/bin/muxctl.js');
+/** The installed mux-proxy: its bin, which loads the bundle (dist/mux-proxy.cjs) hosts run. */
 export const PROXY_BIN = join(ROOT, 'packages/proxy/bin/mux-proxy.js');
 
 export interface MuxctlOptions {
@@ -680,7 +680,7 @@ async function connectClient(scope: Scope, muxd: Muxd, service: string, options:
   }
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [PROXY_MAIN, service],
+    args: [PROXY_BIN, service],
     env: muxd.env,
     stderr: 'pipe',
   });

@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { PROXY_MAIN, fixtureServer, startMuxd, within } from './harness.js';
+import { PROXY_BIN, fixtureServer, startMuxd, within } from './harness.js';
 import type { Muxd, Scope } from './harness.js';
 
 const muxd = await startMuxd({ after }, { probe: fixtureServer('probe') });
@@ -16,7 +16,7 @@ interface ProxyRun {
 
 /** Runs mux-proxy with `input` on stdin (then closes it) and collects what it prints. */
 function runProxy(scope: Scope, daemon: Muxd, service: string, input: string): Promise<ProxyRun> {
-  const child = spawn(process.execPath, [PROXY_MAIN, service], {
+  const child = spawn(process.execPath, [PROXY_BIN, service], {
     env: { PATH: process.env['PATH'] ?? '', ...daemon.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
