@@ -1,8 +1,8 @@
-import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { CONTROL_PROTOCOL_VERSION, ControlMethods, RpcConnection } from '@muxd/protocol';
 import type { HelloResult, MuxPaths } from '@muxd/protocol';
 import { ensureDaemon } from '@muxd/protocol/launcher';
+import { connectSocket } from '@muxd/protocol/socket';
 import { CliError, ExitCodes } from './cliError.js';
 import { VERSION } from './version.js';
 
@@ -61,18 +61,10 @@ export class ControlClient {
 }
 
 function openSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
-        reject(new CliError(`muxd is not running (no control socket at ${path}); start it with: muxctl daemon start`, ExitCodes.NotRunning));
-      } else {
-        reject(new CliError(`cannot reach muxd at ${path}: ${error.message}`));
-      }
-    });
+  return connectSocket(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') {
+      throw new CliError(`muxd is not running (no control socket at ${path}); start it with: muxctl daemon start`, ExitCodes.NotRunning);
+    }
+    throw new CliError(`cannot reach muxd at ${path}: ${error.message}`);
   });
 }

@@ -8,10 +8,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { MuxPaths } from './paths.js';
 import { isAlive, readPid } from './pidFile.js';
+import { canConnect } from './socket.js';
 
 export interface EnsureDaemonOptions {
   /** Give up after this long. Default 15000 ms. */
@@ -19,18 +19,6 @@ export interface EnsureDaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Called once when this caller starts the daemon (for a progress message). */
   onStarting?: () => void;
-}
-
-/** Resolves true once something accepts a connection on `path`. */
-export function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Path of the daemon's entry point, found through the installed @muxd/daemon package. */

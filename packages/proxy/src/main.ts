@@ -5,9 +5,9 @@
 // muxd dies it answers those requests with an error (never sending them
 // twice), starts muxd again, replays the session's initialize,
 // subscriptions and log level, and carries on: the host does not notice.
-import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { LineReader } from '@muxd/protocol/lineReader';
+import { connectSocket } from '@muxd/protocol/socket';
 import { resolvePaths, serviceSocketPath, SERVICE_NAME_PATTERN } from '@muxd/protocol/paths';
 import { INPUT_ENDED_LINE } from '@muxd/protocol/wire';
 import { ResponseScanner, SessionState, isShutdown, responseId } from './sessionState.js';
@@ -78,7 +78,7 @@ async function socketFor(): Promise<string> {
     if (value !== undefined) env[name] = value;
   }
   const { ControlMethods, CONTROL_PROTOCOL_VERSION, RpcConnection } = await import('@muxd/protocol');
-  const control = new RpcConnection(await open(paths.controlSocket));
+  const control = new RpcConnection(await connectSocket(paths.controlSocket));
   try {
     await control.request(ControlMethods.Hello, { client: 'mux-proxy', version: '0', protocol: CONTROL_PROTOCOL_VERSION }, 10_000);
     const result = await control.request<{ socket: string }>(ControlMethods.Adhoc, { command: target.command, args: target.args, cwd: process.cwd(), env }, 30_000);
@@ -88,22 +88,11 @@ async function socketFor(): Promise<string> {
   }
 }
 
-function open(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
 /** Connects to the service, starting muxd first when it is not running. */
 async function connectService(): Promise<Socket> {
   if ('service' in target) {
     try {
-      return await open(serviceSocketPath(paths, target.service));
+      return await connectSocket(serviceSocketPath(paths, target.service));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EACCES') fail(`permission denied on ${serviceSocketPath(paths, target.service)}; it belongs to another user`);
@@ -125,7 +114,7 @@ async function connectService(): Promise<Socket> {
     fail(`muxd could not run '${label}': ${(error as Error).message}`);
   }
   try {
-    return await open(socketPath);
+    return await connectSocket(socketPath);
   } catch {
     fail(
       outcome === 'started'
@@ -244,7 +233,7 @@ async function reconnect(): Promise<void> {
       await ensureDaemon(paths, { timeoutMs: Math.max(1000, deadline - Date.now()) });
       let connection: Socket;
       try {
-        connection = await open(await socketFor());
+        connection = await connectSocket(await socketFor());
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') fail(`muxd is running but no longer has service '${label}' (removed from its config?)`);
         throw error;

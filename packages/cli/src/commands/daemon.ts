@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
 import type { DaemonStatus } from '@muxd/protocol';
-import { canConnect, ensureDaemon } from '@muxd/protocol/launcher';
+import { ensureDaemon } from '@muxd/protocol/launcher';
+import { canConnect } from '@muxd/protocol/socket';
 import { CliError, ExitCodes } from '../cliError.js';
 import { notice, paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';

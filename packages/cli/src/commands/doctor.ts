@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { findConfigFile } from '@muxd/config';
 import { ControlMethods } from '@muxd/protocol';
 import type { ListResult } from '@muxd/protocol';
-import { canConnect } from '@muxd/protocol/launcher';
+import { canConnect } from '@muxd/protocol/socket';
 import { readProcessTable } from '@muxd/protocol/processes';
 import type { ProcessInfo } from '@muxd/protocol/processes';
 import { CliError } from '../cliError.js';
