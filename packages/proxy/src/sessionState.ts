@@ -112,11 +112,12 @@ const METHOD_MEMBER = /^\s*\{[^{}[\]]*?"method"\s*:\s*"((?:[^"\\]|\\.)*)"/;
  */
 export function sniffEnvelope(line: Buffer): { method: string; id: Id | undefined } | undefined {
   const head = line.subarray(0, SNIFF_HEAD);
-  const method = METHOD_MEMBER.exec(head.toString('utf8'))?.[1];
+  const headText = head.toString('utf8');
+  const method = METHOD_MEMBER.exec(headText)?.[1];
   if (method === undefined || method.includes('\\')) return undefined;
   if (method.startsWith('notifications/')) {
     // A notification has no id; one that carries a top-level id anyway is parsed.
-    return /"id"\s*:/.test(head.toString('utf8')) || line.length > SNIFF_HEAD ? undefined : { method, id: undefined };
+    return /"id"\s*:/.test(headText) || line.length > SNIFF_HEAD ? undefined : { method, id: undefined };
   }
   const id = sniffRequestId({ head, tail: line.subarray(Math.max(0, line.length - SNIFF_TAIL)) });
   return id === null ? undefined : { method, id };

@@ -92,9 +92,12 @@ const json = (path: string, scope: HostScope, serversPath: string[], variant?: s
 });
 
 /** A user file under the home directory and a project file, each with a top-level `mcpServers` map. */
-function homeAndProject(env: HostEnv, userPath: readonly string[], projectPath: readonly string[]): HostFileLocation[] {
+function homeAndProject(env: HostEnv, userPath: readonly string[], projectPath: readonly string[], format: 'json' | 'jsonc' = 'json'): HostFileLocation[] {
   const { join } = pathApi(env);
-  return [json(join(env.home, ...userPath), HostScopes.User, ['mcpServers']), json(join(env.projectDir, ...projectPath), HostScopes.Project, ['mcpServers'])];
+  return [
+    { ...json(join(env.home, ...userPath), HostScopes.User, ['mcpServers']), format },
+    { ...json(join(env.projectDir, ...projectPath), HostScopes.Project, ['mcpServers']), format },
+  ];
 }
 
 /**
@@ -222,11 +225,7 @@ export const HOSTS: readonly HostDefinition[] = [
     remoteKeys: ['httpUrl', 'url'],
     http: { urlKey: 'httpUrl', headersKey: 'headers' },
     locate(env) {
-      const { join } = pathApi(env);
-      return [
-        { ...json(join(env.home, '.gemini', 'settings.json'), HostScopes.User, ['mcpServers']), format: 'jsonc' },
-        { ...json(join(env.projectDir, '.gemini', 'settings.json'), HostScopes.Project, ['mcpServers']), format: 'jsonc' },
-      ];
+      return homeAndProject(env, ['.gemini', 'settings.json'], ['.gemini', 'settings.json'], 'jsonc');
     },
   },
   {
