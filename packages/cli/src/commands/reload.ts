@@ -7,7 +7,7 @@ import { printJson } from '../format.js';
 
 export const reloadCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'reload',
-  describe: 'Re-read the config: start new services, stop removed ones, restart changed ones, keep the rest',
+  describe: 'Re-read the config: start new services, stop removed ones, restart changed ones, keep the rest, and apply the http block',
   handler: async (argv) => {
     const result = await withDaemon((client) => client.request<ReloadResult>(ControlMethods.Reload));
     if (argv.json) {
