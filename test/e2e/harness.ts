@@ -53,6 +53,7 @@ export interface ServiceSpec {
   maxRequestBytes?: string | number;
   maxResponseBytes?: string | number;
   maxClientBuffer?: string | number;
+  maxChildBuffer?: string | number;
   maxClients?: number;
   maxInflight?: number;
   restart?: { initialDelay?: string | number; maxDelay?: string | number; maxRestarts?: number; window?: string | number; resetAfter?: string | number };

@@ -39,6 +39,11 @@ export interface ServiceConfig {
   maxResponseBytes: number;
   /** Bytes queued for a client that does not read before it is disconnected. */
   maxClientBuffer: number;
+  /**
+   * Bytes waiting to be written to the child's stdin. A request that would
+   * pass it fails at once; a child that stays over it is restarted as hung.
+   */
+  maxChildBuffer: number;
   maxClients: number;
   /** Per client. */
   maxInflight: number;
@@ -140,6 +145,7 @@ const tunables = {
   maxRequestBytes: size.optional(),
   maxResponseBytes: size.optional(),
   maxClientBuffer: size.optional(),
+  maxChildBuffer: size.optional(),
   maxClients: count.optional(),
   maxInflight: count.optional(),
   restart: restartSchema.optional(),
@@ -202,6 +208,7 @@ export const SERVICE_DEFAULTS = {
   maxRequestBytes: 8 * 1024 ** 2,
   maxResponseBytes: 64 * 1024 ** 2,
   maxClientBuffer: 16 * 1024 ** 2,
+  maxChildBuffer: 32 * 1024 ** 2,
   maxClients: 256,
   maxInflight: 256,
   restart: { initialDelayMs: 1000, maxDelayMs: 30_000, maxRestarts: 5, windowMs: 5 * 60_000, resetAfterMs: 60_000 },
@@ -253,6 +260,7 @@ function resolveService(name: string, input: ServiceInput, defaults: Tunables, b
     maxRequestBytes: input.maxRequestBytes ?? defaults.maxRequestBytes ?? SERVICE_DEFAULTS.maxRequestBytes,
     maxResponseBytes: input.maxResponseBytes ?? defaults.maxResponseBytes ?? SERVICE_DEFAULTS.maxResponseBytes,
     maxClientBuffer: input.maxClientBuffer ?? defaults.maxClientBuffer ?? SERVICE_DEFAULTS.maxClientBuffer,
+    maxChildBuffer: input.maxChildBuffer ?? defaults.maxChildBuffer ?? SERVICE_DEFAULTS.maxChildBuffer,
     maxClients: input.maxClients ?? defaults.maxClients ?? SERVICE_DEFAULTS.maxClients,
     maxInflight: input.maxInflight ?? defaults.maxInflight ?? SERVICE_DEFAULTS.maxInflight,
     restart: {

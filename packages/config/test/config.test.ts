@@ -183,6 +183,7 @@ describe('resolveConfig', () => {
       maxRequestBytes: 8 * 1024 ** 2,
       maxResponseBytes: 64 * 1024 ** 2,
       maxClientBuffer: 16 * 1024 ** 2,
+      maxChildBuffer: 32 * 1024 ** 2,
       maxClients: 256,
       maxInflight: 256,
       restart: { initialDelayMs: 1000, maxDelayMs: 30_000, maxRestarts: 5, windowMs: 300_000, resetAfterMs: 60_000 },

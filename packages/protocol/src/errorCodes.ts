@@ -33,6 +33,10 @@ export const ErrorCodes = {
   UpstreamInitializeFailed: -32037,
   /** The server's answer is larger than the service's `maxResponseBytes`. */
   ResponseTooLarge: -32038,
+  /** Writing the request would put more than the service's `maxChildBuffer` in wait for the child's stdin. */
+  ChildBufferFull: -32039,
+  /** The message nests arrays and objects deeper than `MAX_JSON_DEPTH`. */
+  NestedTooDeep: -32040,
   /** Control protocol: a local failure; `data.code` holds its `MuxError` code. */
   LocalFailure: -32050,
 } as const;
