@@ -101,57 +101,92 @@ export interface MuxConfig {
   http?: HttpConfig | undefined;
 }
 
-const duration = (what = 'a duration') =>
-  z.union([z.number(), z.string(), z.literal(false)]).transform((value, ctx) => {
-    if (value === false) return 0;
-    const parsed = parseDuration(value);
-    if (parsed === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected ${what} such as "30s" or "10m", got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return parsed;
-  });
+/**
+ * Longest duration a config may give, in ms: Node's timers hold 2^31-1 ms
+ * (about 24.8 days) and fire after 1 ms for anything longer.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
-const size = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const parsed = parseSize(value);
-  if (parsed === undefined || parsed === 0) {
-    ctx.addIssue({ code: 'custom', message: `expected a size such as "512KiB" or "8MiB", got ${JSON.stringify(value)}` });
+/**
+ * Largest message size (`maxRequestBytes`, `maxResponseBytes`,
+ * `http.maxBodyBytes`): a message is decoded into one JavaScript string,
+ * which V8 caps at about 512 MiB, and parsed whole.
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024 ** 2;
+
+/** Largest buffer or log file size (`maxClientBuffer`, `maxChildBuffer`, `logs.maxSize`): more is memory or disk no one means to spend. */
+export const MAX_BUFFER_BYTES = 1024 ** 3;
+
+/** A duration in ms: a number of ms, a string such as "30s", or false for 0 (never). */
+const duration = z.union([z.number(), z.string(), z.literal(false)]).transform((value, ctx) => {
+  if (value === false) return 0;
+  const parsed = parseDuration(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as "30s" or "10m", got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  if (parsed > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `at most 24d (${MAX_DURATION_MS} ms), got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
   return parsed;
 });
 
+/**
+ * A size in bytes, at most `max` (`label` says it in units, e.g. "256MiB").
+ * With `none`, 0 and false are accepted too, as 0 (no limit).
+ */
+const size = (max: number, label: string, none = false) =>
+  z.union([z.number(), z.string(), z.literal(false)]).transform((value, ctx) => {
+    if (none && (value === 0 || value === false)) return 0;
+    const parsed = value === false ? undefined : parseSize(value);
+    if (parsed === undefined || parsed === 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a size such as "512KiB" or "8MiB", got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    if (parsed > max) {
+      ctx.addIssue({ code: 'custom', message: `at most ${label} (${max} bytes), got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const messageSize = size(MAX_MESSAGE_BYTES, '256MiB');
+const bufferSize = size(MAX_BUFFER_BYTES, '1GiB');
+/** maxMemory: any byte count a number holds exactly; 0 or false for no limit. */
+const memorySize = size(Number.MAX_SAFE_INTEGER, '8PiB', true);
+
 const count = z.number().int().positive();
 
 const healthCheckSchema = z.strictObject({
-  interval: duration().optional(),
-  timeout: duration().optional(),
+  interval: duration.optional(),
+  timeout: duration.optional(),
 });
 
 const restartSchema = z.strictObject({
-  initialDelay: duration().optional(),
-  maxDelay: duration().optional(),
+  initialDelay: duration.optional(),
+  maxDelay: duration.optional(),
   maxRestarts: z.number().int().nonnegative().optional(),
-  window: duration().optional(),
-  resetAfter: duration().optional(),
+  window: duration.optional(),
+  resetAfter: duration.optional(),
 });
 
 /** Keys a service and the `defaults` block share. */
 const tunables = {
   isolation: z.enum(['shared', 'per-client']).optional(),
   lazy: z.boolean().optional(),
-  idleTimeout: duration().optional(),
-  requestTimeout: duration().optional(),
-  maxRequestBytes: size.optional(),
-  maxResponseBytes: size.optional(),
-  maxClientBuffer: size.optional(),
-  maxChildBuffer: size.optional(),
+  idleTimeout: duration.optional(),
+  requestTimeout: duration.optional(),
+  maxRequestBytes: messageSize.optional(),
+  maxResponseBytes: messageSize.optional(),
+  maxClientBuffer: bufferSize.optional(),
+  maxChildBuffer: bufferSize.optional(),
   maxClients: count.optional(),
   maxInflight: count.optional(),
   restart: restartSchema.optional(),
-  stopTimeout: duration().optional(),
+  stopTimeout: duration.optional(),
   healthCheck: healthCheckSchema.optional(),
-  maxMemory: z.union([z.literal(0), z.literal(false), size]).transform((value) => (value === false ? 0 : value)).optional(),
+  maxMemory: memorySize.optional(),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
 };
 
@@ -183,15 +218,15 @@ export const HTTP_DEFAULTS = {
 const httpSchema = z.strictObject({
   listen: z.union([z.string(), z.number().int()]),
   allowNonLoopback: z.boolean().optional(),
-  maxBodyBytes: size.optional(),
-  sessionIdleTimeout: duration().optional(),
+  maxBodyBytes: messageSize.optional(),
+  sessionIdleTimeout: duration.optional(),
 });
 
 const fileSchema = z.strictObject({
   services: z.record(z.string(), serviceSchema).optional(),
   mcpServers: z.record(z.string(), hostEntrySchema).optional(),
   defaults: z.strictObject(tunables).optional(),
-  logs: z.strictObject({ maxSize: size.optional(), keep: z.number().int().positive().optional() }).optional(),
+  logs: z.strictObject({ maxSize: bufferSize.optional(), keep: z.number().int().positive().optional() }).optional(),
   http: httpSchema.optional(),
   $schema: z.string().optional(),
 });

@@ -160,6 +160,11 @@ describe('loadConfigFile', () => {
     assert.ok(message.startsWith(`${file}: cannot parse`), message);
   });
 
+  test('a duration too long for a timer names the file and the key', async (t) => {
+    const file = writeConfig(t, 'muxd.config.yaml', 'services:\n  x:\n    command: node\n    requestTimeout: 30d\n');
+    assert.equal(await invalidAsync(loadConfigFile(file, {})), `${file}: services.x.requestTimeout: at most 24d (2147483647 ms), got "30d"`);
+  });
+
   test('a validation error in a file names that file and the key path', async (t) => {
     const file = writeConfig(t, 'muxd.config.yaml', 'services:\n  fs:\n    command: node\n    requestTimeout: soon\n');
     const message = await invalidAsync(loadConfigFile(file, {}));
@@ -368,6 +373,49 @@ describe('resolveConfig', () => {
         invalid(() => resolveConfig({ defaults: { maxRequestBytes: '8 megs' } }, FILE, {})),
         `${FILE}: defaults.maxRequestBytes: expected a size such as "512KiB" or "8MiB", got "8 megs"`,
       );
+    });
+
+    test('a duration past what a Node timer holds (2^31-1 ms, about 24.8 days) is refused, wherever it is', () => {
+      const durationKeys: Array<[string, (value: unknown) => object]> = [
+        ['services.fs.idleTimeout', (value) => ({ services: { fs: { command: 'x', idleTimeout: value } } })],
+        ['services.fs.requestTimeout', (value) => ({ services: { fs: { command: 'x', requestTimeout: value } } })],
+        ['services.fs.stopTimeout', (value) => ({ services: { fs: { command: 'x', stopTimeout: value } } })],
+        ['services.fs.restart.initialDelay', (value) => ({ services: { fs: { command: 'x', restart: { initialDelay: value } } } })],
+        ['services.fs.restart.maxDelay', (value) => ({ services: { fs: { command: 'x', restart: { maxDelay: value } } } })],
+        ['services.fs.restart.window', (value) => ({ services: { fs: { command: 'x', restart: { window: value } } } })],
+        ['services.fs.restart.resetAfter', (value) => ({ services: { fs: { command: 'x', restart: { resetAfter: value } } } })],
+        ['services.fs.healthCheck.interval', (value) => ({ services: { fs: { command: 'x', healthCheck: { interval: value } } } })],
+        ['services.fs.healthCheck.timeout', (value) => ({ services: { fs: { command: 'x', healthCheck: { timeout: value } } } })],
+        ['defaults.requestTimeout', (value) => ({ defaults: { requestTimeout: value } })],
+        ['defaults.restart.window', (value) => ({ defaults: { restart: { window: value } } })],
+        ['http.sessionIdleTimeout', (value) => ({ http: { listen: 7777, sessionIdleTimeout: value } })],
+      ];
+      for (const [key, raw] of durationKeys) {
+        for (const value of ['30d', '25d', 2 ** 31]) {
+          assert.equal(invalid(() => resolveConfig(raw(value), FILE, {})), `${FILE}: ${key}: at most 24d (2147483647 ms), got ${JSON.stringify(value)}`);
+        }
+        for (const value of ['24d', 2 ** 31 - 1]) assert.doesNotThrow(() => resolveConfig(raw(value), FILE, {}), `${key}: ${JSON.stringify(value)}`);
+      }
+      assert.equal(service(resolveConfig({ services: { fs: { command: 'x', requestTimeout: 2 ** 31 - 1 } } }, FILE, {}), 'fs').requestTimeoutMs, 2 ** 31 - 1);
+    });
+
+    test('a message size over 256MiB, or a buffer or log size over 1GiB, is refused', () => {
+      const cases: Array<[string, object, string]> = [
+        ['services.fs.maxRequestBytes', { services: { fs: { command: 'x', maxRequestBytes: '257MiB' } } }, 'at most 256MiB (268435456 bytes), got "257MiB"'],
+        ['services.fs.maxResponseBytes', { services: { fs: { command: 'x', maxResponseBytes: '1GiB' } } }, 'at most 256MiB (268435456 bytes), got "1GiB"'],
+        ['defaults.maxRequestBytes', { defaults: { maxRequestBytes: 2 ** 40 } }, `at most 256MiB (268435456 bytes), got ${2 ** 40}`],
+        ['http.maxBodyBytes', { http: { listen: 7777, maxBodyBytes: '512MiB' } }, 'at most 256MiB (268435456 bytes), got "512MiB"'],
+        ['services.fs.maxClientBuffer', { services: { fs: { command: 'x', maxClientBuffer: '2GiB' } } }, 'at most 1GiB (1073741824 bytes), got "2GiB"'],
+        ['services.fs.maxChildBuffer', { services: { fs: { command: 'x', maxChildBuffer: '1025MiB' } } }, 'at most 1GiB (1073741824 bytes), got "1025MiB"'],
+        ['logs.maxSize', { logs: { maxSize: '4GB' } }, 'at most 1GiB (1073741824 bytes), got "4GB"'],
+        ['services.fs.maxMemory', { services: { fs: { command: 'x', maxMemory: '99999999999GiB' } } }, `at most 8PiB (${Number.MAX_SAFE_INTEGER} bytes), got "99999999999GiB"`],
+      ];
+      for (const [key, raw, message] of cases) assert.equal(invalid(() => resolveConfig(raw, FILE, {})), `${FILE}: ${key}: ${message}`);
+      const fs = service(
+        resolveConfig({ services: { fs: { command: 'x', maxRequestBytes: '256MiB', maxResponseBytes: '256MiB', maxClientBuffer: '1GiB', maxChildBuffer: '1GiB', maxMemory: '64GiB' } } }, FILE, {}),
+        'fs',
+      );
+      assert.deepEqual([fs.maxRequestBytes, fs.maxResponseBytes, fs.maxClientBuffer, fs.maxChildBuffer, fs.maxMemoryBytes], [256 * 1024 ** 2, 256 * 1024 ** 2, 1024 ** 3, 1024 ** 3, 64 * 1024 ** 3]);
     });
 
     test('a missing command', () => {
