@@ -315,6 +315,48 @@ describe('resolveConfig', () => {
       assert.equal(expandVariables('--flag=${EXTRA}', { EXTRA: '' }, 'x', FILE), '--flag=');
     });
 
+    test('defaults nest as in the shell: ${A:-${B:-x}}, expanded only when used', () => {
+      const env = { HOME: '/home/me', B: 'bee', EMPTY: '' };
+      const cases: Array<[string, string]> = [
+        ['${UNSET:-${HOME}}', '/home/me'],
+        ['${UNSET:-${HOME}}/data', '/home/me/data'],
+        ['${UNSET:-${ALSO_UNSET:-x}}', 'x'],
+        ['${UNSET:-${B:-x}}', 'bee'],
+        ['${EMPTY:-${UNSET:-${HOME}/x}}-y', '/home/me/x-y'],
+        ['${B:-${NEVER_SET}}', 'bee'],
+        ['pre ${UNSET:-a${B}b} post', 'pre abeeb post'],
+        ['${UNSET:-}', ''],
+        ['${UNSET:-a{b}c}', 'a{bc}'],
+        ['${UNSET:-$HOME}', '$HOME'],
+        ['${UNSET:-${}', '${'],
+        ['${UNSET:-unclosed ${B}', '${UNSET:-unclosed bee'],
+        ['${1}${}$', '${1}${}$'],
+      ];
+      for (const [text, expected] of cases) assert.equal(expandVariables(text, env, 'x', FILE), expected, text);
+      assert.match(invalid(() => expandVariables('${UNSET:-${GONE}}', env, 'args[0]', FILE)), /^\/etc\/muxd\/muxd\.config\.yaml: args\[0\]: environment variable GONE is not set/);
+    });
+
+    test('nesting and the expanded length are bounded, so hostile input fails fast with a clear error', () => {
+      const deep = (levels: number) => '${U:-'.repeat(levels) + 'x' + '}'.repeat(levels);
+      assert.equal(expandVariables(deep(8), {}, 'x', FILE), 'x');
+      assert.equal(invalid(() => expandVariables(deep(9), {}, 'command', FILE)), `${FILE}: command: \${...:-default} nested more than 8 deep`);
+      const started = Date.now();
+      assert.match(invalid(() => expandVariables('${U:-'.repeat(100_000), {}, 'command', FILE)), /nested more than 8 deep/);
+      const big = 'v'.repeat(64 * 1024);
+      assert.equal(expandVariables('${BIG}${BIG}', { BIG: big }, 'x', FILE).length, 128 * 1024);
+      assert.equal(
+        invalid(() => expandVariables('${BIG}'.repeat(10_000), { BIG: big }, 'env.K', FILE)),
+        `${FILE}: env.K: expands to more than 128 KiB, the longest string Linux passes to a program`,
+      );
+      assert.ok(Date.now() - started < 2000, 'fails fast');
+    });
+
+    test('only the environment\'s own variables count: ${constructor} is not Object\'s', () => {
+      assert.match(invalid(() => expandVariables('${constructor}', {}, 'x', FILE)), /environment variable constructor is not set/);
+      assert.equal(expandVariables('${toString:-none}', {}, 'x', FILE), 'none');
+      assert.equal(expandVariables('${hasOwnProperty:-none}', process.env, 'x', FILE), 'none');
+    });
+
     test('a missing variable is an error naming the variable, the file and the key path', () => {
       const message = invalid(() =>
         resolveConfig({ services: { fs: { command: 'node', args: ['a', '--token=${API_TOKEN}'] } } }, FILE, {}),
