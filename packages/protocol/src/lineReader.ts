@@ -118,11 +118,6 @@ function lastBytes(buffers: Buffer[]): Buffer {
   return Buffer.from(joined.subarray(Math.max(0, joined.length - EDGE_BYTES)));
 }
 
-/** Serializes one message (or batch) as an NDJSON line. */
-export function encodeLine(message: unknown): string {
-  return JSON.stringify(message) + '\n';
-}
-
 /**
  * Finds the id of a request too large to parse from its first and last
  * bytes, so its sender gets an error it can match instead of waiting for a

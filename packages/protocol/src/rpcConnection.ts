@@ -2,7 +2,8 @@ import type { Duplex } from 'node:stream';
 import { ErrorCodes } from './errorCodes.js';
 import { MessageKind, classifyMessage, errorResponse } from './jsonrpc.js';
 import type { JsonObject, JsonRpcErrorObject, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from './jsonrpc.js';
-import { LineReader, encodeLine } from './lineReader.js';
+import { LineReader } from './lineReader.js';
+import { decodeMessage, encodeMessage } from './messageCodec.js';
 import { MuxError } from './muxError.js';
 
 /** A JSON-RPC error to send back as it is. */
@@ -103,17 +104,18 @@ export class RpcConnection {
 
   #write(message: JsonRpcRequest | JsonRpcNotification | JsonRpcResponse): void {
     if (this.#closed || this.#stream.destroyed || !this.#stream.writable) return;
-    this.#stream.write(encodeLine(message));
+    const line = encodeMessage(message);
+    if (line !== undefined) this.#stream.write(line);
   }
 
   #onLine(line: Buffer): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(line.toString('utf8'));
-    } catch (error) {
-      this.#write(errorResponse(null, ErrorCodes.ParseError, `Parse error: ${(error as Error).message}`));
+    const decoded = decodeMessage(line);
+    if (!decoded.ok) {
+      const { code, message, id, isRequest } = decoded.failure;
+      if (code === ErrorCodes.ParseError || isRequest) this.#write(errorResponse(id, code, message));
       return;
     }
+    const message = decoded.message;
     switch (classifyMessage(message)) {
       case MessageKind.Response: {
         const response = message as JsonRpcResponse;

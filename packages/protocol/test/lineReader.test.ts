@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EDGE_BYTES, LineReader, encodeLine, sniffRequestId, sniffResponseId } from '../src/lineReader.js';
+import { EDGE_BYTES, LineReader, sniffRequestId, sniffResponseId } from '../src/lineReader.js';
 import type { Overflow } from '../src/lineReader.js';
 
 /** A reader that records what it delivers, as text. */
@@ -120,10 +120,6 @@ describe('LineReader', () => {
     assert.ok(overflow.head.buffer.byteLength < chunk.length, 'head is a copy');
     assert.ok(overflow.tail.buffer.byteLength < chunk.length, `tail is a copy, not a view into a ${overflow.tail.buffer.byteLength}-byte chunk`);
     assert.deepEqual(lines, ['{"after":true}']);
-  });
-
-  test('encodeLine writes one JSON line', () => {
-    assert.equal(encodeLine({ jsonrpc: '2.0', method: 'x' }), '{"jsonrpc":"2.0","method":"x"}\n');
   });
 });
 

@@ -1,0 +1,276 @@
+import { ErrorCodes } from './errorCodes.js';
+import type { JsonRpcId } from './jsonrpc.js';
+import { sniffRequestId } from './lineReader.js';
+
+/**
+ * Deepest nesting of arrays and objects muxd accepts in one message, the
+ * envelope included (serde_json's default limit, so Rust MCP peers already
+ * hold to it). `JSON.stringify` recurses, and a message a few thousand
+ * levels deep would overflow the stack of whatever serialized it.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * True when `line` nests arrays and objects deeper than `maxDepth`. Reads
+ * bytes only (no parse), so it is safe and linear on any input; string
+ * contents are skipped with `indexOf`.
+ */
+export function nestsDeeperThan(line: Uint8Array, maxDepth: number): boolean {
+  if (line.length <= maxDepth) return false;
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const byte = line[i];
+    if (byte === QUOTE) {
+      i = closingQuote(line, i);
+      if (i === -1) return false;
+    } else if (byte === OPEN_BRACKET || byte === OPEN_BRACE) {
+      if (++depth > maxDepth) return true;
+    } else if (byte === CLOSE_BRACKET || byte === CLOSE_BRACE) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** Index of the quote that closes the string opening at `open`, or -1. */
+function closingQuote(line: Uint8Array, open: number): number {
+  let at = line.indexOf(QUOTE, open + 1);
+  while (at !== -1) {
+    let backslashes = 0;
+    while (line[at - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+    at = line.indexOf(QUOTE, at + 1);
+  }
+  return -1;
+}
+
+// ------------------------------------------------------------- exact ids
+
+/**
+ * A JSON-RPC id (or progress token) that is a number JavaScript cannot hold
+ * exactly (`9007199254740993`, `1.0`, `1e3`) travels through muxd as this
+ * tag plus the number's own text, and `encodeMessage` writes the text back
+ * unchanged. The nonce makes the tag unguessable, so no string a peer sends
+ * can pass for one.
+ */
+const RAW_NUMBER_TAG = `\u0000muxd-number-${randomNonce()}:`;
+const RAW_NUMBER_TEXT = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+/** The tag as `JSON.stringify` writes it inside a string. */
+const ENCODED_TAG = JSON.stringify(RAW_NUMBER_TAG).slice(1, -1);
+const ENCODED_TAGGED_NUMBER = new RegExp(`"${ENCODED_TAG.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}(-?[0-9][0-9.eE+-]*)"`, 'g');
+
+function randomNonce(): string {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** True for an id that stands for a number kept as its text (see `exactNumberId`). */
+export function isExactNumberId(id: unknown): id is string {
+  return typeof id === 'string' && id.startsWith(RAW_NUMBER_TAG);
+}
+
+/** How an id reads in a message for people: the number's own text for an exact-number id. */
+export function describeId(id: JsonRpcId | null): string {
+  if (isExactNumberId(id)) return id.slice(RAW_NUMBER_TAG.length);
+  return JSON.stringify(id);
+}
+
+/** Where numeric ids or tokens sit that must come back exactly as they were written. */
+const EXACT_PATHS: ReadonlyArray<readonly string[]> = [['id'], ['params', 'requestId'], ['params', 'progressToken'], ['params', '_meta', 'progressToken']];
+
+/**
+ * Replaces every number at an `EXACT_PATHS` place of `message` whose text
+ * would not survive `JSON.parse` then `JSON.stringify` (past 2^53, `1.0`,
+ * `1e3`, `-0`) with an exact-number id. `text` is the message's JSON text.
+ */
+function keepExactNumbers(message: Record<string, unknown>, text: string, base: readonly (string | number)[]): void {
+  for (const path of EXACT_PATHS) {
+    let holder: Record<string, unknown> | undefined = message;
+    for (const key of path.slice(0, -1)) {
+      const next: unknown = holder?.[key];
+      holder = typeof next === 'object' && next !== null && !Array.isArray(next) ? (next as Record<string, unknown>) : undefined;
+    }
+    const key = path[path.length - 1] as string;
+    const value = holder?.[key];
+    if (holder === undefined || typeof value !== 'number') continue;
+    const fullPath = [...base, ...path];
+    // The common case, `"id":1` as written, settles without a scan.
+    if (Number.isSafeInteger(value) && !Object.is(value, -0) && writtenPlainly(text, key, value)) continue;
+    const raw = valueTextAt(text, fullPath);
+    if (raw === undefined || raw === String(value) || !RAW_NUMBER_TEXT.test(raw)) continue;
+    holder[key] = RAW_NUMBER_TAG + raw;
+  }
+}
+
+/**
+ * True when the one `"key"` in `text` is written `"key":value` with nothing
+ * more to the number (`"id":1,` but not `"id":1.0`). A second `"key"`
+ * anywhere (a nested member, a string) answers false, leaving it to a scan.
+ */
+function writtenPlainly(text: string, key: string, value: number): boolean {
+  const quoted = `"${key}"`;
+  const at = text.indexOf(quoted);
+  if (at === -1 || text.indexOf(quoted, at + 1) !== -1) return false;
+  const needle = `${quoted}:${value}`;
+  if (!text.startsWith(needle, at)) return false;
+  const next = text[at + needle.length];
+  return next === undefined || next === ',' || next === '}' || next === ' ' || next === '\n' || next === '\r' || next === '\t';
+}
+
+/**
+ * The JSON text of the value at `path` (object keys and array indexes) in
+ * `text`, which must be valid JSON. Undefined when there is none.
+ */
+export function valueTextAt(text: string, path: readonly (string | number)[]): string | undefined {
+  let at = skipSpace(text, 0);
+  for (const step of path) {
+    const open = text[at];
+    if (typeof step === 'number') {
+      if (open !== '[') return undefined;
+      at = skipSpace(text, at + 1);
+      for (let index = 0; ; index++) {
+        if (text[at] === ']') return undefined;
+        if (index === step) break;
+        at = skipSpace(text, skipValue(text, at));
+        if (text[at] !== ',') return undefined;
+        at = skipSpace(text, at + 1);
+      }
+      continue;
+    }
+    if (open !== '{') return undefined;
+    at = skipSpace(text, at + 1);
+    let found = false;
+    // The last member of a name wins, as in JSON.parse.
+    let foundAt = -1;
+    while (text[at] === '"') {
+      const keyEnd = skipValue(text, at);
+      const name = JSON.parse(text.slice(at, keyEnd)) as string;
+      at = skipSpace(text, skipSpace(text, keyEnd) + 1);
+      if (name === step) {
+        found = true;
+        foundAt = at;
+      }
+      at = skipSpace(text, skipValue(text, at));
+      if (text[at] !== ',') break;
+      at = skipSpace(text, at + 1);
+    }
+    if (!found) return undefined;
+    at = foundAt;
+  }
+  return text.slice(at, skipValue(text, at));
+}
+
+function skipSpace(text: string, at: number): number {
+  while (at < text.length && (text[at] === ' ' || text[at] === '\n' || text[at] === '\r' || text[at] === '\t')) at++;
+  return at;
+}
+
+/** The index just past the JSON value starting at `at`. Iterative: any depth is safe. */
+function skipValue(text: string, at: number): number {
+  let depth = 0;
+  do {
+    const char = text[at];
+    if (char === '"') {
+      at++;
+      while (at < text.length && text[at] !== '"') at += text[at] === '\\' ? 2 : 1;
+      at++;
+    } else if (char === '[' || char === '{') {
+      depth++;
+      at++;
+    } else if (char === ']' || char === '}') {
+      depth--;
+      at++;
+    } else if (char === ',' || char === ':' || char === ' ' || char === '\n' || char === '\r' || char === '\t') {
+      at++;
+    } else {
+      // A number, true, false or null.
+      while (at < text.length && !/[\s,\]}:]/.test(text[at] as string)) at++;
+    }
+  } while (depth > 0 && at < text.length);
+  return at;
+}
+
+// ---------------------------------------------------------- decode/encode
+
+/** Why a line could not be taken as a message, and who to tell. */
+export interface DecodeFailure {
+  /** `ErrorCodes.ParseError` or `ErrorCodes.NestedTooDeep`. */
+  code: number;
+  message: string;
+  /** The id of the request the line held, when it could be read; null otherwise. */
+  id: JsonRpcId | null;
+  /** True when the line holds a request (it has a method and an id): its sender expects an answer. */
+  isRequest: boolean;
+}
+
+export type DecodeResult = { ok: true; message: unknown } | { ok: false; failure: DecodeFailure };
+
+/**
+ * Parses one NDJSON line into a JSON value, for every place muxd reads
+ * messages from a peer (client sockets, HTTP bodies, a child's stdout).
+ * Refuses, without parsing, a line nested deeper than `MAX_JSON_DEPTH`;
+ * keeps numeric ids and progress tokens that JavaScript numbers would
+ * change exact (see `isExactNumberId`). Never throws.
+ */
+export function decodeMessage(line: Uint8Array | string, maxDepth: number = MAX_JSON_DEPTH): DecodeResult {
+  const bytes = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
+  if (nestsDeeperThan(bytes, maxDepth)) {
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const edges = { head: buffer.subarray(0, 1024), tail: buffer.subarray(Math.max(0, buffer.length - 1024)) };
+    const id = sniffRequestId(edges);
+    const headText = edges.head.toString('utf8');
+    return {
+      ok: false,
+      failure: {
+        code: ErrorCodes.NestedTooDeep,
+        message: `Message nested too deeply: over ${maxDepth} levels of arrays and objects`,
+        id,
+        // A batch's ids cannot be read without parsing it: it is answered once, with a null id.
+        isRequest: headText.trimStart().startsWith('[') || (id !== null && /"method"\s*:/.test(headText + edges.tail.toString('utf8'))),
+      },
+    };
+  }
+  const text = typeof line === 'string' ? line : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, failure: { code: ErrorCodes.ParseError, message: `Parse error: ${(error as Error).message}`, id: null, isRequest: false } };
+  }
+  if (Array.isArray(message)) {
+    message.forEach((member, index) => {
+      if (typeof member === 'object' && member !== null && !Array.isArray(member)) keepExactNumbers(member as Record<string, unknown>, text, [index]);
+    });
+  } else if (typeof message === 'object' && message !== null) {
+    keepExactNumbers(message as Record<string, unknown>, text, []);
+  }
+  return { ok: true, message };
+}
+
+/**
+ * Serializes one message (or batch) as an NDJSON line, writing exact-number
+ * ids back as the numbers they were. Returns undefined instead of throwing
+ * when the value cannot be serialized (a cycle, a BigInt, a stack overflow),
+ * so no message can take its writer down.
+ */
+export function encodeMessage(message: unknown): string | undefined {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(message);
+  } catch {
+    return undefined;
+  }
+  if (text === undefined) return undefined;
+  if (text.includes(ENCODED_TAG)) {
+    text = text.replace(ENCODED_TAGGED_NUMBER, (whole, raw: string) => (RAW_NUMBER_TEXT.test(raw) ? raw : whole));
+  }
+  return text + '\n';
+}
