@@ -2,7 +2,9 @@ import {
   ErrorCodes,
   MessageKind,
   classifyMessage,
+  describeId,
   errorResponse,
+  isExactNumberId,
   isFailure,
   isJsonObject,
   successResponse,
@@ -48,6 +50,12 @@ export interface MuxOptions {
   maxInflight?: number;
   /** Clients connected at once. Default 256. */
   maxClients?: number;
+  /**
+   * Bytes of client requests that may wait for the handshake (as the
+   * transports measured their lines); past it a request fails at once
+   * with -32039. Default 32 MiB.
+   */
+  maxQueuedBytes?: number;
   logger?: MuxLogger;
   /** Called whenever the number of connected clients changes. */
   onClientsChanged?: (count: number) => void;
@@ -67,8 +75,8 @@ export interface MuxStats {
 /** The engine's side of one client connection, driven by its transport. */
 export interface ClientHandle {
   readonly id: number;
-  /** One parsed JSON value (message or batch) from the client. */
-  receive(message: unknown): void;
+  /** One parsed JSON value (message or batch) from the client, and the size of its line in bytes. */
+  receive(message: unknown, bytes?: number): void;
   /** The client will send nothing more: close once its answers are delivered. */
   end(): void;
   /** The connection is gone: release everything the client owned. Idempotent. */
@@ -90,8 +98,10 @@ interface PendingRequest {
   /** The client it came from; undefined for muxd's own requests. */
   readonly client: ClientSession | undefined;
   readonly originalId: JsonRpcId | undefined;
-  /** The rewritten message, kept until it can be sent. */
-  readonly message: JsonRpcRequest;
+  /** The rewritten message, kept until it is sent. */
+  message: JsonRpcRequest | undefined;
+  /** Size of the client's line, counted against `maxQueuedBytes` while it waits. */
+  readonly bytes: number;
   sent: boolean;
   /** The client's own progress token, when it asked for progress. */
   readonly originalToken: string | number | undefined;
@@ -162,6 +172,7 @@ export class Mux {
   readonly #requestTimeoutMs: number;
   readonly #maxInflight: number;
   readonly #maxClients: number;
+  readonly #maxQueuedBytes: number;
   readonly #log: MuxLogger;
   readonly #onClientsChanged: ((count: number) => void) | undefined;
   readonly #onUpstreamFailure: ((reason: string) => void) | undefined;
@@ -177,11 +188,10 @@ export class Mux {
   #initializeParams: JsonObject | undefined;
   #initializeResult: JsonObject | undefined;
 
-  /** Never reused for the life of the service, across child restarts. */
-  #nextUpstreamId = 1;
   readonly #pending = new Map<number, PendingRequest>();
   /** Requests accepted before the handshake finished, in arrival order. */
   #queue: number[] = [];
+  #queuedBytes = 0;
   readonly #progress = new Map<IdKey, ProgressRoute>();
 
   #nextClientBoundId = 1;
@@ -207,6 +217,7 @@ export class Mux {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
     this.#maxInflight = options.maxInflight ?? 256;
     this.#maxClients = options.maxClients ?? 256;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? 32 * 1024 ** 2;
     this.#log = options.logger ?? silentLogger;
     this.#onClientsChanged = options.onClientsChanged;
     this.#onUpstreamFailure = options.onUpstreamFailure;
@@ -251,7 +262,7 @@ export class Mux {
     }
     return {
       id: client.id,
-      receive: (message) => this.#receiveFromClient(client, message),
+      receive: (message, bytes = 0) => this.#receiveFromClient(client, message, bytes),
       end: () => {
         client.ending = true;
         this.#closeIfDrained(client);
@@ -268,15 +279,15 @@ export class Mux {
     }
   }
 
-  #receiveFromClient(client: ClientSession, message: unknown): void {
+  #receiveFromClient(client: ClientSession, message: unknown, bytes: number): void {
     if (!client.isOpen) return;
     if (Array.isArray(message)) {
-      this.#receiveBatch(client, message);
+      this.#receiveBatch(client, message, bytes);
       return;
     }
     switch (classifyMessage(message)) {
       case MessageKind.Request:
-        this.#clientRequest(client, message as JsonRpcRequest);
+        this.#clientRequest(client, message as JsonRpcRequest, bytes);
         break;
       case MessageKind.Notification:
         this.#clientNotification(client, message as JsonRpcNotification);
@@ -291,7 +302,7 @@ export class Mux {
   }
 
   /** Splits a batch (2025-03-26) and answers it with one array. */
-  #receiveBatch(client: ClientSession, members: unknown[]): void {
+  #receiveBatch(client: ClientSession, members: unknown[], bytes: number): void {
     if (members.length === 0) {
       this.#reply(client, errorResponse(null, ErrorCodes.InvalidRequest, 'Empty batch'));
       return;
@@ -314,11 +325,11 @@ export class Mux {
       }
       accepted.push(member);
     }
-    for (const member of accepted) this.#receiveFromClient(client, member);
+    for (const member of accepted) this.#receiveFromClient(client, member, Math.ceil(bytes / members.length));
     if (batch.waiting.size === 0 && batch.responses.length > 0) client.peer.send(batch.responses);
   }
 
-  #clientRequest(client: ClientSession, request: JsonRpcRequest): void {
+  #clientRequest(client: ClientSession, request: JsonRpcRequest, bytes: number): void {
     const { id, method } = request;
     if (client.rejected) {
       this.#reply(client, errorResponse(id, ErrorCodes.TooManyClients, `Service '${this.service}' has too many clients (maxClients ${this.#maxClients})`));
@@ -340,7 +351,7 @@ export class Mux {
     }
     const key = idKey(id);
     if (client.inflight.has(key)) {
-      this.#reply(client, errorResponse(id, ErrorCodes.DuplicateRequestId, `Request id ${JSON.stringify(id)} is already in flight`));
+      this.#reply(client, errorResponse(id, ErrorCodes.DuplicateRequestId, `Request id ${describeId(id)} is already in flight`));
       return;
     }
     if (client.inflight.size >= this.#maxInflight) {
@@ -371,14 +382,14 @@ export class Mux {
           this.#reply(client, errorResponse(id, ErrorCodes.InvalidParams, `Unknown task: ${JSON.stringify(taskId)}`));
           return;
         }
-        this.#forward(client, request);
+        this.#forward(client, request, bytes);
         return;
       }
       case 'tasks/list':
-        this.#forward(client, request, (response) => this.#filterTaskList(client, response));
+        this.#forward(client, request, bytes, (response) => this.#filterTaskList(client, response));
         return;
       default:
-        this.#forward(client, request);
+        this.#forward(client, request, bytes);
     }
   }
 
@@ -386,9 +397,10 @@ export class Mux {
   #forward(
     client: ClientSession,
     request: JsonRpcRequest,
+    bytes: number,
     onResponse?: (response: JsonRpcResponse) => JsonRpcResponse | undefined,
   ): void {
-    const upstreamId = this.#nextUpstreamId++;
+    const upstreamId = this.#newUpstreamId();
     let params = request.params;
     let originalToken: string | number | undefined;
     const meta = params?.['_meta'];
@@ -408,6 +420,7 @@ export class Mux {
       client,
       originalId: request.id,
       message,
+      bytes,
       sent: false,
       originalToken,
       taskAugmented: isJsonObject(request.params?.['task']),
@@ -420,12 +433,58 @@ export class Mux {
     this.#sendOrQueue(pending);
   }
 
-  #sendOrQueue(pending: PendingRequest): void {
-    if (this.#upstreamState === UpstreamState.Ready && this.#upstream) {
+  /**
+   * Writes a pending request upstream once the handshake is done, or queues
+   * it (within `maxQueuedBytes`). A request the child's transport refuses,
+   * or one the queue cannot take, fails at once.
+   */
+  #sendOrQueue(pending: PendingRequest, ready = this.#upstreamState === UpstreamState.Ready): void {
+    const message = pending.message;
+    if (!message) return;
+    if (ready && this.#upstream) {
+      const refused = this.#upstream.send(message);
+      if (refused) {
+        this.#settle(pending, { jsonrpc: '2.0', id: pending.upstreamId, error: refused });
+        return;
+      }
       pending.sent = true;
-      this.#upstream.send(pending.message);
-    } else {
-      this.#queue.push(pending.upstreamId);
+      // Sent: a large request's text need not live until its answer comes.
+      pending.message = undefined;
+      return;
+    }
+    if (pending.bytes > 0 && this.#queuedBytes + pending.bytes > this.#maxQueuedBytes) {
+      this.#settle(
+        pending,
+        errorResponse(
+          pending.upstreamId,
+          ErrorCodes.ChildBufferFull,
+          `Too much is waiting for service '${this.service}' to start: over ${this.#maxQueuedBytes} bytes of requests (maxChildBuffer); retry once it is up`,
+        ),
+      );
+      return;
+    }
+    this.#queuedBytes += pending.bytes;
+    this.#queue.push(pending.upstreamId);
+  }
+
+  /** Removes a request from the handshake queue, if it is there. */
+  #unqueue(pending: PendingRequest): void {
+    if (pending.sent) return;
+    const at = this.#queue.indexOf(pending.upstreamId);
+    if (at === -1) return;
+    this.#queue.splice(at, 1);
+    this.#queuedBytes -= pending.bytes;
+  }
+
+  /**
+   * An id for a request upstream: random, so that a server answering with
+   * a wrong id (off by one, an old one) reaches no other request; a safe
+   * integer, so that every server reads it exactly.
+   */
+  #newUpstreamId(): number {
+    for (;;) {
+      const id = 1 + Math.floor(Math.random() * (Number.MAX_SAFE_INTEGER - 1));
+      if (!this.#pending.has(id) && !this.#progress.has(idKey(id))) return id;
     }
   }
 
@@ -449,7 +508,7 @@ export class Mux {
     if (this.#pending.get(pending.upstreamId) !== pending) return;
     this.#pending.delete(pending.upstreamId);
     if (pending.timer) clearTimeout(pending.timer);
-    if (!pending.sent) this.#queue = this.#queue.filter((queued) => queued !== pending.upstreamId);
+    this.#unqueue(pending);
     const tokenKey = idKey(pending.upstreamId);
     let outgoing: JsonRpcResponse | undefined = response;
     if (pending.onResponse) outgoing = pending.onResponse(response);
@@ -495,6 +554,11 @@ export class Mux {
       return;
     }
     const params = request.params ?? {};
+    const handshake = upstreamInitializeParams(params);
+    if (typeof handshake === 'string') {
+      this.#reply(client, errorResponse(request.id, ErrorCodes.InvalidParams, handshake));
+      return;
+    }
     const capabilities = params['capabilities'];
     client.capabilities = isJsonObject(capabilities) ? capabilities : {};
     const clientInfo = params['clientInfo'];
@@ -509,9 +573,7 @@ export class Mux {
       this.#failInitialize(client, errorResponse(request.id, ErrorCodes.UpstreamInitializeFailed, `Service '${this.service}' failed its initialize handshake; muxd is restarting it`));
       return;
     }
-    if (!this.#initializeParams) {
-      this.#initializeParams = { ...params, capabilities: UPSTREAM_CAPABILITIES };
-    }
+    this.#initializeParams ??= handshake;
     this.#startHandshake();
   }
 
@@ -562,7 +624,7 @@ export class Mux {
   #drop(pending: PendingRequest): void {
     this.#pending.delete(pending.upstreamId);
     if (pending.timer) clearTimeout(pending.timer);
-    if (!pending.sent) this.#queue = this.#queue.filter((queued) => queued !== pending.upstreamId);
+    this.#unqueue(pending);
     this.#progress.delete(idKey(pending.upstreamId));
     const client = pending.client;
     if (client && pending.originalId !== undefined) {
@@ -707,7 +769,9 @@ export class Mux {
         this.#initializeResult = result;
         this.#sendUpstream({ jsonrpc: '2.0', method: 'notifications/initialized' });
         this.#log.info({ server: result['serverInfo'], protocolVersion: result['protocolVersion'] }, 'upstream initialized');
-        for (const upstreamId of this.#queue.splice(0)) {
+        const queued = this.#queue.splice(0);
+        this.#queuedBytes = 0;
+        for (const upstreamId of queued) {
           const pending = this.#pending.get(upstreamId);
           if (pending) this.#sendOrQueue(pending);
         }
@@ -799,7 +863,9 @@ export class Mux {
   }
 
   #upstreamResponse(response: JsonRpcResponse): void {
-    const pending = typeof response.id === 'number' ? this.#pending.get(response.id) : undefined;
+    // muxd's ids are safe integers: one written as `5.0` is still muxd's 5.
+    const id = isExactNumberId(response.id) ? Number(describeId(response.id)) : response.id;
+    const pending = typeof id === 'number' ? this.#pending.get(id) : undefined;
     if (!pending) {
       this.#log.debug({ id: response.id }, 'late or unknown response from the server: dropped');
       return;
@@ -1161,7 +1227,7 @@ export class Mux {
         reject(errorResponse(null, ErrorCodes.ServiceUnavailable, `Service '${this.service}' is not ready`).error);
         return;
       }
-      const upstreamId = this.#nextUpstreamId++;
+      const upstreamId = this.#newUpstreamId();
       const message: JsonRpcRequest = { jsonrpc: '2.0', id: upstreamId, method };
       if (params !== undefined) message.params = params;
       const pending: PendingRequest = {
@@ -1170,6 +1236,7 @@ export class Mux {
         client: undefined,
         originalId: undefined,
         message,
+        bytes: 0,
         sent: false,
         originalToken: undefined,
         taskAugmented: false,
@@ -1182,12 +1249,7 @@ export class Mux {
       };
       this.#pending.set(upstreamId, pending);
       this.#armTimer(pending, timeoutMs);
-      if (this.#upstream && ready) {
-        pending.sent = true;
-        this.#upstream.send(message);
-      } else {
-        this.#queue.push(upstreamId);
-      }
+      this.#sendOrQueue(pending, ready);
     });
   }
 
@@ -1200,7 +1262,30 @@ export class Mux {
   }
 }
 
-/** The id of a malformed request, to answer it by; null for anything else (a response's id is not the client's). */
+/** Longest `clientInfo` string muxd passes on to the server. */
+const CLIENT_INFO_CHARS = 256;
+
+/**
+ * The initialize muxd sends upstream, and replays after every restart,
+ * built from the fields of a client's initialize that it checked: never the
+ * client's params as they came. Returns why the params are unusable instead.
+ */
+function upstreamInitializeParams(params: JsonObject): JsonObject | string {
+  const version = params['protocolVersion'];
+  if (typeof version !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(version)) {
+    return `initialize needs params.protocolVersion as a date string such as "2025-06-18", got ${typeof version === 'string' ? JSON.stringify(version.slice(0, 40)) : typeof version}`;
+  }
+  const info = isJsonObject(params['clientInfo']) ? params['clientInfo'] : {};
+  const clientInfo: JsonObject = {};
+  for (const key of ['name', 'version', 'title']) {
+    const value = info[key];
+    if (typeof value === 'string') clientInfo[key] = value.slice(0, CLIENT_INFO_CHARS);
+  }
+  clientInfo['name'] ??= 'muxd';
+  clientInfo['version'] ??= '0';
+  return { protocolVersion: version, capabilities: UPSTREAM_CAPABILITIES, clientInfo };
+}
+
 /**
  * The response under another id, written as `{"jsonrpc","id","result"|"error"}`
  * in that order whatever order the server used: mux-proxy finds response
@@ -1210,6 +1295,7 @@ function withId(response: JsonRpcResponse, id: JsonRpcId): JsonRpcResponse {
   return isFailure(response) ? { jsonrpc: '2.0', id, error: response.error } : { jsonrpc: '2.0', id, result: response.result };
 }
 
+/** The id of a malformed request, to answer it by; null for anything else (a response's id is not the client's). */
 function readableId(message: unknown): JsonRpcId | null {
   if (!isJsonObject(message) || typeof message['method'] !== 'string') return null;
   const id = message['id'];

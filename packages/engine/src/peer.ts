@@ -1,4 +1,4 @@
-import type { JsonRpcMessage } from '@muxd/protocol';
+import type { JsonRpcErrorObject, JsonRpcMessage } from '@muxd/protocol';
 
 /**
  * One end of a message connection as the engine sees it: a Unix socket
@@ -7,10 +7,13 @@ import type { JsonRpcMessage } from '@muxd/protocol';
  */
 export interface Peer {
   /**
-   * Delivers one message or one batch. Never throws and never blocks: a
-   * transport that cannot keep up closes itself and tells the engine.
+   * Delivers one message or one batch. Never throws and never blocks. A
+   * client transport that cannot keep up closes itself and tells the
+   * engine. The child's transport may refuse a message instead (too much
+   * already waiting for its stdin): it then returns the error the sender of
+   * a refused request gets; nothing is written.
    */
-  send(message: JsonRpcMessage | JsonRpcMessage[]): void;
+  send(message: JsonRpcMessage | JsonRpcMessage[]): JsonRpcErrorObject | void;
   /** Ends the connection from the engine's side. Idempotent. */
   close(reason: string): void;
 }

@@ -6,6 +6,7 @@
 import type { TestContext } from 'node:test';
 import type {
   JsonObject,
+  JsonRpcErrorObject,
   JsonRpcFailure,
   JsonRpcId,
   JsonRpcMessage,
@@ -212,8 +213,12 @@ export class FakeUpstream extends Recorder implements Peer {
     this.handle = mux.attachUpstream(this);
   }
 
+  /** While set, every send is refused with this error (a child whose stdin is full). */
+  refusing: JsonRpcErrorObject | undefined;
+
   // Peer (muxd's side)
-  send(message: Sent): void {
+  send(message: Sent): JsonRpcErrorObject | void {
+    if (this.refusing) return this.refusing;
     this.sent.push(structuredClone(message));
   }
 

@@ -181,8 +181,26 @@ describe('ids', () => {
     const all = [...ids1, ...ids2];
     assert.ok(all.length >= 10, `enough requests to be meaningful (${all.length})`);
     assert.equal(new Set(all).size, all.length, `no upstream id used twice: ${JSON.stringify(all)}`);
-    const max1 = Math.max(...(ids1 as number[]));
-    assert.ok(ids2.every((id) => typeof id === 'number' && id > max1), 'the new child sees only ids never used before');
+    assert.ok(all.every((id) => Number.isSafeInteger(id) && (id as number) > 0), 'every id is a positive safe integer');
+  });
+
+  test('a server answering with a wrong id (off by one, an old one) reaches no client', async (t) => {
+    const h = createHarness(t);
+    const a = await h.ready();
+    const b = await h.ready();
+    a.call(1, 'tools/call', { name: 'a' });
+    b.call(1, 'tools/call', { name: 'b' });
+    const [forA, forB] = h.upstream.requests('tools/call');
+    const ids = [forA!.id as number, forB!.id as number];
+    for (const wrong of [ids[0]! + 1, ids[0]! - 1, ids[1]! + 1, ids[1]! - 1, 1, 2, 3]) {
+      if (ids.includes(wrong)) continue;
+      h.upstream.handle.receive({ jsonrpc: '2.0', id: wrong, result: { content: [{ type: 'text', text: 'misrouted' }] } });
+    }
+    await tick();
+    assert.deepEqual([a.responses(), b.responses()], [[], []], 'no client got an answer it did not ask for');
+    h.upstream.respond(forB!, TOOL_RESULT);
+    assert.deepEqual(resultOf(b.responseTo(1)), TOOL_RESULT);
+    assert.deepEqual(a.responses(), []);
   });
 
   test('original ids come back with their exact JSON type: 1 and "1" are different requests', async (t) => {
@@ -1237,5 +1255,62 @@ describe('end of input', () => {
     await tick();
     assert.deepEqual(resultOf(a.responseTo(1)), {});
     assert.ok(a.closed);
+  });
+});
+
+describe('hostile input', () => {
+  test('a request the child\'s transport refuses fails at once with its error; the next one goes through', async (t) => {
+    const h = createHarness(t);
+    const client = await h.ready();
+    h.upstream.refusing = { code: ErrorCodes.ChildBufferFull, message: 'full' };
+    client.call(1, 'tools/call', { name: 'x' });
+    assert.equal(errorOf(client.responseTo(1)).code, ErrorCodes.ChildBufferFull);
+    assert.equal(h.mux.stats().inflight, 0, 'nothing left in flight');
+    h.upstream.refusing = undefined;
+    client.call(2, 'tools/call', { name: 'x' });
+    h.upstream.respondAll('tools/call', TOOL_RESULT);
+    assert.deepEqual(resultOf(client.responseTo(2)), TOOL_RESULT);
+  });
+
+  test('requests waiting for the handshake are bounded in bytes: past maxQueuedBytes they fail at once', (t) => {
+    const h = createHarness(t, { maxQueuedBytes: 1000 });
+    const client = h.connect();
+    client.initialize(0);
+    for (let id = 1; id <= 4; id++) client.handle.receive({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'x' } }, 400);
+    assert.equal(h.mux.stats().queued, 2, 'two of 400 bytes fit in 1000');
+    assert.deepEqual([errorOf(client.responseTo(3)).code, errorOf(client.responseTo(4)).code], [ErrorCodes.ChildBufferFull, ErrorCodes.ChildBufferFull]);
+    // A cancelled one frees its place.
+    client.notify('notifications/cancelled', { requestId: 1 });
+    client.handle.receive({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'x' } }, 400);
+    assert.equal(h.mux.stats().queued, 2);
+    assert.equal(client.responsesTo(5).length, 0, 'queued, not refused');
+  });
+
+  test('the handshake muxd replays after a restart holds only the fields it checked, not what the client added', async (t) => {
+    const h = createHarness(t);
+    const client = h.connect();
+    client.call(0, 'initialize', {
+      protocolVersion: '2025-06-18',
+      capabilities: { sampling: {} },
+      clientInfo: { name: 'n'.repeat(10_000), version: '1', extra: [[[[]]]] },
+      poison: { deep: [[[[[[]]]]]] },
+    });
+    h.upstream.completeInitialize();
+    await tick();
+    const second = h.restart();
+    const replayed = second.request('initialize').params as JsonObject;
+    assert.deepEqual(Object.keys(replayed).sort(), ['capabilities', 'clientInfo', 'protocolVersion']);
+    assert.deepEqual(Object.keys(replayed['clientInfo'] as JsonObject).sort(), ['name', 'version']);
+    assert.equal(((replayed['clientInfo'] as JsonObject)['name'] as string).length, 256);
+  });
+
+  test('an initialize without a usable protocolVersion is refused alone and sets nothing upstream', (t) => {
+    const h = createHarness(t);
+    const client = h.connect();
+    client.call(0, 'initialize', { protocolVersion: { nested: true }, capabilities: {} });
+    assert.equal(errorOf(client.responseTo(0)).code, ErrorCodes.InvalidParams);
+    assert.equal(h.upstream.requests('initialize').length, 0);
+    client.initialize(1);
+    assert.equal(h.upstream.requests('initialize').length, 1, 'a good initialize after it works');
   });
 });
