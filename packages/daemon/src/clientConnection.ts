@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ErrorCodes, INPUT_ENDED_METHOD, LineReader, errorResponse, isJsonObject, sniffRequestId } from '@muxd/protocol';
+import { ErrorCodes, INPUT_ENDED_METHOD, LineReader, decodeMessage, encodeMessage, errorResponse, isJsonObject, sniffRequestId } from '@muxd/protocol';
 import type { ClientHandle, Mux, Peer } from '@muxd/engine';
 import type { Logger } from './logs.js';
 import { formatBytes } from '@muxd/config';
@@ -28,7 +28,12 @@ export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimit
         socket.destroy();
         return;
       }
-      socket.write(JSON.stringify(message) + '\n');
+      const line = encodeMessage(message);
+      if (line === undefined) {
+        log.error({ client: handle?.id }, 'a message for the client could not be serialized: dropped');
+        return;
+      }
+      socket.write(line);
     },
     close() {
       if (!socket.destroyed) socket.end();
@@ -41,20 +46,21 @@ export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimit
   const reader = new LineReader({
     maxLineBytes: limits.maxRequestBytes,
     onLine(line) {
-      let message: unknown;
-      try {
-        message = JSON.parse(line.toString('utf8'));
-      } catch (error) {
-        log.warn({ client: client.id }, 'unparseable line from client');
-        peer.send(errorResponse(null, ErrorCodes.ParseError, `Parse error: ${(error as Error).message}`));
+      const decoded = decodeMessage(line);
+      if (!decoded.ok) {
+        const { code, message, id, isRequest } = decoded.failure;
+        log.warn({ client: client.id, bytes: line.length, code }, `message from client refused: ${message}`);
+        // Parse errors are answered as JSON-RPC says (id null); anything else only when it had an id to answer.
+        if (code === ErrorCodes.ParseError || isRequest) peer.send(errorResponse(id, code, message));
         return;
       }
+      const message = decoded.message;
       if (isJsonObject(message) && message['method'] === INPUT_ENDED_METHOD && !('id' in message)) {
         inputEnded = true;
         client.end();
         return;
       }
-      client.receive(message);
+      client.receive(message, line.length);
     },
     onOverflow(overflow) {
       const id = sniffRequestId(overflow);

@@ -3,7 +3,7 @@ import { Mux, UpstreamState } from '@muxd/engine';
 import type { ClientHandle, Peer } from '@muxd/engine';
 import { ErrorCodes, SHUTDOWN_LINE } from '@muxd/protocol';
 import type { ServiceConfig } from '@muxd/config';
-import { Isolation } from '@muxd/config';
+import { Isolation, formatBytes } from '@muxd/config';
 import { attachClientSocket } from './clientConnection.js';
 import type { Logger } from './logs.js';
 import { readProcessTable, treeUsage } from '@muxd/protocol/processes';
@@ -56,6 +56,8 @@ export class Service {
   #shared: Instance | undefined;
   /** One instance per connected client in per-client mode. */
   readonly #perClient = new Set<Instance>();
+  /** Stops of per-client children whose client left, until their process group is gone. */
+  readonly #leaving = new Set<Promise<void>>();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Health pings and memory checks. */
   #monitor: ReturnType<typeof setInterval> | undefined;
@@ -131,7 +133,7 @@ export class Service {
       const usage = table && pid !== undefined ? treeUsage(table, pid) : undefined;
       if (usage && usage.rssBytes > maxMemoryBytes) {
         log.warn({ child: pid, rssBytes: usage.rssBytes, maxMemoryBytes }, 'child over maxMemory: restarting');
-        void this.#monitorRestart(instance, ExitReason.Memory);
+        void this.#monitorRestart(instance, ExitReason.Memory, `its processes use ${formatBytes(usage.rssBytes)}, over maxMemory ${formatBytes(maxMemoryBytes)}`);
         continue;
       }
       if (healthCheck.intervalMs <= 0 || instance.mux.upstreamState !== UpstreamState.Ready || this.#pinging.has(instance)) continue;
@@ -141,17 +143,20 @@ export class Service {
         .catch((error: { code?: number }) => {
           if (error?.code !== ErrorCodes.RequestTimeout || instance.supervisor.pid !== pid) return;
           log.error({ child: pid, timeoutMs: healthCheck.timeoutMs }, 'child did not answer a health ping: restarting it (hung)');
-          return this.#monitorRestart(instance, ExitReason.Hung);
+          return this.#monitorRestart(instance, ExitReason.Hung, `it did not answer a ping within ${healthCheck.timeoutMs} ms`);
         })
         .finally(() => this.#pinging.delete(instance));
     }
   }
 
-  /** One restart at a time per instance, however many checks find it unwell meanwhile. */
-  async #monitorRestart(instance: Instance, reason: ExitReason): Promise<void> {
+  /**
+   * One restart at a time per instance, however many checks find it unwell
+   * meanwhile. It counts as a crash: backoff, and errored after too many.
+   */
+  async #monitorRestart(instance: Instance, reason: ExitReason, why: string): Promise<void> {
     this.#restarting.add(instance);
     try {
-      await instance.supervisor.restart(reason);
+      await instance.supervisor.recycle(reason, why);
     } finally {
       this.#restarting.delete(instance);
     }
@@ -165,11 +170,12 @@ export class Service {
       requestTimeoutMs: this.config.requestTimeoutMs,
       maxInflight: this.config.maxInflight,
       maxClients,
+      maxQueuedBytes: this.config.maxChildBuffer,
       logger: log,
       onClientsChanged: (count) => this.#clientsChanged(instance, count),
       onUpstreamFailure: (reason) => {
         log.error({ reason }, 'restarting a child whose handshake failed');
-        void instance.supervisor.restart(ExitReason.Hung);
+        void instance.supervisor.recycle(ExitReason.Handshake, reason);
       },
     });
     instance.supervisor = new ChildSupervisor({
@@ -225,7 +231,11 @@ export class Service {
 
   #clientsChanged(instance: Instance, count: number): void {
     if (instance !== this.#shared) {
-      if (count === 0 && this.#perClient.delete(instance)) void instance.supervisor.stop(ExitReason.ClientGone);
+      if (count === 0 && this.#perClient.delete(instance)) {
+        const stopped = instance.supervisor.stop(ExitReason.ClientGone);
+        this.#leaving.add(stopped);
+        void stopped.finally(() => this.#leaving.delete(stopped));
+      }
       return;
     }
     if (count > 0) {
@@ -367,6 +377,8 @@ export class Service {
     const instances = this.#instances();
     await Promise.all(instances.map((instance) => instance.supervisor.stop(reason)));
     for (const instance of instances) instance.mux.closeAllClients('muxd is shutting down');
+    // Per-client children whose client left before or during the shutdown: their stops end it too.
+    await Promise.all(this.#leaving);
     await closed;
   }
 }

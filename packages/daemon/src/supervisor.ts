@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { ErrorCodes, LineReader, errorResponse, sniffResponseId } from '@muxd/protocol';
+import { ErrorCodes, LineReader, decodeMessage, encodeMessage, errorResponse, sniffResponseId } from '@muxd/protocol';
+import type { JsonRpcErrorObject } from '@muxd/protocol';
 import type { Mux, Peer, UpstreamHandle } from '@muxd/engine';
 import { formatBytes } from '@muxd/config';
 import type { ServiceConfig } from '@muxd/config';
@@ -32,6 +33,8 @@ export const ExitReason = {
   Config: 'config',
   Hung: 'hung',
   Memory: 'memory',
+  /** The child did not complete the initialize handshake. */
+  Handshake: 'handshake',
   ClientGone: 'client-gone',
 } as const;
 export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason];
@@ -68,6 +71,8 @@ const STDERR_LINE_BYTES = 64 * 1024;
 const GROUP_GRACE_MS = 1000;
 /** How often a group left behind is checked during that grace. */
 const GROUP_POLL_MS = 25;
+/** How long a child may leave `maxChildBuffer` unread when health checks are off. */
+const STALL_MS = 10_000;
 
 /**
  * Runs one MCP server child: spawns it in its own process group, feeds its
@@ -92,11 +97,21 @@ export class ChildSupervisor {
   #child: ChildProcessWithoutNullStreams | undefined;
   #startedAt = 0;
   #upstream: UpstreamHandle | undefined;
+  /** The current child's stdin as the engine sees it. */
+  #childPeer: Peer | undefined;
   #backoffTimer: ReturnType<typeof setTimeout> | undefined;
   #delayMs: number;
   #recentRestarts: number[] = [];
-  /** Set while an intentional stop is in progress: the exit is not a crash. */
-  #stopping: { reason: ExitReason; done: Promise<void> } | undefined;
+  /**
+   * Set while muxd ends the child on purpose. With `failure`, the child was
+   * unusable (hung, over maxMemory, failed its handshake): its end counts
+   * as a crash does, through the backoff and the crash-loop limit.
+   */
+  #stopping: { reason: ExitReason; done: Promise<void>; failure?: string } | undefined;
+  /** Counts stop() calls, so a restart knows a stop came in while it waited. */
+  #stopRequests = 0;
+  /** Armed while the child leaves its stdin full: it fires a restart (hung) unless the stdin drains first. */
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #exited: Promise<void> = Promise.resolve();
   /** Settles once what the last child left in its process group is gone (or SIGKILLed). */
   #groupGone: Promise<void> = Promise.resolve();
@@ -125,7 +140,15 @@ export class ChildSupervisor {
 
   /** Starts the child unless it runs; clears an errored state and the restart budget. */
   start(): void {
-    if (this.#child || this.#stopping) return;
+    if (this.#stopping) {
+      // Start once the stop under way is done, unless another stop is asked for meanwhile.
+      const stops = this.#stopRequests;
+      void this.#stopping.done.then(() => {
+        if (stops === this.#stopRequests && !this.#stopping) this.start();
+      });
+      return;
+    }
+    if (this.#child) return;
     if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
     this.#backoffTimer = undefined;
     this.#recentRestarts = [];
@@ -139,29 +162,50 @@ export class ChildSupervisor {
    * Stops the child (stdin close, SIGTERM, SIGKILL to its group after
    * `stopTimeout`) and keeps it stopped. Resolves once the whole group is gone.
    */
-  async stop(reason: ExitReason): Promise<void> {
-    if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
-    this.#backoffTimer = undefined;
+  async stop(reason: ExitReason, counted = true): Promise<void> {
+    if (counted) this.#stopRequests++;
     const target = reason === ExitReason.Idle ? ServiceStatus.Idle : ServiceStatus.Stopped;
-    if (this.#stopping) {
-      await this.#stopping.done;
-      return;
+    const wasErrored = this.status === ServiceStatus.Errored;
+    // Whatever is going on (a backoff, a stop or a restart of muxd's own), it ends stopped.
+    for (;;) {
+      if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
+      this.#backoffTimer = undefined;
+      if (this.#stopping) {
+        await this.#stopping.done;
+        continue;
+      }
+      const child = this.#child;
+      if (!child) break;
+      const done = this.#terminate(child);
+      this.#stopping = { reason, done };
+      try {
+        await done;
+      } finally {
+        this.#stopping = undefined;
+      }
     }
+    // An idle stop leaves an errored service errored: only the user's start clears that.
+    if (!(wasErrored && reason === ExitReason.Idle)) this.status = target;
+    this.#markUnavailable(reason);
+  }
+
+  /**
+   * Ends a child that runs but cannot serve (it failed its handshake, stopped
+   * answering, grew over maxMemory, or leaves its stdin full) and starts a new
+   * one the way a crash does: after the backoff delay, and counted against
+   * `restart.maxRestarts`, so that a child that is always unusable ends
+   * errored with `why` instead of restarting forever.
+   */
+  async recycle(reason: ExitReason, why: string): Promise<void> {
     const child = this.#child;
-    if (!child) {
-      if (this.status !== ServiceStatus.Errored || reason !== ExitReason.Idle) this.status = target;
-      this.#markUnavailable(reason);
-      return;
-    }
+    if (!child || this.#stopping) return;
     const done = this.#terminate(child);
-    this.#stopping = { reason, done };
+    this.#stopping = { reason, done, failure: why };
     try {
       await done;
     } finally {
-      this.#stopping = undefined;
+      if (this.#stopping?.done === done) this.#stopping = undefined;
     }
-    this.status = target;
-    this.#markUnavailable(reason);
   }
 
   /** Uses `config` from the next spawn on. */
@@ -171,7 +215,10 @@ export class ChildSupervisor {
 
   /** Stops the child and starts a new one; clients stay connected. */
   async restart(reason: ExitReason): Promise<void> {
-    await this.stop(reason);
+    const stops = ++this.#stopRequests;
+    await this.stop(reason, false);
+    // A stop asked for while this one ran wins over the start.
+    if (stops !== this.#stopRequests) return;
     this.restarts++;
     this.start();
   }
@@ -221,31 +268,37 @@ export class ChildSupervisor {
       this.#reaper.watch(pid);
       this.#log.info({ child: pid, command }, 'child started');
       this.#onEvent?.({ type: 'spawn', pid });
-      this.#upstream = this.#mux.attachUpstream(this.#peerFor(child));
+      this.#childPeer = this.#peerFor(child);
+      this.#upstream = this.#mux.attachUpstream(this.#childPeer);
     });
 
     const stdout = new LineReader({
       maxLineBytes: this.#config.maxResponseBytes,
       onLine: (line) => {
-        let message: unknown;
-        try {
-          message = JSON.parse(line.toString('utf8'));
-        } catch {
+        const decoded = decodeMessage(line);
+        if (decoded.ok) {
+          this.#upstream?.receive(decoded.message);
+          return;
+        }
+        const { code, message } = decoded.failure;
+        if (code === ErrorCodes.ParseError) {
           this.#log.warn({ line: preview(line) }, 'non-JSON line on the child\'s stdout: skipped');
           return;
         }
-        this.#upstream?.receive(message);
+        this.#log.error({ bytes: line.length, line: preview(line) }, `message on the child's stdout refused: ${message}`);
+        const { id, isRequest } = decoded.failure;
+        // A request of the server's gets its error back; an answer fails the request it answers.
+        if (isRequest && id !== null) this.#childPeer?.send(errorResponse(id, code, message));
+        else this.#refuseChildMessage(line, code, `The server's message was refused by muxd: ${message}`);
       },
       onOverflow: (overflow) => {
         const limit = this.#config.maxResponseBytes;
-        const id = sniffResponseId(overflow);
-        this.#log.error({ bytes: overflow.bytes, limit, id }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
-        // An answer too large to take: its request fails now rather than at its timeout.
-        if (typeof id === 'number') {
-          this.#upstream?.receive(
-            errorResponse(id, ErrorCodes.ResponseTooLarge, `Answer too large: ${formatBytes(overflow.bytes)}, over ${formatBytes(limit)} (maxResponseBytes of service '${this.#config.name}')`),
-          );
-        }
+        this.#log.error({ bytes: overflow.bytes, limit }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
+        this.#refuseChildMessage(
+          overflow,
+          ErrorCodes.ResponseTooLarge,
+          `Answer too large: ${formatBytes(overflow.bytes)}, over ${formatBytes(limit)} (maxResponseBytes of service '${this.#config.name}')`,
+        );
       },
     });
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -277,13 +330,66 @@ export class ChildSupervisor {
     });
   }
 
+  /**
+   * A message from the child that muxd cannot take: when it is an answer
+   * whose id can be read, the request it answers fails now with `code`
+   * rather than at its timeout. Anything else is dropped (already logged).
+   */
+  #refuseChildMessage(line: Buffer | { head: Buffer; tail: Buffer }, code: number, message: string): void {
+    const edges = Buffer.isBuffer(line) ? { head: line.subarray(0, 1024), tail: line.subarray(Math.max(0, line.length - 1024)) } : line;
+    const id = sniffResponseId(edges);
+    if (typeof id === 'number') this.#upstream?.receive(errorResponse(id, code, message));
+  }
+
+  /**
+   * The engine's view of the child's stdin. What waits there is bounded by
+   * `maxChildBuffer`: past it a message is refused (a request gets the
+   * error back), and a child that leaves it full is restarted as hung.
+   */
   #peerFor(child: ChildProcessWithoutNullStreams): Peer {
     return {
-      send: (message) => {
-        if (child.stdin.writable) child.stdin.write(JSON.stringify(message) + '\n');
+      send: (message): JsonRpcErrorObject | undefined => {
+        if (!child.stdin.writable) return undefined;
+        const line = encodeMessage(message);
+        if (line === undefined) {
+          this.#log.error({}, 'a message for the child could not be serialized: dropped');
+          return { code: ErrorCodes.InternalError, message: 'muxd could not serialize this request' };
+        }
+        const limit = this.#config.maxChildBuffer;
+        const waiting = child.stdin.writableLength;
+        if (waiting + Buffer.byteLength(line) > limit) {
+          this.#log.warn({ waiting, limit }, 'the child is not reading its stdin: message refused');
+          this.#watchStall(child);
+          return {
+            code: ErrorCodes.ChildBufferFull,
+            message: `Service '${this.#config.name}' is not reading its input: ${formatBytes(waiting)} already waits for it, and this would pass ${formatBytes(limit)} (maxChildBuffer)`,
+          };
+        }
+        child.stdin.write(line);
+        return undefined;
       },
       close: () => child.stdin.end(),
     };
+  }
+
+  /** A child that leaves its stdin full (no 'drain') for the health-check timeout is restarted as hung. */
+  #watchStall(child: ChildProcessWithoutNullStreams): void {
+    if (this.#stallTimer) return;
+    const timeoutMs = this.#config.healthCheck.timeoutMs > 0 ? this.#config.healthCheck.timeoutMs : STALL_MS;
+    const drained = () => {
+      if (this.#stallTimer) clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+    };
+    child.stdin.once('drain', drained);
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      child.stdin.off('drain', drained);
+      if (this.#child !== child) return;
+      const why = `it left ${formatBytes(child.stdin.writableLength)} of input unread for ${timeoutMs} ms`;
+      this.#log.error({ child: child.pid, waiting: child.stdin.writableLength, timeoutMs }, `child is not reading its stdin: restarting it (hung)`);
+      void this.recycle(ExitReason.Hung, why);
+    }, timeoutMs);
+    this.#stallTimer.unref();
   }
 
   #spawnFailed(why: string): void {
@@ -317,10 +423,13 @@ export class ChildSupervisor {
       uptimeMs: now - this.#startedAt,
     };
     this.lastExit = exit;
-    const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    this.#upstream?.closed(stopping ? `stopped (${stopping.reason})` : `exited with ${how}`);
+    if (this.#stallTimer) clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    const how = stopping?.failure ? `${stopping.reason}: ${stopping.failure}` : signal ? `signal ${signal}` : `exit code ${code}`;
+    this.#childPeer = undefined;
+    this.#upstream?.closed(stopping && !stopping.failure ? `stopped (${stopping.reason})` : stopping ? `restarted (${how})` : `exited with ${how}`);
     this.#upstream = undefined;
-    if (stopping) {
+    if (stopping && !stopping.failure) {
       this.#log.info({ pid: child.pid, code, signal, reason: stopping.reason }, 'child stopped');
       this.#onEvent?.({ type: 'exit', exit, willRestart: false });
       return;
@@ -329,10 +438,10 @@ export class ChildSupervisor {
     if (exit.uptimeMs >= resetAfterMs) this.#delayMs = initialDelayMs;
     this.#recentRestarts = this.#recentRestarts.filter((at) => now - at < windowMs);
     if (maxRestarts > 0 && this.#recentRestarts.length >= maxRestarts) {
-      this.#log.error({ pid: child.pid, code, signal }, `child exited with ${how}`);
+      this.#log.error({ pid: child.pid, code, signal }, `child ended (${how})`);
       this.#onEvent?.({ type: 'exit', exit, willRestart: false });
       this.#becomeErrored(
-        `Service '${this.#config.name}' is errored: it exited ${this.#recentRestarts.length + 1} times within ${Math.round(windowMs / 1000)} s (last: ${how}). See muxctl logs ${this.#config.name}, then: muxctl start ${this.#config.name}`,
+        `Service '${this.#config.name}' is errored: it ended ${this.#recentRestarts.length + 1} times within ${Math.round(windowMs / 1000)} s (last: ${how}). See muxctl logs ${this.#config.name}, then: muxctl start ${this.#config.name}`,
       );
       return;
     }
@@ -341,7 +450,7 @@ export class ChildSupervisor {
     this.#recentRestarts.push(now);
     this.restarts++;
     this.status = ServiceStatus.Backoff;
-    this.#log.warn({ pid: child.pid, code, signal, delayMs }, `child exited with ${how}; restarting in ${delayMs} ms`);
+    this.#log.warn({ pid: child.pid, code, signal, delayMs }, `child ended (${how}); restarting in ${delayMs} ms`);
     this.#onEvent?.({ type: 'exit', exit, willRestart: true, delayMs });
     this.#backoffTimer = setTimeout(() => {
       this.#backoffTimer = undefined;

@@ -8,8 +8,10 @@
 import type { Socket } from 'node:net';
 import { LineReader } from '@muxd/protocol/lineReader';
 import { connectSocket } from '@muxd/protocol/socket';
-import { resolvePaths, serviceSocketPath, SERVICE_NAME_PATTERN } from '@muxd/protocol/paths';
+import { isValidServiceName, resolvePaths, serviceSocketPath } from '@muxd/protocol/paths';
 import { INPUT_ENDED_LINE } from '@muxd/protocol/wire';
+import { encodeMessage } from '@muxd/protocol/messageCodec';
+import { ErrorCodes } from '@muxd/protocol/errorCodes';
 import { ResponseScanner, SessionState, isShutdown, responseId } from './sessionState.js';
 
 const USAGE = `usage: mux-proxy <service>
@@ -43,7 +45,7 @@ function parseArgs(argv: string[]): Target {
   if (dashes === -1) {
     if (argv.length !== 1 || argv[0] === '--help' || argv[0] === '-h') fail(argv.length === 0 ? `missing service name\n${USAGE}` : USAGE, 2);
     const service = argv[0] as string;
-    if (!SERVICE_NAME_PATTERN.test(service)) fail(`invalid service name '${service}'`, 2);
+    if (!isValidServiceName(service)) fail(`invalid service name '${service}'`, 2);
     return { service };
   }
   const [command, ...args] = argv.slice(dashes + 1);
@@ -71,12 +73,9 @@ const paths = resolvePaths();
  */
 async function socketFor(): Promise<string> {
   if ('service' in target) return serviceSocketPath(paths, target.service);
-  const env: Record<string, string> = {};
   const names = target.envNames ?? Object.keys(process.env).filter((name) => CREDENTIAL_NAME.test(name));
-  for (const name of names) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
+  // Own variables only (`--env constructor` is not Object's), and keys defined, never assigned: none is lost.
+  const env = Object.fromEntries(names.filter((name) => Object.hasOwn(process.env, name)).map((name) => [name, process.env[name] as string]));
   const { ControlMethods, CONTROL_PROTOCOL_VERSION, RpcConnection } = await import('@muxd/protocol');
   const control = new RpcConnection(await connectSocket(paths.controlSocket));
   try {
@@ -220,9 +219,8 @@ async function reconnect(): Promise<void> {
   rawInput = false;
   if (!scanner.atLineStart) process.stdout.write(NEWLINE);
   for (const id of state.takeInflight()) {
-    process.stdout.write(
-      `${JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message: `muxd stopped while handling this request; it was not retried. muxd is restarting '${label}'` } })}\n`,
-    );
+    const message = `muxd stopped while handling this request; it was not retried. muxd is restarting '${label}'`;
+    process.stdout.write(encodeMessage({ jsonrpc: '2.0', id, error: { code: ErrorCodes.ConnectionClosed, message } }) ?? '');
   }
   process.stderr.write(`mux-proxy: lost muxd; reconnecting to '${label}'\n`);
   const deadline = Date.now() + RECONNECT_MS;

@@ -7,6 +7,7 @@
  */
 
 import { sniffRequestId } from '@muxd/protocol/lineReader';
+import { decodeMessage, encodeMessage } from '@muxd/protocol/messageCodec';
 import { SHUTDOWN_METHOD } from '@muxd/protocol/wire';
 
 type Id = string | number;
@@ -39,12 +40,10 @@ export class SessionState {
       if (envelope.id !== undefined) this.#inflight.set(key(envelope.id), envelope.id);
       return;
     }
-    let message: unknown;
-    try {
-      message = JSON.parse(line.toString('utf8'));
-    } catch {
-      return; // muxd answers the parse error.
-    }
+    // muxd answers a line it cannot take (bad JSON, nested too deep); the session state skips it.
+    const decoded = decodeMessage(line);
+    if (!decoded.ok) return;
+    const message = decoded.message;
     for (const member of Array.isArray(message) ? message : [message]) this.#note(member);
   }
 
@@ -83,7 +82,7 @@ export class SessionState {
     const request = (suffix: string, method: string, params: unknown) => {
       const id = `${REPLAY_ID_PREFIX}${suffix}`;
       ids.add(id);
-      lines += `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
+      lines += encodeMessage({ jsonrpc: '2.0', id, method, params }) ?? '';
     };
     if (!this.initialize) return { lines, ids };
     request('initialize', 'initialize', this.initialize['params'] ?? {});

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ErrorCodes, MessageKind, MuxError, MuxErrorCodes, classifyMessage, errorResponse } from '@muxd/protocol';
-import type { JsonRpcRequest } from '@muxd/protocol';
+import { ErrorCodes, MessageKind, MuxError, MuxErrorCodes, classifyMessage, decodeMessage, encodeMessage, errorResponse } from '@muxd/protocol';
+import type { JsonRpcId, JsonRpcRequest } from '@muxd/protocol';
 import type { ClientHandle, Peer } from '@muxd/engine';
 import { formatBytes, isLoopbackHost } from '@muxd/config';
 import type { HttpConfig, ServiceConfig } from '@muxd/config';
@@ -213,13 +213,14 @@ export class HttpServer {
       reply(res, 413, ErrorCodes.RequestTooLarge, `Message too large: over ${formatBytes(limit)}`);
       return;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch (error) {
-      reply(res, 400, ErrorCodes.ParseError, `Parse error: ${(error as Error).message}`);
+    const decoded = decodeMessage(body);
+    if (!decoded.ok) {
+      const { code, message, id } = decoded.failure;
+      this.#options.log.warn({ service: target.name, bytes: body.length, code }, `HTTP request refused: ${message}`);
+      reply(res, 400, code, message, id);
       return;
     }
+    const parsed = decoded.message;
     const messages = Array.isArray(parsed) ? parsed : [parsed];
     if (messages.length === 0 || messages.some((message) => classifyMessage(message) === MessageKind.Invalid)) {
       reply(res, 400, ErrorCodes.InvalidRequest, 'Invalid request: expected a JSON-RPC message or a non-empty batch of them');
@@ -251,11 +252,11 @@ export class HttpServer {
       }
       this.#sessions.set(session.id, session);
       this.#options.log.debug({ service: target.name, session: session.id }, 'HTTP session started');
-      session.initialize(initialize as JsonRpcRequest, res);
+      session.initialize(initialize as JsonRpcRequest, res, body.length);
       return;
     }
     const session = this.#session(req, res, target);
-    if (session) session.post(messages, res);
+    if (session) session.post(messages, res, body.length);
   }
 
   #get(req: IncomingMessage, res: ServerResponse, target: HttpTarget): void {
@@ -316,13 +317,13 @@ export class HttpServer {
   }
 }
 
-/** Answers with a JSON-RPC error object (id null) and an HTTP status. */
-function reply(res: ServerResponse, status: number, code: number, message: string): void {
+/** Answers with a JSON-RPC error object (id null unless the request's could be read) and an HTTP status. */
+function reply(res: ServerResponse, status: number, code: number, message: string, id: JsonRpcId | null = null): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(errorResponse(null, code, message)));
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(encodeMessage(errorResponse(id, code, message)));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ErrorCodes, MessageKind, classifyMessage, errorResponse, isJsonObject } from '@muxd/protocol';
+import { ErrorCodes, MessageKind, classifyMessage, describeId, encodeMessage, errorResponse, isJsonObject } from '@muxd/protocol';
 import type { JsonRpcId, JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '@muxd/protocol';
 import type { ClientHandle, Peer } from '@muxd/engine';
 import type { Logger } from '../logs.js';
@@ -106,14 +106,14 @@ export class HttpSession {
   }
 
   /** Handles the POST that created the session: its answer goes back as JSON, with the session id when it succeeded. */
-  initialize(request: JsonRpcRequest, res: ServerResponse): void {
+  initialize(request: JsonRpcRequest, res: ServerResponse, bytes = 0): void {
     const version = request.params?.['protocolVersion'];
     this.#clientVersion = typeof version === 'string' ? version : '';
     const exchange = this.#register([request], { responses: [], res });
     res.once('close', () => {
       if (!exchange.done) this.terminate('the client left before its initialize was answered');
     });
-    this.#deliver(exchange, [request]);
+    this.#deliver(exchange, [request], bytes);
   }
 
   /**
@@ -122,10 +122,11 @@ export class HttpSession {
    * A request id already in flight in this session is refused here, since
    * answers are routed by id.
    */
-  post(messages: unknown[], res: ServerResponse): void {
+  post(messages: unknown[], res: ServerResponse, bytes = 0): void {
     this.#touch();
+    const share = Math.ceil(bytes / messages.length);
     if (!messages.some((message) => classifyMessage(message) === MessageKind.Request)) {
-      for (const message of messages) this.#handle.receive(message);
+      for (const message of messages) this.#handle.receive(message, share);
       res.writeHead(202).end();
       return;
     }
@@ -137,7 +138,7 @@ export class HttpSession {
         const { id } = message as JsonRpcRequest;
         const key = keyOf(id);
         if (this.#byRequest.has(key) || seen.has(key)) {
-          refused.push(errorResponse(id, ErrorCodes.DuplicateRequestId, `Request id ${JSON.stringify(id)} is already in flight`));
+          refused.push(errorResponse(id, ErrorCodes.DuplicateRequestId, `Request id ${describeId(id)} is already in flight`));
           continue;
         }
         seen.add(key);
@@ -149,8 +150,8 @@ export class HttpSession {
       if (exchange.stream === stream) exchange.stream = undefined;
     });
     if (this.#primes) exchange.stream.send(this.#events.mark(exchange.key).id, '', RETRY_MS);
-    for (const response of refused) this.#write(exchange, JSON.stringify(response));
-    this.#deliver(exchange, accepted);
+    for (const response of refused) this.#write(exchange, serialize(response));
+    this.#deliver(exchange, accepted, share);
   }
 
   /**
@@ -227,12 +228,12 @@ export class HttpSession {
   }
 
   /** Hands messages to the engine; it may answer some before this returns. */
-  #deliver(exchange: Exchange, messages: unknown[]): void {
+  #deliver(exchange: Exchange, messages: unknown[], bytesEach: number): void {
     this.#current = exchange;
     try {
       for (const message of messages) {
         if (this.#ended) break;
-        this.#handle.receive(message);
+        this.#handle.receive(message, bytesEach);
       }
     } finally {
       this.#current = undefined;
@@ -255,7 +256,11 @@ export class HttpSession {
   /** Where the engine's messages for this client go. */
   #route(message: JsonRpcMessage): void {
     if (this.#ended) return;
-    const data = JSON.stringify(message);
+    const data = serialize(message);
+    if (data === '') {
+      this.#options.log.error({ session: this.id }, 'a message for the HTTP client could not be serialized: dropped');
+      return;
+    }
     const kind = classifyMessage(message);
     if (kind === MessageKind.Response) {
       const { id } = message as JsonRpcResponse;
@@ -305,7 +310,7 @@ export class HttpSession {
       if (!res.headersSent && !res.destroyed) {
         const headers: Record<string, string> = { 'Content-Type': 'application/json' };
         if (succeeded) headers['Mcp-Session-Id'] = this.id;
-        res.writeHead(200, headers).end(JSON.stringify(responses.length === 1 ? first : responses));
+        res.writeHead(200, headers).end(serialize(responses.length === 1 ? first : responses));
       }
       if (!succeeded) this.terminate('initialize failed');
       return;
@@ -361,12 +366,12 @@ export class HttpSession {
       if (exchange.json) {
         const { res } = exchange.json;
         if (!exchange.done && !res.headersSent && !res.destroyed) {
-          res.writeHead(503, { 'Content-Type': 'application/json' }).end(JSON.stringify(errorResponse(null, ErrorCodes.ConnectionClosed, `Session ended: ${reason}`)));
+          res.writeHead(503, { 'Content-Type': 'application/json' }).end(serialize(errorResponse(null, ErrorCodes.ConnectionClosed, `Session ended: ${reason}`)));
         }
         continue;
       }
       for (const id of exchange.waiting.values()) {
-        exchange.stream?.send(undefined, JSON.stringify(errorResponse(id, ErrorCodes.ConnectionClosed, `Session ended: ${reason}`)));
+        exchange.stream?.send(undefined, serialize(errorResponse(id, ErrorCodes.ConnectionClosed, `Session ended: ${reason}`)));
       }
       exchange.stream?.end();
     }
@@ -381,4 +386,9 @@ export class HttpSession {
 /** A map key for an id or token that keeps its JSON type (1 and "1" differ). */
 function keyOf(id: JsonRpcId): string {
   return typeof id === 'number' ? `n${id}` : `s${id}`;
+}
+
+/** A message as the JSON of one SSE event or body; '' when it cannot be serialized. */
+function serialize(message: unknown): string {
+  return encodeMessage(message)?.slice(0, -1) ?? '';
 }
