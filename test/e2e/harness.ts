@@ -725,6 +725,8 @@ export class RawClient {
   readonly socket: Socket;
   /** Every line received, parsed (or `{ unparsed: line }`). */
   readonly messages: Array<Record<string, unknown>> = [];
+  /** Every line received, as it came (to check ids byte for byte). */
+  readonly lines: string[] = [];
   readonly closed: Promise<void>;
   #buffer = '';
 
@@ -738,6 +740,7 @@ export class RawClient {
       while ((newline = this.#buffer.indexOf('\n')) !== -1) {
         const line = this.#buffer.slice(0, newline);
         this.#buffer = this.#buffer.slice(newline + 1);
+        this.lines.push(line);
         try {
           this.messages.push(JSON.parse(line) as Record<string, unknown>);
         } catch {
