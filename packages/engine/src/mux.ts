@@ -154,6 +154,9 @@ const ROOTS_TIMEOUT_MS = 10_000;
 /** Status of a task whose creating answer has not arrived yet is held this long, for this many tasks. */
 const EARLY_STATUS_MS = 30_000;
 const EARLY_STATUS_TASKS = 64;
+const EARLY_STATUS_PER_TASK = 16;
+/** Elicitations routed to a client and not completed yet, kept at most (the oldest go first). */
+const MAX_ELICITATIONS = 1024;
 const LIST_CHANGED = [
   ['tools', 'notifications/tools/list_changed'],
   ['prompts', 'notifications/prompts/list_changed'],
@@ -944,8 +947,11 @@ export class Mux {
       if (now - held.at > EARLY_STATUS_MS || this.#earlyTaskStatus.size >= EARLY_STATUS_TASKS) this.#earlyTaskStatus.delete(id);
     }
     const held = this.#earlyTaskStatus.get(taskId);
-    if (held) held.notifications.push(notification);
-    else this.#earlyTaskStatus.set(taskId, { at: now, notifications: [notification] });
+    if (held) {
+      held.notifications.push(notification);
+      // A server repeating itself about a task nobody owns keeps only its latest words.
+      if (held.notifications.length > EARLY_STATUS_PER_TASK) held.notifications.shift();
+    } else this.#earlyTaskStatus.set(taskId, { at: now, notifications: [notification] });
   }
 
   #endTask(taskId: string): void {
@@ -975,9 +981,16 @@ export class Mux {
       this.#sendUpstream(errorResponse(id, ErrorCodes.NoCapableClient, `No client of muxd service '${this.service}' ${what} to answer '${method}'`));
       return;
     }
+    if (client.serverRequests.size >= this.#maxInflight) {
+      this.#sendUpstream(errorResponse(id, ErrorCodes.TooManyRequests, `The client '${method}' was routed to already has ${this.#maxInflight} requests of the server unanswered (maxInflight)`));
+      return;
+    }
     if (method === 'elicitation/create') {
       const elicitationId = request.params?.['elicitationId'];
-      if (typeof elicitationId === 'string') this.#elicitations.set(elicitationId, client);
+      if (typeof elicitationId === 'string') {
+        if (this.#elicitations.size >= MAX_ELICITATIONS) this.#elicitations.delete(this.#elicitations.keys().next().value as string);
+        this.#elicitations.set(elicitationId, client);
+      }
     }
     this.#requestClient(client, request, {
       upstreamId: id,

@@ -1314,3 +1314,24 @@ describe('hostile input', () => {
     assert.equal(h.upstream.requests('initialize').length, 1, 'a good initialize after it works');
   });
 });
+
+describe('bounds on what a server can make muxd hold', () => {
+  test('requests of the server to a client that never answers stop at maxInflight; the rest are refused upstream', async (t) => {
+    const h = createHarness(t, { maxInflight: 4 });
+    const client = await h.ready({ sampling: {} });
+    for (let id = 1; id <= 10; id++) h.upstream.ask(id, 'sampling/createMessage', { messages: [], maxTokens: 1 });
+    assert.equal(client.requests('sampling/createMessage').length, 4);
+    const refused = h.upstream.responses().filter((response) => errorOf(response).code === ErrorCodes.TooManyRequests);
+    assert.deepEqual(refused.map((response) => response.id), [5, 6, 7, 8, 9, 10]);
+  });
+
+  test('status of a task nobody owns yet is held for its newest 16 notifications only', async (t) => {
+    const h = createHarness(t);
+    const client = await h.ready({ tasks: {} });
+    client.call(1, 'tools/call', { name: 'long', task: { ttl: 1000 } });
+    for (let n = 0; n < 1000; n++) h.upstream.notify('notifications/tasks/status', { taskId: 'early', status: 'working', statusMessage: String(n) });
+    h.upstream.respond(h.upstream.request('tools/call'), { task: { taskId: 'early', status: 'working' } });
+    const delivered = client.notifications('notifications/tasks/status').map((n) => n.params?.['statusMessage']);
+    assert.deepEqual(delivered, Array.from({ length: 16 }, (_, k) => String(984 + k)));
+  });
+});
