@@ -54,6 +54,15 @@ test('mux-proxy for an unknown service exits non-zero with a one-line message', 
   assert.match(lines[0] as string, /^mux-proxy: .*no-such-service/);
 });
 
+test('mux-proxy refuses a service name every JavaScript object has, as muxd\'s config does (exit 2, one line)', { timeout: 30_000 }, async (t) => {
+  for (const name of ['constructor', '__proto__', 'toString', 'prototype']) {
+    const run = await runProxy(t, muxd, name, initialize);
+    assert.equal(run.code, 2, `${name}: ${run.stderr}`);
+    assert.equal(run.stdout, '');
+    assert.equal(run.stderr, `mux-proxy: invalid service name '${name}'\n`);
+  }
+});
+
 test('mux-proxy delivers the answers in flight when stdin closes, then exits 0', { timeout: 30_000 }, async (t) => {
   // stdin ends right after the requests: the answers come later.
   const input =

@@ -261,6 +261,14 @@ test('control requests muxctl would never send get a precise error each, and mux
   const [code, message] = await refused('logs', { name: '../../etc/passwd', lines: 5 });
   assert.equal(code, -32050);
   assert.match(String(message), /^no service '\.\.\/\.\.\/etc\/passwd'/);
+  // Names every JavaScript object has find no service (muxd keeps its services in a Map), whatever the method.
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    for (const [method, params] of [['describe', { name }], ['start', { name }], ['stop', { name }], ['restart', { name }], ['logs', { name, lines: 1 }], ['history', { name, limit: 1 }]] as const) {
+      const [failure, text] = await refused(method, params);
+      assert.equal(failure, -32050, `${method} ${name}`);
+      assert.equal(text, `no service '${name}' (configured: probe)`, `${method} ${name}`);
+    }
+  }
   assert.deepEqual(await refused('no-such-method', {}), [ErrorCodes.MethodNotFound, "unknown control method 'no-such-method'"]);
   assert.equal((await control.row('probe')).status, 'online', 'still answering');
 });

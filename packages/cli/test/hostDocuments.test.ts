@@ -2,7 +2,7 @@
 // the host means them, and a rewire changes the transport fields and nothing else.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEdits } from '../src/hosts/hostDocument.js';
+import { applyEdits, valueAt } from '../src/hosts/hostDocument.js';
 import type { Transport } from '../src/hosts/hostDocument.js';
 import { parseHostDocument } from '../src/hosts/hostFiles.js';
 import { hostById } from '../src/hosts/hostRegistry.js';
@@ -313,5 +313,14 @@ describe('opencode, Continue and Goose', () => {
 
   test('YAML: a syntax error names the file and the line', () => {
     assert.throws(() => parseHostDocument(FILES['goose-config.yaml'], 'extensions:\n  a: 1\n  a: 2\nother: 1\n'), /^Error: \/fake\/goose: cannot parse: Map keys must be unique at line 3/);
+  });
+});
+
+describe('valueAt', () => {
+  test('reads own keys only: an entry named constructor or toString is not found in Object.prototype', () => {
+    const value = { mcpServers: { memory: { command: 'x' } } };
+    assert.deepEqual(valueAt(value, ['mcpServers', 'memory']), { command: 'x' });
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) assert.equal(valueAt(value, ['mcpServers', name]), undefined, name);
+    assert.equal(valueAt({ mcpServers: JSON.parse('{"__proto__": {"command": "y"}}') as object }, ['mcpServers', '__proto__', 'command']), 'y');
   });
 });

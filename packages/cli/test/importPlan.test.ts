@@ -166,4 +166,20 @@ describe('planImport', () => {
     assert.deepEqual(plan.services.map((service) => service.name), ['My-Server-v2', 'scope-pkg']);
     assert.ok(plan.notes.some((note) => note.startsWith("'My Server/v2' in Cursor (user) is imported as 'My-Server-v2'")));
   });
+
+  test('entries named like members of every JavaScript object become names muxd takes; env keys are all kept, and a __proto__ one is skipped with why', (t) => {
+    const home = createFakeHome(t, []);
+    const fake = { path: '/h/.cursor/mcp.json', scope: 'user', format: 'json', serversPath: ['mcpServers'], host: { id: 'cursor', name: 'Cursor', remoteKeys: ['url'] } } as unknown as HostFile;
+    const doc = parseHostDocument(
+      fake,
+      '{"mcpServers": {"constructor": {"command": "a"}, "__proto__": {"command": "b"}, "toString": {"command": "c", "env": {"constructor": "x"}}, "envy": {"command": "d", "env": {"__proto__": "y"}}}}',
+    );
+    const plan = planImport([{ file: fake, entries: doc.entries ?? [] }], new Map(), home.env.projectDir, {});
+    assert.deepEqual(plan.services.map((service) => service.name), ['constructor-server', 'proto__', 'toString-server']);
+    assert.deepEqual(Object.entries(plan.services[2]?.spec.env ?? {}), [['constructor', 'x']]);
+    assert.ok(plan.notes.some((note) => note.startsWith("'constructor' in Cursor (user) is imported as 'constructor-server' (service names use letters, digits, '.', '_' and '-', and none every JavaScript object has)")));
+    assert.deepEqual(plan.skipped.map((skip) => [skip.source.entry, skip.reason]), [
+      ['envy', 'muxd could not start it as written: env.__proto__: "__proto__" cannot be a key (it would set a prototype and vanish); remove it'],
+    ]);
+  });
 });

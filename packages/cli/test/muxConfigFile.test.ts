@@ -63,3 +63,18 @@ describe('addServices', () => {
     assert.throws(() => addServices(parseMuxConfig('/c.mjs', 'export default {}'), [ADDED[1] as NewService]), /JavaScript/);
   });
 });
+
+describe('parseMuxConfig', () => {
+  test('a service named __proto__ is read as a service in JSON, YAML and TOML, not taken for a prototype', () => {
+    const texts: Array<[string, string]> = [
+      ['/c/muxd.config.json', '{ "services": { "__proto__": { "command": "a" }, "b": { "command": "b", "env": { "__proto__": "p" } } } }'],
+      ['/c/muxd.config.yaml', 'services:\n  __proto__:\n    command: a\n  b:\n    command: b\n    env:\n      __proto__: p\n'],
+      ['/c/muxd.config.toml', '[services.__proto__]\ncommand = "a"\n\n[services.b]\ncommand = "b"\nenv = { __proto__ = "p" }\n'],
+    ];
+    for (const [path, text] of texts) {
+      const config = parseMuxConfig(path, text);
+      assert.deepEqual([...config.services.keys()], ['__proto__', 'b'], path);
+      assert.deepEqual(Object.entries(config.services.get('b')?.env ?? {}), [['__proto__', 'p']], path);
+    }
+  });
+});

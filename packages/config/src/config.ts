@@ -7,7 +7,8 @@ import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import type { Loader } from 'cosmiconfig';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
-import { MuxError, MuxErrorCodes, SERVICE_NAME_PATTERN } from '@muxd/protocol';
+import { MuxError, MuxErrorCodes } from '@muxd/protocol';
+import { isPrototypeKey, isValidServiceName } from '@muxd/protocol/paths';
 import { parseDuration, parseSize } from './units.js';
 
 /** How clients share a service's child. */
@@ -355,10 +356,8 @@ function resolveService(name: string, input: ServiceInput, defaults: Tunables, b
   const restart = { ...defaults.restart, ...input.restart };
   const lazy = input.lazy ?? defaults.lazy ?? SERVICE_DEFAULTS.lazy;
   const cwd = input.cwd === undefined ? baseDir : expand(input.cwd, at('cwd'));
-  const serviceEnv: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ ...defaults.env, ...input.env })) {
-    serviceEnv[key] = expand(value, at(`env.${key}`));
-  }
+  // fromEntries defines keys: none is lost or taken for a prototype, whoever named them.
+  const serviceEnv = Object.fromEntries(Object.entries({ ...defaults.env, ...input.env }).map(([key, value]) => [key, expand(value, at(`env.${key}`))]));
   return {
     name,
     command: expand(input.command, at('command')),
@@ -437,6 +436,59 @@ function resolveHttp(input: z.infer<typeof httpSchema>, file: string): HttpConfi
   };
 }
 
+/** Why `name` is no service name. */
+function serviceNameProblem(name: string): string {
+  return isPrototypeKey(name)
+    ? `"${name}" is a name every JavaScript object has, so muxd cannot keep a service under it; choose another`
+    : `service names use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)`;
+}
+
+/**
+ * What must be caught in the config as parsed, before validation turns it
+ * into new objects: service names that are no file names or that every
+ * JavaScript object has, a `__proto__` key anywhere (assigning it would set
+ * a prototype, and the key and what it holds would vanish), and an object
+ * whose prototype was set (`__proto__:` in a JavaScript config). Returns one
+ * line per problem.
+ */
+function keyProblems(raw: unknown, file: string): string[] {
+  const problems: string[] = [];
+  const named = new Set<unknown>();
+  if (isRecord(raw)) {
+    for (const section of ['services', 'mcpServers']) {
+      const map = Object.hasOwn(raw, section) ? raw[section] : undefined;
+      if (!isRecord(map)) continue;
+      named.add(map);
+      for (const name of Object.keys(map)) if (!isValidServiceName(name)) problems.push(`${file}: ${section}.${name}: ${serviceNameProblem(name)}`);
+    }
+  }
+  const seen = new Set<unknown>();
+  const stack: Array<[unknown, string[]]> = [[raw, []]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop() as [unknown, string[]];
+    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    seen.add(value);
+    const where = path.length > 0 ? path.join('.') : '(top level)';
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => stack.push([item, [...path, String(index)]]));
+      continue;
+    }
+    const prototype = Object.getPrototypeOf(value) as unknown;
+    if (prototype !== Object.prototype && prototype !== null && Object.prototype.toString.call(value) === '[object Object]') {
+      problems.push(`${file}: ${where}: its prototype is set (a "__proto__" key in a JavaScript config does that); write plain keys`);
+    }
+    for (const key of Object.keys(value)) {
+      if (key === '__proto__' && !named.has(value)) problems.push(`${file}: ${[...path, key].join('.')}: "__proto__" cannot be a key (it would set a prototype and vanish); remove it`);
+      stack.push([(value as Record<string, unknown>)[key], [...path, key]]);
+    }
+  }
+  return problems;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function formatIssues(file: string, error: z.ZodError): string {
   return error.issues
     .map((issue) => {
@@ -455,6 +507,8 @@ function formatIssues(file: string, error: z.ZodError): string {
  */
 export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): MuxConfig {
   if (raw === null || raw === undefined) raw = {};
+  const problems = keyProblems(raw, file);
+  if (problems.length > 0) throw new MuxError(MuxErrorCodes.ConfigInvalid, problems.join('\n'));
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new MuxError(MuxErrorCodes.ConfigInvalid, formatIssues(file, parsed.error));
   const { services = {}, mcpServers = {}, defaults = {}, logs = {}, http } = parsed.data;
@@ -462,9 +516,6 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
   const result = new Map<string, ServiceConfig>();
   const notes: string[] = [];
   const add = (name: string, input: ServiceInput, section: string) => {
-    if (!SERVICE_NAME_PATTERN.test(name)) {
-      throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: ${section}.${name}: service names use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)`);
-    }
     if (result.has(name)) throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: ${section}.${name}: defined twice (in services and mcpServers)`);
     if (input.disabled) {
       notes.push(`${name}: disabled`);

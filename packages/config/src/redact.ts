@@ -40,7 +40,6 @@ export function argSecrets(args: readonly string[]): string[] {
 
 /** A service config fit to print: env values and secret-looking arguments hidden. */
 export function redactConfig(config: ServiceConfig): Record<string, unknown> {
-  const env: Record<string, string> = {};
-  for (const key of Object.keys(config.env)) env[key] = REDACTED;
+  const env = Object.fromEntries(Object.keys(config.env).map((key) => [key, REDACTED]));
   return { ...config, env, args: redactArgs(config.args) };
 }

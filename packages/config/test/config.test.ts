@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MuxErrorCodes } from '@muxd/protocol';
-import { SERVICE_DEFAULTS, expandVariables, isLoopbackHost, loadConfigFile, parseListen, resolveConfig } from '../src/config.js';
+import { SERVICE_DEFAULTS, adhocServiceConfig, expandVariables, isLoopbackHost, loadConfigFile, parseListen, resolveConfig } from '../src/config.js';
+import { redactConfig } from '../src/redact.js';
 import type { MuxConfig, ServiceConfig } from '../src/config.js';
 
 function tempDir(t: TestContext): string {
@@ -492,6 +493,53 @@ describe('resolveConfig', () => {
     test('letters, digits, dots, dashes and underscores are fine', () => {
       const config = resolveConfig({ services: { 'fs.v2_beta-1': { command: 'x' } } }, FILE, {});
       assert.deepEqual([...config.services.keys()], ['fs.v2_beta-1']);
+    });
+  });
+
+  describe('names every JavaScript object has', () => {
+    const reserved = (name: string) => `"${name}" is a name every JavaScript object has, so muxd cannot keep a service under it; choose another`;
+
+    for (const name of ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf']) {
+      test(`${JSON.stringify(name)} is refused as a service name, in services and in mcpServers`, () => {
+        for (const section of ['services', 'mcpServers']) {
+          // JSON.parse keeps "__proto__" as a key, as the YAML and JSON loaders do.
+          const raw: unknown = JSON.parse(JSON.stringify({ [section]: { ok: { command: 'y' } } }).replace('"ok"', JSON.stringify(name)));
+          assert.equal(invalid(() => resolveConfig(raw, FILE, {})), `${FILE}: ${section}.${name}: ${reserved(name)}`);
+        }
+      });
+    }
+
+    const loaders: Array<[string, string]> = [
+      ['muxd.config.yaml', 'services:\n  ok:\n    command: a\n  __proto__:\n    command: b\n'],
+      ['muxd.config.json', '{ "services": { "ok": { "command": "a" }, "__proto__": { "command": "b" } } }'],
+      ['muxd.config.toml', '[services.ok]\ncommand = "a"\n\n[services.__proto__]\ncommand = "b"\n'],
+    ];
+    for (const [name, text] of loaders) {
+      test(`a __proto__ service in a ${name.split('.').pop()} file is refused, not silently dropped`, async (t) => {
+        const file = writeConfig(t, name, text);
+        assert.equal(await invalidAsync(loadConfigFile(file, {})), `${file}: services.__proto__: ${reserved('__proto__')}`);
+      });
+    }
+
+    test('a __proto__ key in a JavaScript config, which sets a prototype, is refused', async (t) => {
+      const file = writeConfig(t, 'muxd.config.mjs', 'export default { services: { ok: { command: "a" }, __proto__: { command: "b" } } };\n');
+      assert.equal(await invalidAsync(loadConfigFile(file, {})), `${file}: services: its prototype is set (a "__proto__" key in a JavaScript config does that); write plain keys`);
+    });
+
+    test('a __proto__ key anywhere else (an env name, a host entry) is refused naming its path', async (t) => {
+      const file = writeConfig(t, 'muxd.config.yaml', 'defaults:\n  env:\n    __proto__: x\nservices:\n  a:\n    command: a\n    env:\n      __proto__: y\nmcpServers:\n  b:\n    command: b\n    __proto__: { url: "http://x" }\n');
+      const lines = (await invalidAsync(loadConfigFile(file, {}))).split('\n').sort();
+      const cannot = '"__proto__" cannot be a key (it would set a prototype and vanish); remove it';
+      assert.deepEqual(lines, [`${file}: defaults.env.__proto__: ${cannot}`, `${file}: mcpServers.b.__proto__: ${cannot}`, `${file}: services.a.env.__proto__: ${cannot}`]);
+    });
+
+    test('other env names are kept as own keys, Object.prototype names included; an ad-hoc env keeps even __proto__', () => {
+      const config = resolveConfig({ services: { s: { command: 'x', env: { constructor: 'c', toString: 't' } } } }, FILE, {});
+      assert.deepEqual(Object.entries(service(config, 's').env), [['constructor', 'c'], ['toString', 't']]);
+      const adhoc = adhocServiceConfig('adhoc-1', { command: 'x', args: [], cwd: '/', env: JSON.parse('{"__proto__": "p", "TOKEN": "t"}') as Record<string, string> });
+      assert.deepEqual(Object.entries(adhoc.env), [['__proto__', 'p'], ['TOKEN', 't']]);
+      assert.equal(Object.getPrototypeOf(adhoc.env), Object.prototype);
+      assert.deepEqual(Object.keys(redactConfig(adhoc).env as object), ['__proto__', 'TOKEN']);
     });
   });
 

@@ -60,3 +60,19 @@ export function serviceSocketPath(paths: MuxPaths, service: string): string {
 
 /** Service names become file names: keep them to a safe alphabet. */
 export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * True for a key a plain JavaScript object cannot be trusted with:
+ * `__proto__` (assigning it sets the prototype instead of a key),
+ * `prototype`, and every other member of `Object.prototype`
+ * (`constructor`, `toString`...), which a lookup finds without the key
+ * being there.
+ */
+export function isPrototypeKey(key: string): boolean {
+  return key === 'prototype' || Object.hasOwn(Object.prototype, key);
+}
+
+/** True for a name muxd takes for a service: it matches `SERVICE_NAME_PATTERN` and is no prototype key. */
+export function isValidServiceName(name: string): boolean {
+  return SERVICE_NAME_PATTERN.test(name) && !isPrototypeKey(name);
+}

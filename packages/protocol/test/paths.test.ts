@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { SERVICE_NAME_PATTERN, SOCKET_PATH_LIMIT, resolvePaths, serviceSocketPath } from '../src/paths.js';
+import { SERVICE_NAME_PATTERN, SOCKET_PATH_LIMIT, isPrototypeKey, isValidServiceName, resolvePaths, serviceSocketPath } from '../src/paths.js';
 
 describe('resolvePaths', () => {
   test('puts everything under MUXD_HOME when it is set, ignoring XDG', () => {
@@ -52,5 +52,17 @@ describe('limits', () => {
     for (const name of ['', '.hidden', '-x', '../x', 'a/b', 'a b', 'A'.repeat(65), 'caf\u00e9']) {
       assert.ok(!SERVICE_NAME_PATTERN.test(name), JSON.stringify(name));
     }
+  });
+
+  test('names every JavaScript object has are no service names: __proto__, prototype, constructor and the rest of Object.prototype', () => {
+    for (const name of ['__proto__', 'prototype', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__']) {
+      assert.ok(isPrototypeKey(name), name);
+      assert.ok(!isValidServiceName(name), name);
+    }
+    for (const name of ['memory', 'Constructor', 'proto', 'constructor-2', 'my.prototype']) {
+      assert.ok(!isPrototypeKey(name), name);
+      assert.ok(isValidServiceName(name), name);
+    }
+    assert.ok(!isValidServiceName('../x'));
   });
 });

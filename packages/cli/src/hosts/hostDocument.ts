@@ -135,11 +135,11 @@ export function canonical(value: unknown): string {
   });
 }
 
-/** The value at `path` inside `root` (objects only). */
+/** The value at `path` inside `root` (objects only, own keys only: an entry named `constructor` is not Object's). */
 export function valueAt(root: unknown, path: readonly string[]): unknown {
   let current = root;
   for (const key of path) {
-    if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
+    if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, key)) return undefined;
     current = (current as Record<string, unknown>)[key];
   }
   return current;

@@ -110,7 +110,7 @@ export function planImport(hosts: readonly HostFileEntries[], existing: Readonly
             const where = holder.sources[0] ? describeSource(holder.sources[0]) : `muxd's config`;
             notes.push(`conflict: ${describeSource(source)} differs from service '${base}' (${where}); imported as '${name}'`);
           } else if (name !== entry.name) {
-            notes.push(`${describeSource(source)} is imported as '${name}' (service names use letters, digits, '.', '_' and '-')`);
+            notes.push(`${describeSource(source)} is imported as '${name}' (service names use letters, digits, '.', '_' and '-', and none every JavaScript object has)`);
           }
           target = { name, spec, status: 'new', sources: [] };
           services.push(target);

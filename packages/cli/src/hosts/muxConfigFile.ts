@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { applyEdits as applyJsonEdits, findNodeAtLocation, modify, parse as parseJsonc, parseTree } from 'jsonc-parser';
+import { applyEdits as applyJsonEdits, findNodeAtLocation, getNodeValue, modify, parseTree } from 'jsonc-parser';
 import type { ParseError } from 'jsonc-parser';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { Document, isMap, isScalar, isSeq, parseDocument } from 'yaml';
@@ -53,8 +53,10 @@ function parseRaw(format: MuxConfigFormat, text: string, path: string): Record<s
   let raw: unknown;
   if (format === 'json') {
     const errors: ParseError[] = [];
-    raw = parseJsonc(text.replace(/^\uFEFF/, ''), errors, { allowTrailingComma: true });
+    // The syntax tree's values are null-prototype objects: a "__proto__" key stays a key.
+    const root = parseTree(text.replace(/^\uFEFF/, ''), errors, { allowTrailingComma: true });
     if (errors.length) throw new Error(`${path}: cannot parse it as JSON`);
+    raw = root === undefined ? undefined : getNodeValue(root);
   } else if (format === 'toml') {
     raw = parseToml(text.replace(/^\uFEFF/, ''));
   } else {

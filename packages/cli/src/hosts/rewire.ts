@@ -131,7 +131,7 @@ export function matchService(entry: HostEntry, spec: ServerSpec, services: Reado
     all.filter(([, service]) => {
       if (service.command !== spec.command || (service.cwd ?? '') !== (spec.cwd ?? '') || service.args.length !== spec.args.length) return false;
       if (service.args.some((arg, index) => arg !== spec.args[index] && !hasHostVariable(spec.args[index] as string))) return false;
-      return Object.entries(spec.env).every(([key, value]) => service.env[key] === value || (key in service.env && hasHostVariable(value)));
+      return Object.entries(spec.env).every(([key, value]) => (Object.hasOwn(service.env, key) && (service.env[key] === value || hasHostVariable(value))));
     }),
   );
   return filledIn ?? { reason: "no service in muxd's config runs it (muxctl import adds one)" };
@@ -177,11 +177,9 @@ function targetFor(host: HostDefinition, service: string, options: RewireOptions
   if (!options.http) throw new Error('rewire over HTTP needs the HTTP front\'s URL and token');
   if (!host.http) return { target: stdio, note: `${host.name} has no HTTP transport: kept on mux-proxy (stdio)` };
   if (options.httpOff?.has(service)) return { target: stdio, note: `services.${service} has http: false: kept on mux-proxy (stdio)` };
-  const headers: Record<string, string> = {};
   const existing = current?.[host.http.headersKey];
-  if (existing && typeof existing === 'object' && !Array.isArray(existing)) {
-    for (const [key, value] of Object.entries(existing)) if (typeof value === 'string' && key.toLowerCase() !== 'authorization') headers[key] = value;
-  }
+  const kept = existing && typeof existing === 'object' && !Array.isArray(existing) ? Object.entries(existing) : [];
+  const headers: Record<string, string> = Object.fromEntries(kept.filter(([key, value]) => typeof value === 'string' && key.toLowerCase() !== 'authorization'));
   // The token itself, not a variable for the host to expand: the file is the
   // user's own (as private as they keep it), Codex expands nothing in
   // http_headers, and a GUI host may not have the variable in its environment.

@@ -6,7 +6,8 @@ import { argSecrets, redactArgs as redactArgsWith } from '@muxd/config';
  * specs without showing secrets.
  */
 import { basename } from 'node:path';
-import { SERVICE_NAME_PATTERN, isJsonObject } from '@muxd/protocol';
+import { isJsonObject } from '@muxd/protocol';
+import { isPrototypeKey, isValidServiceName } from '@muxd/protocol/paths';
 
 /** How a server is started: what muxd's `services.<name>` holds. */
 export interface ServerSpec {
@@ -132,16 +133,17 @@ export function httpService(url: string, bases: readonly string[]): string | und
 const REMOTE_TYPES = new Set(['http', 'sse', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote', 'ws', 'websocket']);
 
 
+/** A map of strings (numbers and booleans as text), or undefined when it is not one. Every key is kept, `__proto__` too. */
 function stringMap(value: unknown): Record<string, string> | undefined {
   if (value === undefined) return {};
   if (!isJsonObject(value)) return undefined;
-  const result: Record<string, string> = {};
+  const entries: Array<[string, string]> = [];
   for (const [key, item] of Object.entries(value)) {
-    if (typeof item === 'string') result[key] = item;
-    else if (typeof item === 'number' || typeof item === 'boolean') result[key] = String(item);
+    if (typeof item === 'string') entries.push([key, item]);
+    else if (typeof item === 'number' || typeof item === 'boolean') entries.push([key, String(item)]);
     else return undefined;
   }
-  return result;
+  return Object.fromEntries(entries);
 }
 
 function stringList(value: unknown): string[] | undefined {
@@ -263,14 +265,19 @@ export function sameSpec(a: ServerSpec, b: ServerSpec): boolean {
 
 function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && b[key] === a[key]);
 }
 
-/** A service name for a host entry name: muxd's names are file names, so other characters become '-'. */
+/**
+ * A service name for a host entry name: muxd's names are file names, so
+ * other characters become '-'; a name every JavaScript object has
+ * (`constructor`...), which muxd refuses, gets `-server` added.
+ */
 export function serviceNameFor(name: string): string {
   let result = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   if (result.length > 64) result = result.slice(0, 64);
-  return SERVICE_NAME_PATTERN.test(result) ? result : 'server';
+  if (isPrototypeKey(result)) result = `${result}-server`;
+  return isValidServiceName(result) ? result : 'server';
 }
 
 const REDACTED = '***';
@@ -284,9 +291,7 @@ export { argSecrets };
 
 /** Env values fit to print: host variables as written (they hold no secret), literal values hidden. */
 export function redactEnv(env: Record<string, string>): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) result[key] = /^\$\{[^}]*\}$/.test(value) ? value : REDACTED;
-  return result;
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, /^\$\{[^}]*\}$/.test(value) ? value : REDACTED]));
 }
 
 /** A command line fit to print. */
