@@ -2,7 +2,8 @@
 // applied; a broken file changes nothing and says exactly what is wrong.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HistoryResult, ListResult, ReloadResult } from '@muxd/protocol';
 import { fixtureServer, isAlive, startMuxd } from './harness.js';
 import type { ServiceSpec, TestClient } from './harness.js';
@@ -110,4 +111,68 @@ test('a broken config on reload changes nothing; muxctl reload exits 2 naming th
   assert.equal(existsSync(muxd.socketPath('extra')), false, 'nothing was added');
   assert.equal(await client.callText('echo', { message: 'unaffected' }), 'probe: unaffected');
   assert.equal(await childPid(client), pid);
+});
+
+test('a config with no services (an empty file, as a truncating editor leaves it) is refused by reload and config check unless --allow-empty', { timeout: 45_000 }, async (t) => {
+  const before = await list();
+  const names = before.services.map((service) => service.name);
+  const client = await muxd.connect(t, 'keep', { name: 'empty-reload-client' });
+  const pid = await childPid(client);
+  const refusal = `muxctl: ${muxd.configFile}: defines no services; reloading it would stop every service, so nothing changed (muxctl reload --allow-empty applies it)`;
+
+  for (const text of ['', '\n\n', '{ "services": {} }']) {
+    muxd.writeRawConfig(text);
+    const refused = await muxd.muxctl(['reload']);
+    assert.equal(refused.code, 1, `${JSON.stringify(text)}: ${refused.stderr}`);
+    assert.equal(refused.stdout, '');
+    assert.deepEqual(refused.stderrLines(), [refusal], JSON.stringify(text));
+    const json = await muxd.muxctl(['reload', '--json']);
+    assert.equal(json.code, 1, json.stderr);
+    assert.deepEqual(json.stderrLines(), [refusal]);
+  }
+  const unchanged = await list();
+  assert.deepEqual(
+    unchanged.services.map((service) => [service.name, service.status, service.pids]),
+    before.services.map((service) => [service.name, service.status, service.pids]),
+    'every service as it was',
+  );
+  assert.equal(await client.callText('echo', { message: 'still served' }), 'probe: still served');
+  assert.equal(await childPid(client), pid);
+
+  // config check says the same of the file, and of a comment-only YAML file.
+  const commentOnly = join(muxd.home, 'commented.yaml');
+  writeFileSync(commentOnly, '# services:\n#   keep:\n#     command: node\n');
+  for (const file of [muxd.configFile, commentOnly]) {
+    const check = await muxd.muxctl(['config', 'check', file]);
+    assert.equal(check.code, 1, check.stderr);
+    assert.deepEqual(check.stderrLines(), [`muxctl: ${file}: defines no services; --allow-empty accepts that`]);
+    const allowed = await muxd.muxctl(['config', 'check', '--allow-empty', file]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(allowed.stdout, `${file}: valid, 0 services\n`);
+  }
+
+  // --allow-empty applies it: every configured service stops.
+  const emptied = await muxd.muxctl(['reload', '--allow-empty', '--json']);
+  assert.equal(emptied.code, 0, emptied.stderr);
+  const result = emptied.json<ReloadResult>();
+  assert.deepEqual([...result.removed].sort(), [...names].sort());
+  assert.deepEqual(result.added, []);
+  assert.equal((await list()).services.length, 0);
+  assert.equal(isAlive(pid), false);
+
+  // Put the services back for whatever runs next.
+  muxd.writeConfig({ keep: eager(), change: eager({ env: { PROBE_FLAVOUR: 'changed' } }), add: eager() });
+  const restored = await muxd.muxctl(['reload']);
+  assert.equal(restored.code, 0, restored.stderr);
+});
+
+test('muxd started on a config with no services starts, and says so in its log and in muxctl ls', { timeout: 30_000 }, async (t) => {
+  const empty = await startMuxd(t, {});
+  const note = `${empty.configFile} defines no services: add some, then muxctl reload (mux-proxy -- COMMAND shares a server meanwhile)`;
+  assert.ok(empty.daemonLog().some((entry) => entry.level === 40 && entry.msg === `config: ${note}`), empty.stderr);
+  const ls = await empty.muxctl(['ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.deepEqual(ls.stderrLines(), [`muxctl: ${note}`]);
+  const status = await empty.muxctl(['daemon', 'status']);
+  assert.equal(status.code, 0, status.stderr);
 });

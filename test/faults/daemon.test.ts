@@ -269,6 +269,7 @@ test('control requests muxctl would never send get a precise error each, and mux
       assert.equal(text, `no service '${name}' (configured: probe)`, `${method} ${name}`);
     }
   }
+  assert.deepEqual(await refused('reload', { allowEmpty: 'yes' }), [ErrorCodes.InvalidParams, "'allowEmpty' must be true or false"]);
   assert.deepEqual(await refused('no-such-method', {}), [ErrorCodes.MethodNotFound, "unknown control method 'no-such-method'"]);
   assert.equal((await control.row('probe')).status, 'online', 'still answering');
 });

@@ -536,8 +536,20 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
     if (entry.disabled) input.disabled = entry.disabled;
     add(name, input, 'mcpServers');
   }
+  if (result.size === 0) notes.push(`${file} defines no services: add some, then muxctl reload (mux-proxy -- COMMAND shares a server meanwhile)`);
   const rotation = { maxSizeBytes: logs.maxSize ?? LOG_DEFAULTS.maxSizeBytes, keep: logs.keep ?? LOG_DEFAULTS.keep };
   return { file, logs: rotation, defaults, services: result, notes, http: http ? resolveHttp(http, file) : undefined };
+}
+
+/**
+ * Throws `MUX_CONFIG_EMPTY` when `config` defines no service to run: what an
+ * empty or comment-only file gives, and an editor truncating the file while
+ * saving leaves one. `instead` ends the line: what happens now, and how to
+ * accept it anyway.
+ */
+export function requireServices(config: MuxConfig, instead: string): void {
+  if (config.services.size > 0) return;
+  throw new MuxError(MuxErrorCodes.ConfigEmpty, `${config.file}: defines no services; ${instead}`);
 }
 
 const tomlLoader: Loader = (_path, content) => parseToml(content);

@@ -9,6 +9,7 @@ export {
   isLoopbackHost,
   loadConfigFile,
   parseListen,
+  requireServices,
   resolveConfig,
   userConfigDir,
 } from './config.js';

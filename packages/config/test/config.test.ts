@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MuxErrorCodes } from '@muxd/protocol';
-import { SERVICE_DEFAULTS, adhocServiceConfig, expandVariables, isLoopbackHost, loadConfigFile, parseListen, resolveConfig } from '../src/config.js';
+import { SERVICE_DEFAULTS, adhocServiceConfig, expandVariables, isLoopbackHost, loadConfigFile, parseListen, requireServices, resolveConfig } from '../src/config.js';
 import { redactConfig } from '../src/redact.js';
 import type { MuxConfig, ServiceConfig } from '../src/config.js';
 
@@ -140,10 +140,32 @@ describe('loadConfigFile', () => {
     assert.equal(fs.restart.initialDelayMs, SERVICE_DEFAULTS.restart.initialDelayMs);
   });
 
-  test('an empty file is a config with no services', async (t) => {
-    const config = await loadConfigFile(writeConfig(t, 'muxd.config.yaml', ''), {});
+  test('an empty file is a config with no services, with a note saying so', async (t) => {
+    const file = writeConfig(t, 'muxd.config.yaml', '');
+    const config = await loadConfigFile(file, {});
     assert.equal(config.services.size, 0);
     assert.deepEqual(config.logs, { maxSizeBytes: 10 * 1024 * 1024, keep: 5 });
+    assert.deepEqual(config.notes, [`${file} defines no services: add some, then muxctl reload (mux-proxy -- COMMAND shares a server meanwhile)`]);
+  });
+
+  test('requireServices refuses an empty, comment-only or all-disabled file with MUX_CONFIG_EMPTY, in one line', async (t) => {
+    const texts: Array<[string, string]> = [
+      ['muxd.config.yaml', ''],
+      ['muxd.config.yaml', '# services:\n#   memory:\n#     command: node\n'],
+      ['muxd.config.toml', '# nothing yet\n'],
+      ['muxd.config.json', '{ "services": {} }'],
+      ['muxd.config.yaml', 'services:\n  off:\n    command: x\n    disabled: true\n'],
+    ];
+    for (const [name, text] of texts) {
+      const file = writeConfig(t, name, text);
+      const config = await loadConfigFile(file, {});
+      assert.throws(() => requireServices(config, 'say how to accept it'), (error: unknown) => {
+        assert.equal((error as { code?: string }).code, MuxErrorCodes.ConfigEmpty);
+        assert.equal((error as Error).message, `${file}: defines no services; say how to accept it`);
+        return true;
+      }, JSON.stringify(text));
+    }
+    assert.doesNotThrow(() => requireServices(resolveConfig({ services: { s: { command: 'x' } } }, FILE, {}), 'x'));
   });
 
   test('a missing file is MUX_CONFIG_NOT_FOUND naming the path', async (t) => {
@@ -558,11 +580,11 @@ describe('resolveConfig', () => {
     assert.deepEqual(config.notes, ['off: disabled', 'gone: disabled']);
   });
 
-  test('nothing at all is an empty config', () => {
+  test('nothing at all is an empty config, noted as such', () => {
     for (const raw of [null, undefined, {}]) {
       const config = resolveConfig(raw, FILE, {});
       assert.equal(config.services.size, 0);
-      assert.deepEqual(config.notes, []);
+      assert.deepEqual(config.notes, [`${FILE} defines no services: add some, then muxctl reload (mux-proxy -- COMMAND shares a server meanwhile)`]);
     }
   });
 });

@@ -73,7 +73,7 @@ export class ControlServer {
             case ControlMethods.History:
               return daemon.history(optionalString(params, 'name'), countParam(params, 'limit', 50, MAX_HISTORY));
             case ControlMethods.Reload:
-              return daemon.reload();
+              return daemon.reload({ allowEmpty: booleanParam(params, 'allowEmpty') });
             case ControlMethods.Adhoc:
               return daemon.ensureAdhoc(adhocParams(params));
             case ControlMethods.Shutdown:
@@ -104,6 +104,12 @@ function stringParam(params: JsonObject, key: string): string {
 
 function optionalString(params: JsonObject, key: string): string | undefined {
   return params[key] === undefined || params[key] === null ? undefined : stringParam(params, key);
+}
+
+function booleanParam(params: JsonObject, key: string): boolean {
+  const value = params[key] ?? false;
+  if (typeof value !== 'boolean') throw new RpcError(ErrorCodes.InvalidParams, `'${key}' must be true or false`);
+  return value;
 }
 
 function countParam(params: JsonObject, key: string, fallback: number, max: number): number {

@@ -16,7 +16,7 @@ import type {
   RunRecord,
   ServiceRow,
 } from '@muxd/protocol';
-import { adhocServiceConfig, redactConfig } from '@muxd/config';
+import { adhocServiceConfig, redactConfig, requireServices } from '@muxd/config';
 import type { AdhocSpec, MuxConfig, ServiceConfig } from '@muxd/config';
 import { ControlServer } from './controlServer.js';
 import { HttpServer } from './http/httpServer.js';
@@ -339,13 +339,16 @@ export class Daemon {
   /**
    * Re-reads the config and applies the difference: new services start,
    * removed ones stop, changed ones restart, the rest keep their children
-   * and clients. An invalid config changes nothing.
+   * and clients. An invalid config changes nothing, and so does one that
+   * defines no services (an editor truncating the file while saving leaves
+   * one) unless `allowEmpty`.
    */
-  reload(): Promise<ReloadResult> {
+  reload(options: { allowEmpty?: boolean } = {}): Promise<ReloadResult> {
     return this.#serialize(async () => {
       const file = this.#config.file || (await this.#findConfig());
       if (!file) throw new MuxError(MuxErrorCodes.ConfigNotFound, this.#config.notes[0] ?? 'no config file');
       const next = await this.#loadConfig(file);
+      if (!options.allowEmpty) requireServices(next, 'reloading it would stop every service, so nothing changed (muxctl reload --allow-empty applies it)');
       for (const name of next.services.keys()) checkSocketPathLength(serviceSocketPath(this.paths, name));
       const httpChanged = JSON.stringify(next.http) !== JSON.stringify(this.#config.http);
       // A new HTTP address is bound before anything else changes: if it cannot be, the reload changes nothing.

@@ -21,6 +21,7 @@ export const ControlMethods = {
   LogsFollow: 'logs/follow',
   History: 'history',
   Health: 'health',
+  /** Params `{ allowEmpty?: boolean }`: a config with no services is refused (`MUX_CONFIG_EMPTY`) unless it is true. */
   Reload: 'reload',
   Status: 'status',
   Shutdown: 'shutdown',

@@ -7,6 +7,8 @@ export const MuxErrorCodes = {
   DaemonNotRunning: 'MUX_DAEMON_NOT_RUNNING',
   ConfigInvalid: 'MUX_CONFIG_INVALID',
   ConfigNotFound: 'MUX_CONFIG_NOT_FOUND',
+  /** The config defines no services: refused by `reload` (and `config check`) unless allowed. */
+  ConfigEmpty: 'MUX_CONFIG_EMPTY',
   ServiceUnknown: 'MUX_SERVICE_UNKNOWN',
   HttpListenFailed: 'MUX_HTTP_LISTEN_FAILED',
 } as const;

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { findConfigFile, loadConfigFile } from '@muxd/config';
+import { findConfigFile, loadConfigFile, requireServices } from '@muxd/config';
 import { ControlMethods } from '@muxd/protocol';
 import type { DaemonStatus } from '@muxd/protocol';
 import { CliError, ExitCodes } from '../cliError.js';
@@ -9,6 +9,7 @@ import { printJson } from '../format.js';
 
 interface CheckArgs extends GlobalArgs {
   file: string | undefined;
+  allowEmpty: boolean;
 }
 
 /** The config file muxd uses: the running daemon's, else `$MUXD_CONFIG`, else the one muxd would find. */
@@ -24,7 +25,10 @@ export async function configFileInUse(): Promise<{ file: string | undefined; fro
 const checkCommand: CommandModule<GlobalArgs, CheckArgs> = {
   command: 'check [file]',
   describe: 'Validate a config file (default: the one muxd uses)',
-  builder: (yargs) => yargs.positional('file', { type: 'string', describe: 'Config file' }) as never,
+  builder: (yargs) =>
+    yargs
+      .positional('file', { type: 'string', describe: 'Config file' })
+      .option('allow-empty', { type: 'boolean', default: false, describe: 'Accept a config that defines no services (an empty file fails otherwise, as a truncated one looks the same)' }) as never,
   handler: async (argv) => {
     const file = argv.file ?? (await configFileInUse()).file;
     if (!file) throw new CliError('no config file found; pass one: muxctl config check FILE', ExitCodes.Usage);
@@ -33,6 +37,13 @@ const checkCommand: CommandModule<GlobalArgs, CheckArgs> = {
       config = await loadConfigFile(file);
     } catch (error) {
       throw new CliError((error as Error).message, ExitCodes.Usage);
+    }
+    if (!argv.allowEmpty) {
+      try {
+        requireServices(config, '--allow-empty accepts that');
+      } catch (error) {
+        throw new CliError((error as Error).message, ExitCodes.Failure);
+      }
     }
     const services = [...config.services.keys()];
     if (argv.json) printJson({ file: config.file, valid: true, services, notes: config.notes });

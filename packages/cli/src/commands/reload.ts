@@ -5,11 +5,21 @@ import { notice, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson } from '../format.js';
 
-export const reloadCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+interface ReloadArgs extends GlobalArgs {
+  allowEmpty: boolean;
+}
+
+export const reloadCommand: CommandModule<GlobalArgs, ReloadArgs> = {
   command: 'reload',
   describe: 'Re-read the config: start new services, stop removed ones, restart changed ones, keep the rest, and apply the http block',
+  builder: (yargs) =>
+    yargs.option('allow-empty', {
+      type: 'boolean',
+      default: false,
+      describe: 'Apply a config that defines no services (stopping every one); refused otherwise, as a truncated file looks the same',
+    }) as never,
   handler: async (argv) => {
-    const result = await withDaemon((client) => client.request<ReloadResult>(ControlMethods.Reload));
+    const result = await withDaemon((client) => client.request<ReloadResult>(ControlMethods.Reload, { allowEmpty: argv.allowEmpty }));
     if (argv.json) {
       printJson(result);
       return;
