@@ -76,3 +76,24 @@ test('muxd killed with SIGKILL: its reaper still ends every child\'s whole proce
     assert.fail(`left behind: ${processesOfHome(muxd.home).join(', ')}`);
   });
 });
+
+test('muxd shutting down (SIGTERM) ends every per-client child before it exits, even one whose client had just left', { timeout: 30_000 }, async (t) => {
+  const muxd = await startMuxd(t, { solo: fixtureServer('stubborn', { isolation: 'per-client', stopTimeout: '3s' }) });
+  const control = await Control.open(t, muxd);
+  const leaving = await muxd.rawConnect(t, 'solo');
+  await leaving.initialize();
+  const [pid] = await control.waitForRow('solo', 'online', (row) => row.pids.length === 1).then((row) => row.pids);
+  await muxd.waitForChildren('solo', FAMILY, 15_000);
+  // Its client leaves: the child's stop begins (and takes seconds, the server ignoring SIGTERM) ...
+  leaving.socket.destroy();
+  await control.waitForRow('solo', 'without clients', (row) => row.clients === 0);
+  // ... and muxd is told to shut down meanwhile.
+  const exit = await muxd.stop();
+  assert.deepEqual(exit, { code: 0, signal: null });
+  assert.deepEqual(muxd.childPids('solo'), [], 'no child outlives muxd');
+  // Stopped by muxd's own stop, whole, before muxd said it had stopped; not killed on the way out.
+  const stopped = muxd.serviceLog('solo').find((entry) => entry.msg === 'child stopped' && entry['pid'] === pid);
+  assert.equal(stopped?.['reason'], 'client-gone', JSON.stringify(muxd.serviceLog('solo').slice(-5)));
+  const end = muxd.daemonLog().find((entry) => entry.msg === 'muxd stopped');
+  assert.ok(end && Date.parse(String(stopped?.['time'])) <= Date.parse(String(end['time'])), `the child stopped (${String(stopped?.['time'])}) before muxd logged "muxd stopped" (${String(end?.['time'])})`);
+});
