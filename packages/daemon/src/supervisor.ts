@@ -441,7 +441,7 @@ export class ChildSupervisor {
       this.#log.error({ pid: child.pid, code, signal }, `child ended (${how})`);
       this.#onEvent?.({ type: 'exit', exit, willRestart: false });
       this.#becomeErrored(
-        `Service '${this.#config.name}' is errored: it ended ${this.#recentRestarts.length + 1} times within ${Math.round(windowMs / 1000)} s (last: ${how}). See muxctl logs ${this.#config.name}, then: muxctl start ${this.#config.name}`,
+        `Service '${this.#config.name}' is errored: it ${stopping ? 'had to be restarted' : 'exited'} ${this.#recentRestarts.length + 1} times within ${Math.round(windowMs / 1000)} s (last: ${how}). See muxctl logs ${this.#config.name}, then: muxctl start ${this.#config.name}`,
       );
       return;
     }
