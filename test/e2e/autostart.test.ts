@@ -95,7 +95,7 @@ test('muxctl daemon status, start and stop; any other command starts the daemon 
 
   const down = await home.muxctl(['daemon', 'status', '--json']);
   assert.equal(down.code, 3);
-  assert.deepEqual(down.json(), { running: false });
+  assert.deepEqual(down.json(), { running: false, lastCrash: null });
   assert.deepEqual(home.daemonPids(), [], 'status does not start it');
 
   const start = await home.muxctl(['daemon', 'start', '--json']);

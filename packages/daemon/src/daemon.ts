@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_PROTOCOL_VERSION, MuxError, MuxErrorCodes, serviceSocketPath } from '@muxd/protocol';
+import { readCrashRecord } from '@muxd/protocol/crash';
 import type {
   ActionResult,
   AdhocResult,
@@ -179,6 +180,7 @@ export class Daemon {
       logError: logWriteProblem(),
       notes: this.#config.notes,
       httpUrl: this.#http?.url ?? null,
+      lastCrash: readCrashRecord(this.paths),
     };
   }
 

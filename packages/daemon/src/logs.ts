@@ -72,10 +72,36 @@ async function rollingFile(dir: string, base: string, rotation: LogRotation): Re
   return stream;
 }
 
+/** How the daemon log's lines are written: each carries muxd's pid. */
+const daemonLogOptions = () => ({ base: { pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime });
+
+/**
+ * Writes a last fatal line to the daemon log in `logDir`, synchronously,
+ * after the lines `log` still holds: for a muxd about to exit (a crash),
+ * where the log's own asynchronous writes would be lost. The line goes to
+ * `current.log`, the live file. Returns false, never throws, when it cannot
+ * be written.
+ */
+export function logFatalSync(log: Logger, logDir: string, fields: object, message: string): boolean {
+  const stream = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // Not open yet, or closed: the fatal line below still goes.
+  }
+  try {
+    const destination = pino.destination({ dest: join(daemonLogDir(logDir), 'current.log'), sync: true, append: true, mkdir: true });
+    pino(daemonLogOptions(), destination).fatal(fields, message);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The daemon log: to its file and, in the foreground, to stderr as well. */
 export async function createDaemonLogger(logDir: string, alsoStderr: boolean, rotation: LogRotation = LOG_DEFAULTS): Promise<Logger> {
   const file = await rollingFile(daemonLogDir(logDir), 'muxd', rotation);
-  const options = { base: { pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime };
+  const options = daemonLogOptions();
   if (!alsoStderr) return pino(options, file);
   return pino(options, pino.multistream([{ stream: file }, { stream: process.stderr }]));
 }

@@ -3,10 +3,41 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MuxErrorCodes, isMuxError, resolvePaths } from '@muxd/protocol';
+import { describeThrown, writeCrashRecord } from '@muxd/protocol/crash';
 import { LOG_DEFAULTS, findConfigFile, loadConfigFile, userConfigDir } from '@muxd/config';
 import { Daemon } from './daemon.js';
-import { createDaemonLogger } from './logs.js';
+import { createDaemonLogger, logFatalSync } from './logs.js';
+import type { Logger } from './logs.js';
 import { VERSION } from './version.js';
+
+const paths = resolvePaths();
+/** The daemon log, once it is open: a crash is written to it before muxd exits. */
+let daemonLog: Logger | undefined;
+let crashing = false;
+
+/**
+ * muxd dies of an uncaught exception or an unhandled rejection: the error
+ * and its stack go to the crash record (`muxctl daemon status` shows it), to
+ * the daemon log (flushed synchronously) and to stderr (`muxd.stderr` when
+ * started in the background); then muxd exits 1, and its exit hook ends
+ * every child's process group. Every write is synchronous: nothing is
+ * waited for.
+ */
+function crash(error: unknown, origin: string): void {
+  if (crashing) process.exit(1);
+  crashing = true;
+  const { message, stack } = describeThrown(error);
+  const recorded = writeCrashRecord(paths, { at: Date.now(), pid: process.pid, version: VERSION, origin, message, stack });
+  const where = recorded ? paths.lastCrashFile : null;
+  if (daemonLog) logFatalSync(daemonLog, paths.logDir, { err: error, origin, crashRecord: where }, `muxd crashed: ${message}`);
+  try {
+    process.stderr.write(`muxd: crashed (${origin}): ${stack}\n${where ? `muxd: crash record: ${where}\n` : ''}`);
+  } catch {
+    // Nowhere left to say it.
+  }
+  process.exit(1);
+}
+process.on('uncaughtException', crash);
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('muxd')
@@ -32,9 +63,9 @@ async function main(): Promise<number> {
         services: new Map(),
         notes: [`no config file: pass --config FILE, set MUXD_CONFIG, or create ${join(userConfigDir(), 'config.yaml')} (muxctl import writes one)`],
       };
-  const paths = resolvePaths();
   // Started in the background by muxctl or mux-proxy: the log file is enough.
   const log = await createDaemonLogger(paths.logDir, process.env['MUXD_BACKGROUND'] !== '1', config.logs);
+  daemonLog = log;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;

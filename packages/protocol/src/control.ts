@@ -5,6 +5,7 @@
  * number so either side can report a mismatch. Documented in
  * docs/control-protocol.md.
  */
+import type { LastCrash } from './crash.js';
 
 /** Bumped on any incompatible change to a method or result below. */
 export const CONTROL_PROTOCOL_VERSION = 1;
@@ -98,6 +99,8 @@ export interface DaemonStatus {
   notes: string[];
   /** Base URL of the HTTP front (services at `<url>/mcp/<service>`); absent or null when it is off. */
   httpUrl?: string | null;
+  /** How a muxd of this home last died of an uncaught error; null when none did (absent from older daemons). */
+  lastCrash?: LastCrash | null;
 }
 
 export interface DescribeResult {

@@ -6,7 +6,7 @@
  * lock turns away any second daemon that slips through. Node built-ins only.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { MuxPaths } from './paths.js';
@@ -27,9 +27,47 @@ export function daemonEntry(): string {
   return join(dirname(require.resolve('@muxd/daemon/package.json')), 'dist', 'main.js');
 }
 
-/** Where a daemon started in the background writes what it prints before its log opens. */
+/**
+ * Where a daemon started in the background writes its stderr: what it
+ * prints before its log opens, and the stack of a crash. Appended to by
+ * each start, after a line of its own (`STARTUP_MARK`), so an earlier
+ * daemon's crash survives the next start.
+ */
 export function daemonStartupLog(paths: MuxPaths): string {
   return join(paths.stateDir, 'muxd.stderr');
+}
+
+/** Begins each background start's part of `muxd.stderr`. */
+export const STARTUP_MARK = '--- muxd starting';
+/** At a start, a `muxd.stderr` over this size is cut to its last `STARTUP_LOG_KEEP_BYTES`. */
+export const STARTUP_LOG_MAX_BYTES = 1024 * 1024;
+/** What a cut `muxd.stderr` keeps: its last bytes, from the first line that starts in them. */
+export const STARTUP_LOG_KEEP_BYTES = 256 * 1024;
+
+/**
+ * Opens `muxd.stderr` for a new daemon to append to: cut to its last
+ * `STARTUP_LOG_KEEP_BYTES` (from a line start) when over
+ * `STARTUP_LOG_MAX_BYTES`, then a `STARTUP_MARK` line. Returns the fd.
+ */
+function openStartupLog(path: string): number {
+  const size = fileSize(path);
+  if (size > STARTUP_LOG_MAX_BYTES) {
+    const tail = Buffer.alloc(STARTUP_LOG_KEEP_BYTES);
+    const fd = openSync(path, 'r');
+    let read = 0;
+    try {
+      read = readSync(fd, tail, 0, tail.length, size - tail.length);
+    } finally {
+      closeSync(fd);
+    }
+    const kept = tail.subarray(0, read);
+    const temporary = `${path}.${process.pid}.tmp`;
+    writeFileSync(temporary, kept.subarray(kept.indexOf(0x0a) + 1), { mode: 0o600 });
+    renameSync(temporary, path);
+  }
+  const fd = openSync(path, 'a', 0o600);
+  writeSync(fd, `${STARTUP_MARK} at ${new Date().toISOString()} (started by pid ${process.pid}) ---\n`);
+  return fd;
 }
 
 /**
@@ -75,8 +113,7 @@ interface Started {
 }
 
 function startDetached(paths: MuxPaths, env: NodeJS.ProcessEnv): Started {
-  const errorLog = daemonStartupLog(paths);
-  const fd = openSync(errorLog, 'w', 0o600);
+  const fd = openStartupLog(daemonStartupLog(paths));
   const args = [daemonEntry()];
   // Restart with the config the previous daemon of this home used, unless told otherwise.
   const lastConfig = readText(paths.lastConfigFile).trim();
@@ -107,7 +144,11 @@ async function waitForDaemon(paths: MuxPaths, deadline: number, child: Started):
         await sleep(50);
         continue;
       }
-      const text = readText(daemonStartupLog(paths)).trim().split('\n').filter(Boolean).pop();
+      // Only this start's part: an earlier daemon's last words are not this one's.
+      // muxd's own line first (a stack follows a crash), else the last line.
+      const log = readText(daemonStartupLog(paths));
+      const lines = log.slice(Math.max(0, log.lastIndexOf(`\n${STARTUP_MARK}`))).split('\n').filter((line) => line.trim() !== '' && !line.startsWith(STARTUP_MARK));
+      const text = lines.find((line) => line.startsWith('muxd: ')) ?? lines.pop();
       throw new Error(text ? text.replace(/^muxd: /, 'muxd failed to start: ') : `muxd exited with code ${child.code} while starting`);
     }
     await sleep(50);
@@ -151,6 +192,14 @@ function readText(path: string): string {
     return readFileSync(path, 'utf8');
   } catch {
     return '';
+  }
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 

@@ -22,6 +22,8 @@ export interface MuxPaths {
   lastConfigFile: string;
   /** The bearer token of the HTTP front (mode 0600), written by the first muxd that serves HTTP. */
   httpTokenFile: string;
+  /** How muxd last died of an uncaught error (`crash.ts`), replaced by each crash. */
+  lastCrashFile: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): MuxPaths {
     database: join(stateDir, 'muxd.db'),
     lastConfigFile: join(stateDir, 'config-path'),
     httpTokenFile: join(stateDir, 'http-token'),
+    lastCrashFile: join(stateDir, 'last-crash.json'),
   };
 }
 

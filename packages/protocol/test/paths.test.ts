@@ -16,6 +16,7 @@ describe('resolvePaths', () => {
       database: '/srv/muxd/muxd.db',
       lastConfigFile: '/srv/muxd/config-path',
       httpTokenFile: '/srv/muxd/http-token',
+      lastCrashFile: '/srv/muxd/last-crash.json',
     });
   });
 

@@ -1,12 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
 import type { DaemonStatus } from '@muxd/protocol';
+import { readCrashRecord } from '@muxd/protocol/crash';
+import type { LastCrash } from '@muxd/protocol/crash';
 import { ensureDaemon } from '@muxd/protocol/launcher';
 import { canConnect } from '@muxd/protocol/socket';
 import { CliError, ExitCodes } from '../cliError.js';
 import { notice, paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
-import { formatDuration, printJson } from '../format.js';
+import { formatDuration, formatTime, printJson } from '../format.js';
 
 const startCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'start',
@@ -43,17 +45,24 @@ const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   },
 };
 
+/** "last crash  2026-01-02 03:04:05Z (5m ago), pid 42: Error: boom (full stack in FILE)" */
+function crashLine(crash: LastCrash): string {
+  return `last crash  ${formatTime(crash.at)} (${formatDuration(Date.now() - crash.at)} ago), pid ${crash.pid}: ${crash.message} (full stack in ${crash.file})`;
+}
+
 const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'status',
-  describe: 'Is muxd running? Its pid, version, uptime, config and directories',
+  describe: 'Is muxd running? Its pid, version, uptime, config and directories, and how it last crashed',
   handler: async (argv) => {
     let status: DaemonStatus;
     try {
       status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
     } catch (error) {
       if (error instanceof CliError && error.exitCode === ExitCodes.NotRunning) {
-        if (argv.json) printJson({ running: false });
-        else console.log('muxd is not running');
+        // Read here: no daemon runs to read it.
+        const lastCrash = readCrashRecord(paths());
+        if (argv.json) printJson({ running: false, lastCrash });
+        else console.log(['muxd is not running', ...(lastCrash ? [crashLine(lastCrash)] : [])].join('\n'));
         process.exitCode = ExitCodes.NotRunning;
         return;
       }
@@ -68,6 +77,7 @@ const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     console.log(`sockets  ${status.home.runDir}`);
     console.log(`state    ${status.home.stateDir}`);
     console.log(`logs     ${status.home.logDir}`);
+    if (status.lastCrash) console.log(crashLine(status.lastCrash));
     if (status.databaseError) notice(`history is not being saved: ${status.databaseError}`);
     if (status.logError) notice(`logs are not being written: ${status.logError}`);
   },
