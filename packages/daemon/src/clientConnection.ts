@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ErrorCodes, INPUT_ENDED_METHOD, LineReader, decodeMessage, encodeMessage, errorResponse, isJsonObject, sniffRequestId } from '@muxd/protocol';
+import { ErrorCodes, INPUT_ENDED_METHOD, LineReader, decodeMessage, encodeMessage, errorResponse, failureResponses, isJsonObject, sniffRequestId } from '@muxd/protocol';
 import type { ClientHandle, Mux, Peer } from '@muxd/engine';
 import type { Logger } from './logs.js';
 import { formatBytes } from '@muxd/config';
@@ -48,10 +48,12 @@ export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimit
     onLine(line) {
       const decoded = decodeMessage(line);
       if (!decoded.ok) {
-        const { code, message, id, isRequest } = decoded.failure;
-        log.warn({ client: client.id, bytes: line.length, code }, `message from client refused: ${message}`);
-        // Parse errors are answered as JSON-RPC says (id null); anything else only when it had an id to answer.
-        if (code === ErrorCodes.ParseError || isRequest) peer.send(errorResponse(id, code, message));
+        const { failure } = decoded;
+        log.warn({ client: client.id, bytes: line.length, code: failure.code }, `message from client refused: ${failure.message}`);
+        const owed = failureResponses(failure);
+        if (owed) peer.send(owed);
+        // An answer of the client's that cannot be taken reaches the server as an error in its place.
+        for (const id of failure.answers) client.receive(errorResponse(id, failure.code, `The client's answer was refused by muxd: ${failure.message}`));
         return;
       }
       const message = decoded.message;

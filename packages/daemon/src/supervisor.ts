@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { ErrorCodes, LineReader, decodeMessage, encodeMessage, errorResponse, sniffResponseId } from '@muxd/protocol';
+import { ErrorCodes, LineReader, decodeMessage, encodeMessage, errorResponse, failureResponses, sniffResponseId } from '@muxd/protocol';
 import type { JsonRpcErrorObject } from '@muxd/protocol';
 import type { Mux, Peer, UpstreamHandle } from '@muxd/engine';
 import { formatBytes } from '@muxd/config';
@@ -280,25 +280,27 @@ export class ChildSupervisor {
           this.#upstream?.receive(decoded.message);
           return;
         }
-        const { code, message } = decoded.failure;
-        if (code === ErrorCodes.ParseError) {
+        const { failure } = decoded;
+        if (failure.code === ErrorCodes.ParseError) {
           this.#log.warn({ line: preview(line) }, 'non-JSON line on the child\'s stdout: skipped');
           return;
         }
-        this.#log.error({ bytes: line.length, line: preview(line) }, `message on the child's stdout refused: ${message}`);
-        const { id, isRequest } = decoded.failure;
-        // A request of the server's gets its error back; an answer fails the request it answers.
-        if (isRequest && id !== null) this.#childPeer?.send(errorResponse(id, code, message));
-        else this.#refuseChildMessage(line, code, `The server's message was refused by muxd: ${message}`);
+        this.#log.error({ bytes: line.length, line: preview(line) }, `message on the child's stdout refused: ${failure.message}`);
+        // The server's own requests get their errors back; an answer fails the request it answers.
+        const owed = failureResponses(failure);
+        if (owed) this.#childPeer?.send(owed);
+        for (const id of failure.answers) this.#upstream?.receive(errorResponse(id, failure.code, `The server's answer was refused by muxd: ${failure.message}`));
       },
       onOverflow: (overflow) => {
         const limit = this.#config.maxResponseBytes;
         this.#log.error({ bytes: overflow.bytes, limit }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
-        this.#refuseChildMessage(
-          overflow,
-          ErrorCodes.ResponseTooLarge,
-          `Answer too large: ${formatBytes(overflow.bytes)}, over ${formatBytes(limit)} (maxResponseBytes of service '${this.#config.name}')`,
-        );
+        // An answer too large to take: its request fails now rather than at its timeout.
+        const id = sniffResponseId(overflow);
+        if (typeof id === 'number') {
+          this.#upstream?.receive(
+            errorResponse(id, ErrorCodes.ResponseTooLarge, `Answer too large: ${formatBytes(overflow.bytes)}, over ${formatBytes(limit)} (maxResponseBytes of service '${this.#config.name}')`),
+          );
+        }
       },
     });
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -328,17 +330,6 @@ export class ChildSupervisor {
       child.stdout.once('close', finish);
       if (child.stdout.closed) finish();
     });
-  }
-
-  /**
-   * A message from the child that muxd cannot take: when it is an answer
-   * whose id can be read, the request it answers fails now with `code`
-   * rather than at its timeout. Anything else is dropped (already logged).
-   */
-  #refuseChildMessage(line: Buffer | { head: Buffer; tail: Buffer }, code: number, message: string): void {
-    const edges = Buffer.isBuffer(line) ? { head: line.subarray(0, 1024), tail: line.subarray(Math.max(0, line.length - 1024)) } : line;
-    const id = sniffResponseId(edges);
-    if (typeof id === 'number') this.#upstream?.receive(errorResponse(id, code, message));
   }
 
   /**

@@ -23,7 +23,7 @@ export {
 export { ErrorCodes } from './errorCodes.js';
 export type { ErrorCode } from './errorCodes.js';
 export { EDGE_BYTES, LineReader, sniffRequestId, sniffResponseId } from './lineReader.js';
-export { MAX_JSON_DEPTH, decodeMessage, describeId, encodeMessage, isExactNumberId, nestsDeeperThan } from './messageCodec.js';
+export { MAX_JSON_DEPTH, decodeMessage, describeId, encodeMessage, failureResponses, isExactNumberId, nestsDeeperThan } from './messageCodec.js';
 export type { DecodeFailure, DecodeResult } from './messageCodec.js';
 export type { LineReaderOptions, Overflow } from './lineReader.js';
 export { MuxError, MuxErrorCodes, isMuxError } from './muxError.js';

@@ -1,6 +1,6 @@
 import { ErrorCodes } from './errorCodes.js';
-import type { JsonRpcId } from './jsonrpc.js';
-import { sniffRequestId } from './lineReader.js';
+import { errorResponse } from './jsonrpc.js';
+import type { JsonRpcFailure, JsonRpcId } from './jsonrpc.js';
 
 /**
  * Deepest nesting of arrays and objects muxd accepts in one message, the
@@ -105,8 +105,7 @@ function keepExactNumbers(message: Record<string, unknown>, text: string, base: 
     // The common case, `"id":1` as written, settles without a scan.
     if (Number.isSafeInteger(value) && !Object.is(value, -0) && writtenPlainly(text, key, value)) continue;
     const raw = valueTextAt(text, fullPath);
-    if (raw === undefined || raw === String(value) || !RAW_NUMBER_TEXT.test(raw)) continue;
-    holder[key] = RAW_NUMBER_TAG + raw;
+    if (raw !== undefined) holder[key] = exactId(raw) ?? value;
   }
 }
 
@@ -152,7 +151,7 @@ export function valueTextAt(text: string, path: readonly (string | number)[]): s
     let foundAt = -1;
     while (text[at] === '"') {
       const keyEnd = skipValue(text, at);
-      const name = JSON.parse(text.slice(at, keyEnd)) as string;
+      const name: unknown = JSON.parse(text.slice(at, keyEnd));
       at = skipSpace(text, skipSpace(text, keyEnd) + 1);
       if (name === step) {
         found = true;
@@ -191,8 +190,9 @@ function skipValue(text: string, at: number): number {
     } else if (char === ',' || char === ':' || char === ' ' || char === '\n' || char === '\r' || char === '\t') {
       at++;
     } else {
-      // A number, true, false or null.
-      while (at < text.length && !/[\s,\]}:]/.test(text[at] as string)) at++;
+      // A number, true, false or null (or, in a line that is not JSON, anything): at least one character.
+      do at++;
+      while (at < text.length && !/[\s,\]}:"[{]/.test(text[at] as string));
     }
   } while (depth > 0 && at < text.length);
   return at;
@@ -205,10 +205,75 @@ export interface DecodeFailure {
   /** `ErrorCodes.ParseError` or `ErrorCodes.NestedTooDeep`. */
   code: number;
   message: string;
-  /** The id of the request the line held, when it could be read; null otherwise. */
-  id: JsonRpcId | null;
-  /** True when the line holds a request (it has a method and an id): its sender expects an answer. */
-  isRequest: boolean;
+  /**
+   * Ids of the requests the line held (members with a method and an id),
+   * each owed this error. Empty for a parse error, which JSON-RPC answers
+   * once with a null id.
+   */
+  requests: JsonRpcId[];
+  /**
+   * Ids of the answers the line held (members with an id and no method):
+   * the requests they answer are owed this error in their place.
+   */
+  answers: JsonRpcId[];
+  /** The line was a batch: the errors go back as one array. */
+  batch: boolean;
+}
+
+/**
+ * The errors owed for a line that could not be taken: one with a null id
+ * for a parse error, one per request otherwise (an array for a batch), or
+ * nothing when it held no request.
+ */
+export function failureResponses(failure: DecodeFailure): JsonRpcFailure | JsonRpcFailure[] | undefined {
+  if (failure.code === ErrorCodes.ParseError) return errorResponse(null, failure.code, failure.message);
+  const responses = failure.requests.map((id) => errorResponse(id, failure.code, failure.message));
+  if (responses.length === 0) return undefined;
+  return failure.batch ? responses : responses[0];
+}
+
+/**
+ * The requests in a line too deep to parse, found by scanning (iteratively,
+ * so any depth is safe). Ids come out exact, as `decodeMessage` gives them.
+ */
+function requestsIn(text: string): Pick<DecodeFailure, 'requests' | 'answers' | 'batch'> {
+  const start = skipSpace(text, 0);
+  const batch = text[start] === '[';
+  const members: string[] = [];
+  if (batch) {
+    let at = skipSpace(text, start + 1);
+    while (at < text.length && text[at] !== ']') {
+      const end = skipValue(text, at);
+      members.push(text.slice(at, end));
+      at = skipSpace(text, end);
+      if (text[at] !== ',') break;
+      at = skipSpace(text, at + 1);
+    }
+  } else {
+    members.push(text);
+  }
+  const requests: JsonRpcId[] = [];
+  const answers: JsonRpcId[] = [];
+  for (const member of members) {
+    try {
+      const raw = valueTextAt(member, ['id']);
+      const id = raw === undefined ? undefined : exactId(raw);
+      if (id === undefined) continue;
+      if (valueTextAt(member, ['method']) !== undefined) requests.push(id);
+      else answers.push(id);
+    } catch {
+      // Not JSON after all: nothing can be read from this member.
+    }
+  }
+  return { requests, answers, batch };
+}
+
+/** An id from its JSON text: a string, a number, or an exact-number id; undefined for anything else. */
+function exactId(raw: string): JsonRpcId | undefined {
+  const value: unknown = JSON.parse(raw);
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  return raw === String(value) || !RAW_NUMBER_TEXT.test(raw) ? value : RAW_NUMBER_TAG + raw;
 }
 
 export type DecodeResult = { ok: true; message: unknown } | { ok: false; failure: DecodeFailure };
@@ -222,28 +287,18 @@ export type DecodeResult = { ok: true; message: unknown } | { ok: false; failure
  */
 export function decodeMessage(line: Uint8Array | string, maxDepth: number = MAX_JSON_DEPTH): DecodeResult {
   const bytes = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
+  const text = typeof line === 'string' ? line : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   if (nestsDeeperThan(bytes, maxDepth)) {
-    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const edges = { head: buffer.subarray(0, 1024), tail: buffer.subarray(Math.max(0, buffer.length - 1024)) };
-    const id = sniffRequestId(edges);
-    const headText = edges.head.toString('utf8');
     return {
       ok: false,
-      failure: {
-        code: ErrorCodes.NestedTooDeep,
-        message: `Message nested too deeply: over ${maxDepth} levels of arrays and objects`,
-        id,
-        // A batch's ids cannot be read without parsing it: it is answered once, with a null id.
-        isRequest: headText.trimStart().startsWith('[') || (id !== null && /"method"\s*:/.test(headText + edges.tail.toString('utf8'))),
-      },
+      failure: { code: ErrorCodes.NestedTooDeep, message: `Message nested too deeply: over ${maxDepth} levels of arrays and objects`, ...requestsIn(text) },
     };
   }
-  const text = typeof line === 'string' ? line : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   let message: unknown;
   try {
     message = JSON.parse(text);
   } catch (error) {
-    return { ok: false, failure: { code: ErrorCodes.ParseError, message: `Parse error: ${(error as Error).message}`, id: null, isRequest: false } };
+    return { ok: false, failure: { code: ErrorCodes.ParseError, message: `Parse error: ${(error as Error).message}`, requests: [], answers: [], batch: false } };
   }
   if (Array.isArray(message)) {
     message.forEach((member, index) => {

@@ -3,7 +3,7 @@ import { ErrorCodes } from './errorCodes.js';
 import { MessageKind, classifyMessage, errorResponse } from './jsonrpc.js';
 import type { JsonObject, JsonRpcErrorObject, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from './jsonrpc.js';
 import { LineReader } from './lineReader.js';
-import { decodeMessage, encodeMessage } from './messageCodec.js';
+import { decodeMessage, encodeMessage, failureResponses } from './messageCodec.js';
 import { MuxError } from './muxError.js';
 
 /** A JSON-RPC error to send back as it is. */
@@ -111,8 +111,8 @@ export class RpcConnection {
   #onLine(line: Buffer): void {
     const decoded = decodeMessage(line);
     if (!decoded.ok) {
-      const { code, message, id, isRequest } = decoded.failure;
-      if (code === ErrorCodes.ParseError || isRequest) this.#write(errorResponse(id, code, message));
+      const owed = failureResponses(decoded.failure);
+      if (owed && !Array.isArray(owed)) this.#write(owed);
       return;
     }
     const message = decoded.message;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ErrorCodes } from '../src/errorCodes.js';
-import { MAX_JSON_DEPTH, decodeMessage, describeId, encodeMessage, isExactNumberId, nestsDeeperThan, valueTextAt } from '../src/messageCodec.js';
+import { errorResponse } from '../src/jsonrpc.js';
+import { MAX_JSON_DEPTH, decodeMessage, describeId, encodeMessage, failureResponses, isExactNumberId, nestsDeeperThan, valueTextAt } from '../src/messageCodec.js';
 
 const nested = (depth: number, open = '[', close = ']') => open.repeat(depth) + close.repeat(depth);
 
@@ -23,20 +24,42 @@ describe('decodeMessage', () => {
     assert.equal(decoded.ok, false);
     if (decoded.ok) return;
     assert.equal(decoded.failure.code, ErrorCodes.NestedTooDeep);
-    assert.equal(decoded.failure.id, 7);
-    assert.equal(decoded.failure.isRequest, true);
+    assert.deepEqual(failureResponses(decoded.failure), errorResponse(7, ErrorCodes.NestedTooDeep, decoded.failure.message));
+  });
+
+  test('ids of a deep line are read wherever they sit, however long, exact, and per member of a batch', () => {
+    const deep = nested(300);
+    const longId = 'i'.repeat(5000);
+    const line = `[{"jsonrpc":"2.0","id":"${longId}","method":"ping","params":{"x":${deep}}},{"jsonrpc":"2.0","method":"notifications/x"},{"params":{"x":${deep}},"method":"ping","id":9007199254740993,"jsonrpc":"2.0"},{"jsonrpc":"2.0","id":3,"result":{"x":${deep}}}]`;
+    const decoded = decodeMessage(Buffer.from(line));
+    assert.equal(decoded.ok, false);
+    if (decoded.ok) return;
+    assert.equal(decoded.failure.batch, true);
+    assert.equal(decoded.failure.requests[0], longId);
+    assert.equal(describeId(decoded.failure.requests[1] as string), '9007199254740993');
+    assert.deepEqual(decoded.failure.answers, [3]);
+    const owed = failureResponses(decoded.failure) as unknown[];
+    assert.equal(owed.length, 2, 'one error per request, none for the notification or the answer');
+    assert.match(encodeMessage(owed) as string, /"id":9007199254740993,/);
+  });
+
+  test('a deep line that is not JSON either is still refused without a hang', () => {
+    for (const line of [`{"id":\f1,"method":${'['.repeat(300)}`, `[${'{"a":'.repeat(300)}\v`, `{"id":"${'\\'.repeat(10)}`.padEnd(400, '[')]) {
+      const decoded = decodeMessage(Buffer.from(line));
+      assert.equal(decoded.ok, false);
+    }
   });
 
   test('a deep notification is refused as no request', () => {
-    const decoded = decodeMessage(Buffer.from(`{"jsonrpc":"2.0","method":"notifications/x","params":{"a":${nested(200, '{"b":', '}')}}}`.replace(/\{"b":\}/g, '{"b":1}')));
+    const decoded = decodeMessage(Buffer.from(`{"jsonrpc":"2.0","method":"notifications/x","params":{"a":${nested(200)}}}`));
     assert.equal(decoded.ok, false);
-    if (!decoded.ok) assert.equal(decoded.failure.isRequest, false);
+    if (!decoded.ok) assert.equal(failureResponses(decoded.failure), undefined);
   });
 
   test('bad JSON is a parse error with a null id', () => {
     const decoded = decodeMessage(Buffer.from('{"jsonrpc":'));
     assert.equal(decoded.ok, false);
-    if (!decoded.ok) assert.deepEqual([decoded.failure.code, decoded.failure.id], [ErrorCodes.ParseError, null]);
+    if (!decoded.ok) assert.deepEqual(failureResponses(decoded.failure), errorResponse(null, ErrorCodes.ParseError, decoded.failure.message));
   });
 
   test('ids and progress tokens come back byte for byte, whatever number they are', () => {

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ErrorCodes, MessageKind, MuxError, MuxErrorCodes, classifyMessage, decodeMessage, encodeMessage, errorResponse } from '@muxd/protocol';
-import type { JsonRpcId, JsonRpcRequest } from '@muxd/protocol';
+import { ErrorCodes, MessageKind, MuxError, MuxErrorCodes, classifyMessage, decodeMessage, encodeMessage, errorResponse, failureResponses } from '@muxd/protocol';
+import type { JsonRpcRequest } from '@muxd/protocol';
 import type { ClientHandle, Peer } from '@muxd/engine';
 import { formatBytes, isLoopbackHost } from '@muxd/config';
 import type { HttpConfig, ServiceConfig } from '@muxd/config';
@@ -215,9 +215,10 @@ export class HttpServer {
     }
     const decoded = decodeMessage(body);
     if (!decoded.ok) {
-      const { code, message, id } = decoded.failure;
-      this.#options.log.warn({ service: target.name, bytes: body.length, code }, `HTTP request refused: ${message}`);
-      reply(res, 400, code, message, id);
+      const { failure } = decoded;
+      this.#options.log.warn({ service: target.name, bytes: body.length, code: failure.code }, `HTTP request refused: ${failure.message}`);
+      if (res.headersSent) res.end();
+      else res.writeHead(400, { 'Content-Type': 'application/json' }).end(encodeMessage(failureResponses(failure) ?? errorResponse(null, failure.code, failure.message)));
       return;
     }
     const parsed = decoded.message;
@@ -317,13 +318,13 @@ export class HttpServer {
   }
 }
 
-/** Answers with a JSON-RPC error object (id null unless the request's could be read) and an HTTP status. */
-function reply(res: ServerResponse, status: number, code: number, message: string, id: JsonRpcId | null = null): void {
+/** Answers with a JSON-RPC error object (id null) and an HTTP status. */
+function reply(res: ServerResponse, status: number, code: number, message: string): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(encodeMessage(errorResponse(id, code, message)));
+  res.writeHead(status, { 'Content-Type': 'application/json' }).end(encodeMessage(errorResponse(null, code, message)));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
