@@ -1,7 +1,8 @@
-import type { JsonObject, JsonRpcId, JsonRpcResponse } from '@muxd/protocol';
+import type { JsonObject, JsonRpcId, JsonRpcMessage, JsonRpcResponse } from '@muxd/protocol';
 import type { IdKey } from './idKey.js';
 import type { LogLevel } from './logLevels.js';
 import type { Peer } from './peer.js';
+import { messageFor } from './versionAdapter.js';
 
 /** Lifecycle of one downstream client as the engine tracks it. */
 export const ClientPhase = {
@@ -33,6 +34,10 @@ export class ClientSession {
   ending = false;
   /** The id of its initialize request while it waits for the handshake. */
   initializeId: JsonRpcId | undefined;
+  /** The protocol version it asked for in its initialize. */
+  requestedVersion: string | undefined;
+  /** The version it was answered with; what it receives is adapted to it. */
+  protocolVersion: string | undefined;
   capabilities: JsonObject = {};
   clientInfo: JsonObject | undefined;
   /** Its own `logging/setLevel`, if it sent one. */
@@ -53,6 +58,11 @@ export class ClientSession {
   constructor(id: number, peer: Peer) {
     this.id = id;
     this.peer = peer;
+  }
+
+  /** Delivers a message or batch, adapted to the client's protocol version. */
+  send(message: JsonRpcMessage | JsonRpcMessage[]): void {
+    this.peer.send(this.protocolVersion === undefined ? message : messageFor(message, this.protocolVersion));
   }
 
   get isReady(): boolean {

@@ -5,6 +5,8 @@ import {
   describeId,
   errorResponse,
   isExactNumberId,
+  LATEST_PROTOCOL_VERSION,
+  negotiateVersion,
   isFailure,
   isJsonObject,
   successResponse,
@@ -27,6 +29,7 @@ import type { LogLevel } from './logLevels.js';
 import { silentLogger } from './peer.js';
 import type { MuxLogger, Peer } from './peer.js';
 import { SubscriptionTable, UpstreamSubscription } from './subscriptionTable.js';
+import { initializeResultFor } from './versionAdapter.js';
 
 /** Where the one upstream session stands. */
 export const UpstreamState = {
@@ -329,7 +332,7 @@ export class Mux {
       accepted.push(member);
     }
     for (const member of accepted) this.#receiveFromClient(client, member, Math.ceil(bytes / members.length));
-    if (batch.waiting.size === 0 && batch.responses.length > 0) client.peer.send(batch.responses);
+    if (batch.waiting.size === 0 && batch.responses.length > 0) client.send(batch.responses);
   }
 
   #clientRequest(client: ClientSession, request: JsonRpcRequest, bytes: number): void {
@@ -538,7 +541,7 @@ export class Mux {
         if (outgoing) this.#reply(client, withId(outgoing, pending.originalId));
         outgoing = undefined;
         for (const notification of held?.notifications ?? []) {
-          client.peer.send(notification);
+          client.send(notification);
           if (TERMINAL_TASK_STATUSES.has(String(notification.params?.['status']))) this.#endTask(taskId);
         }
       }
@@ -567,6 +570,8 @@ export class Mux {
     const clientInfo = params['clientInfo'];
     if (isJsonObject(clientInfo)) client.clientInfo = clientInfo;
     client.initializeId = request.id;
+    // upstreamInitializeParams checked it is a date string.
+    client.requestedVersion = params['protocolVersion'] as string;
     client.phase = ClientPhase.Initializing;
     if (this.#upstreamState === UpstreamState.Ready && this.#initializeResult) {
       this.#completeInitialize(client);
@@ -585,7 +590,10 @@ export class Mux {
     if (id === undefined || !this.#initializeResult) return;
     client.initializeId = undefined;
     client.phase = ClientPhase.Ready;
-    this.#reply(client, successResponse(id, this.#initializeResult));
+    const serverVersion = String(this.#initializeResult['protocolVersion'] ?? LATEST_PROTOCOL_VERSION);
+    const version = negotiateVersion(client.requestedVersion ?? serverVersion, serverVersion);
+    this.#reply(client, successResponse(id, initializeResultFor(this.#initializeResult, version)));
+    client.protocolVersion = version;
     if (client.can('roots') && this.#rootsGiven !== undefined) this.#refreshRoots(client);
     this.#closeIfDrained(client);
   }
@@ -637,7 +645,7 @@ export class Mux {
       if (batch) {
         client.batches.delete(key);
         batch.waiting.delete(key);
-        if (batch.waiting.size === 0 && batch.responses.length > 0 && client.isOpen) client.peer.send(batch.responses);
+        if (batch.waiting.size === 0 && batch.responses.length > 0 && client.isOpen) client.send(batch.responses);
       }
       this.#closeIfDrained(client);
     }
@@ -711,11 +719,11 @@ export class Mux {
         client.batches.delete(key);
         batch.waiting.delete(key);
         batch.responses.push(response);
-        if (batch.waiting.size === 0) client.peer.send(batch.responses);
+        if (batch.waiting.size === 0) client.send(batch.responses);
         return;
       }
     }
-    client.peer.send(response);
+    client.send(response);
   }
 
   // --------------------------------------------------------------- upstream
@@ -833,7 +841,7 @@ export class Mux {
     for (const request of [...this.#clientBound.values()]) {
       if (request.upstreamId === undefined) continue;
       this.#forgetClientBound(request);
-      request.client.peer.send({
+      request.client.send({
         jsonrpc: '2.0',
         method: 'notifications/cancelled',
         params: { requestId: request.id, reason: 'the server restarted' },
@@ -887,20 +895,20 @@ export class Mux {
           const pending = this.#pending.get(route.upstreamId);
           pending?.timer?.refresh();
         }
-        route.client.peer.send({ ...notification, params: { ...params, progressToken: route.originalToken } });
+        route.client.send({ ...notification, params: { ...params, progressToken: route.originalToken } });
         return;
       }
       case 'notifications/resources/updated': {
         const uri = params['uri'];
         if (typeof uri !== 'string') return;
-        for (const client of this.#subscriptions.subscribersOf(uri)) client.peer.send(notification);
+        for (const client of this.#subscriptions.subscribersOf(uri)) client.send(notification);
         return;
       }
       case 'notifications/message': {
         const rank = logLevelRank(params['level']);
         for (const client of this.#clients.values()) {
           if (!client.isReady) continue;
-          if (client.logLevel === undefined || rank >= logLevelRank(client.logLevel)) client.peer.send(notification);
+          if (client.logLevel === undefined || rank >= logLevelRank(client.logLevel)) client.send(notification);
         }
         return;
       }
@@ -911,7 +919,7 @@ export class Mux {
         const request = id === undefined ? undefined : this.#clientBound.get(id);
         if (!request) return;
         this.#forgetClientBound(request);
-        request.client.peer.send({ ...notification, params: { ...params, requestId: request.id } });
+        request.client.send({ ...notification, params: { ...params, requestId: request.id } });
         return;
       }
       case 'notifications/elicitation/complete': {
@@ -919,7 +927,7 @@ export class Mux {
         const client = typeof elicitationId === 'string' ? this.#elicitations.get(elicitationId) : undefined;
         if (!client || typeof elicitationId !== 'string') return;
         this.#elicitations.delete(elicitationId);
-        client.peer.send(notification);
+        client.send(notification);
         return;
       }
       case 'notifications/tasks/status': {
@@ -930,7 +938,7 @@ export class Mux {
           this.#holdEarlyStatus(taskId, notification);
           return;
         }
-        client.peer.send(notification);
+        client.send(notification);
         if (TERMINAL_TASK_STATUSES.has(String(params['status']))) this.#endTask(taskId);
         return;
       }
@@ -961,7 +969,7 @@ export class Mux {
   }
 
   #broadcast(notification: JsonRpcNotification): void {
-    for (const client of this.#clients.values()) if (client.isReady) client.peer.send(notification);
+    for (const client of this.#clients.values()) if (client.isReady) client.send(notification);
   }
 
   #upstreamRequest(request: JsonRpcRequest): void {
@@ -1033,7 +1041,7 @@ export class Mux {
     if (handlers.upstreamId !== undefined) this.#clientBoundByUpstream.set(idKey(handlers.upstreamId), id);
     const message: JsonRpcRequest = { jsonrpc: '2.0', id, method: request.method };
     if (request.params !== undefined) message.params = request.params;
-    client.peer.send(message);
+    client.send(message);
     return id;
   }
 
@@ -1071,7 +1079,7 @@ export class Mux {
         if (!request) return;
         this.#forgetClientBound(request);
         this.#log.warn({ client: client.id, timeoutMs: ROOTS_TIMEOUT_MS }, 'client did not answer roots/list');
-        client.peer.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'no answer in time' } });
+        client.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'no answer in time' } });
         resolve();
       }, ROOTS_TIMEOUT_MS);
       timer.unref?.();
@@ -1296,7 +1304,8 @@ function upstreamInitializeParams(params: JsonObject): JsonObject | string {
   }
   clientInfo['name'] ??= 'muxd';
   clientInfo['version'] ??= '0';
-  return { protocolVersion: version, capabilities: UPSTREAM_CAPABILITIES, clientInfo };
+  // The server speaks the newest version muxd knows; each client gets its own (versionAdapter.ts).
+  return { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: UPSTREAM_CAPABILITIES, clientInfo };
 }
 
 /**

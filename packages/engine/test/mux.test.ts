@@ -51,12 +51,12 @@ describe('initialize', () => {
     assert.deepEqual(upstream.methods(), ['initialize', 'notifications/initialized']);
   });
 
-  test('declares the capabilities muxd routes upstream, keeping the first client\'s other params', (t) => {
+  test('initializes the server at the newest version muxd knows, with the capabilities muxd routes and the first client\'s name', (t) => {
     const { upstream, connect } = createHarness(t);
     connect().initialize(1, { experimental: { x: {} } }, { name: 'host-a', version: '1' });
     const params = upstream.request('initialize').params;
     assert.deepEqual(params, {
-      protocolVersion: '2025-06-18',
+      protocolVersion: '2025-11-25',
       capabilities: { roots: { listChanged: true }, sampling: {}, elicitation: {} },
       clientInfo: { name: 'host-a', version: '1' },
     });
@@ -1333,5 +1333,71 @@ describe('bounds on what a server can make muxd hold', () => {
     h.upstream.respond(h.upstream.request('tools/call'), { task: { taskId: 'early', status: 'working' } });
     const delivered = client.notifications('notifications/tasks/status').map((n) => n.params?.['statusMessage']);
     assert.deepEqual(delivered, Array.from({ length: 16 }, (_, k) => String(984 + k)));
+  });
+});
+
+describe('protocol versions', () => {
+  const SERVER_RESULT = {
+    protocolVersion: '2025-11-25',
+    capabilities: { tools: {}, completions: {}, tasks: { list: {} }, logging: {} },
+    serverInfo: { name: 'fake-server', version: '1.0.0' },
+  };
+  const VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
+
+  for (const order of [VERSIONS, [...VERSIONS].reverse(), ['2025-06-18', '2025-11-25', '2024-11-05', '2025-03-26']]) {
+    test(`each client is answered in the version it asked for, whoever came first (${order.join(', ')})`, async (t) => {
+      const h = createHarness(t);
+      const clients = order.map((version, index) => {
+        const client = h.connect();
+        client.call(index, 'initialize', { protocolVersion: version, capabilities: {}, clientInfo: { name: version, version: '1' } });
+        if (index === 0) h.upstream.completeInitialize(SERVER_RESULT);
+        return client;
+      });
+      await tick();
+      assert.equal(h.upstream.requests('initialize').length, 1, 'one child, one handshake');
+      for (const [index, version] of order.entries()) {
+        const result = resultOf(clients[index]!.responseTo(index));
+        assert.equal(result['protocolVersion'], version);
+        const capabilities = Object.keys(result['capabilities'] as JsonObject).sort();
+        const expected = ['logging', 'tools', ...(version >= '2025-03-26' ? ['completions'] : []), ...(version >= '2025-11-25' ? ['tasks'] : [])].sort();
+        assert.deepEqual(capabilities, expected, `capabilities defined in ${version}`);
+      }
+    });
+  }
+
+  test('a client asking a version newer than the server\'s, or one muxd does not know, gets the server\'s', async (t) => {
+    const h = createHarness(t);
+    const newer = h.connect();
+    newer.call(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {} });
+    h.upstream.completeInitialize({ ...SERVER_RESULT, protocolVersion: '2025-03-26' });
+    const unknown = h.connect();
+    unknown.call(2, 'initialize', { protocolVersion: '2099-01-01', capabilities: {} });
+    await tick();
+    assert.equal(resultOf(newer.responseTo(1))['protocolVersion'], '2025-03-26');
+    assert.equal(resultOf(unknown.responseTo(2))['protocolVersion'], '2025-03-26');
+  });
+
+  test('content a client\'s version does not define reaches it as text; newer clients get it as the server sent it', async (t) => {
+    const h = createHarness(t);
+    const clients = VERSIONS.map((version, index) => {
+      const client = h.connect();
+      client.call('init', 'initialize', { protocolVersion: version, capabilities: {} });
+      if (index === 0) h.upstream.completeInitialize(SERVER_RESULT);
+      return client;
+    });
+    await tick();
+    const blocks = [
+      { type: 'text', text: 'plain' },
+      { type: 'resource_link', uri: 'file:///a.txt', name: 'a.txt' },
+      { type: 'audio', data: 'AAAA', mimeType: 'audio/wav' },
+    ];
+    for (const client of clients) client.call(1, 'tools/call', { name: 'x' });
+    for (const request of h.upstream.unanswered('tools/call')) h.upstream.respond(request, { content: blocks });
+    const typesOf = (client: FakeClient) => ((resultOf(client.responseTo(1))['content'] as JsonObject[]).map((block) => block['type']));
+    assert.deepEqual(typesOf(clients[0]!), ['text', 'text', 'text'], '2024-11-05');
+    assert.deepEqual(typesOf(clients[1]!), ['text', 'text', 'audio'], '2025-03-26');
+    assert.deepEqual(typesOf(clients[2]!), ['text', 'resource_link', 'audio'], '2025-06-18');
+    assert.deepEqual(typesOf(clients[3]!), ['text', 'resource_link', 'audio'], '2025-11-25');
+    assert.match(String((resultOf(clients[0]!.responseTo(1))['content'] as JsonObject[])[1]!['text']), /a\.txt: file:\/\/\/a\.txt/);
   });
 });

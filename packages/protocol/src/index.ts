@@ -21,6 +21,8 @@ export {
   successResponse,
 } from './jsonrpc.js';
 export { ErrorCodes } from './errorCodes.js';
+export { LATEST_PROTOCOL_VERSION, PROTOCOL_VERSIONS, isKnownProtocolVersion, negotiateVersion } from './protocolVersions.js';
+export type { ProtocolVersion } from './protocolVersions.js';
 export type { ErrorCode } from './errorCodes.js';
 export { EDGE_BYTES, LineReader, sniffRequestId, sniffResponseId } from './lineReader.js';
 export { MAX_JSON_DEPTH, decodeMessage, describeId, encodeMessage, failureResponses, isExactNumberId, nestsDeeperThan } from './messageCodec.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ErrorCodes, MessageKind, MuxError, MuxErrorCodes, classifyMessage, decodeMessage, encodeMessage, errorResponse, failureResponses } from '@muxd/protocol';
+import { ErrorCodes, MessageKind, MuxError, MuxErrorCodes, PROTOCOL_VERSIONS, classifyMessage, decodeMessage, encodeMessage, errorResponse, failureResponses, isKnownProtocolVersion } from '@muxd/protocol';
 import type { JsonRpcRequest } from '@muxd/protocol';
 import type { ClientHandle, Peer } from '@muxd/engine';
 import { formatBytes, isLoopbackHost } from '@muxd/config';
@@ -11,9 +11,6 @@ import type { Logger } from '../logs.js';
 import { HostPolicy } from './hostPolicy.js';
 import { HttpSession } from './httpSession.js';
 import { bearerToken, tokensEqual } from './httpToken.js';
-
-/** Protocol versions whose Streamable HTTP transport muxd speaks (`MCP-Protocol-Version`). */
-export const HTTP_PROTOCOL_VERSIONS: readonly string[] = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
 
 /** The path prefix of every service: `/mcp/<service>`. */
 export const MCP_PATH_PREFIX = '/mcp/';
@@ -297,8 +294,8 @@ export class HttpServer {
       return undefined;
     }
     const version = header(req, 'mcp-protocol-version');
-    if (version !== undefined && !HTTP_PROTOCOL_VERSIONS.includes(version)) {
-      reply(res, 400, ErrorCodes.ConnectionClosed, `Bad request: unsupported MCP-Protocol-Version ${JSON.stringify(version)} (supported: ${HTTP_PROTOCOL_VERSIONS.join(', ')})`);
+    if (version !== undefined && !isKnownProtocolVersion(version)) {
+      reply(res, 400, ErrorCodes.ConnectionClosed, `Bad request: unsupported MCP-Protocol-Version ${JSON.stringify(version)} (supported: ${PROTOCOL_VERSIONS.join(', ')})`);
       return undefined;
     }
     return session;
