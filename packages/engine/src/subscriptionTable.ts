@@ -54,7 +54,7 @@ export class SubscriptionTable {
   subscribersOf(uri: string): Set<ClientSession> {
     const result = new Set<ClientSession>();
     for (const subscription of this.#byUri.values()) {
-      if (uri === subscription.uri || uri.startsWith(subscription.uri)) {
+      if (isWithin(uri, subscription.uri)) {
         for (const client of subscription.clients) result.add(client);
       }
     }
@@ -64,4 +64,17 @@ export class SubscriptionTable {
   all(): IterableIterator<Subscription> {
     return this.#byUri.values();
   }
+}
+
+/**
+ * True when `uri` is `subscribed` or a sub-resource of it: below it in the
+ * path (`file:///a/b` of `file:///a`), or the same resource with a query or
+ * fragment. `file:///ab` is not within `file:///a`.
+ */
+export function isWithin(uri: string, subscribed: string): boolean {
+  if (uri === subscribed) return true;
+  if (!uri.startsWith(subscribed)) return false;
+  if (subscribed.endsWith('/')) return true;
+  const next = uri[subscribed.length];
+  return next === '/' || next === '?' || next === '#';
 }

@@ -711,6 +711,9 @@ describe('resource subscriptions', () => {
     upstream.notify('notifications/resources/updated', { uri: URI });
     upstream.notify('notifications/resources/updated', { uri: `${URI}/part` });
     upstream.notify('notifications/resources/updated', { uri: 'file:///elsewhere' });
+    // Only a sub-resource: a URI that merely starts with the same characters is another resource.
+    upstream.notify('notifications/resources/updated', { uri: `${URI}b` });
+    upstream.notify('notifications/resources/updated', { uri: `${URI}-old` });
     assert.equal(a.notifications('notifications/resources/updated').length, 0);
     assert.deepEqual(b.notifications('notifications/resources/updated').map((n) => n.params?.['uri']), [URI, `${URI}/part`]);
     assert.equal(c.notifications('notifications/resources/updated').length, 2);
