@@ -3,7 +3,7 @@
 // without bound; the sender gets a precise error, everyone else nothing.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { everythingServer, fixtureServer, startMuxd, waitFor, within } from '../e2e/harness.js';
@@ -15,6 +15,8 @@ const CHILD_BUFFER_FULL = -32039;
 const UPSTREAM_EXITED = -32030;
 const REQUEST_TIMEOUT = -32001;
 const MiB = 1024 * 1024;
+
+const START_FLAG = 'refuse-start';
 
 const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
 
@@ -36,8 +38,13 @@ const muxd = await startMuxd(
       restart: { initialDelay: '100ms', maxDelay: '200ms', maxRestarts: 2, window: '1m' },
     },
     everything: everythingServer(),
+    // Exits at once, saying why on stderr, while its flag file exists; a long backoff between tries.
+    startfail: fixtureServer('crashy', {
+      env: { CRASHY_EXIT_WHILE: `\${MUXD_HOME}/${START_FLAG}` },
+      restart: { initialDelay: '20s', maxDelay: '20s', maxRestarts: 5, window: '5m' },
+    }),
   },
-  { http: { listen: '127.0.0.1:0' } },
+  { http: { listen: '127.0.0.1:0' }, prepare: (home) => writeFileSync(join(home, START_FLAG), '') },
 );
 
 /** A bystander on another service: it must never notice anything. */
@@ -217,4 +224,18 @@ describe('ids', () => {
     assert.equal(errorOf(await answerTo(a, 1, 10_000))?.code, REQUEST_TIMEOUT, 'the misaddressed answer is dropped; the request times out');
     assert.equal(b.messages.filter((message) => message['id'] === 1).length, 1);
   });
+});
+
+test('a server that exits before answering initialize: its client learns at once, with the exit code and the end of its stderr, not after the backoff', { timeout: 60_000 }, async (t) => {
+  const control = await Control.open(t, muxd);
+  for (const which of ['the first client', 'a client arriving during the backoff']) {
+    const error = await muxd.connect(t, 'startfail', { name: which }).then(
+      () => assert.fail('the handshake cannot succeed'),
+      (error: unknown) => error as Error,
+    );
+    assert.match(error.message, /exit code 1/, which);
+    assert.match(error.message, /refusing to start while/, `${which}: the server's own words`);
+    // Told before muxd tried again (its backoff is 20 s): one child has run so far.
+    assert.equal((await control.history('startfail')).length, 1, which);
+  }
 });

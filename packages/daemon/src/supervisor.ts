@@ -71,6 +71,9 @@ const STDERR_LINE_BYTES = 64 * 1024;
 const GROUP_GRACE_MS = 1000;
 /** How often a group left behind is checked during that grace. */
 const GROUP_POLL_MS = 25;
+/** How much of a child's stderr a client waiting for its handshake is shown. */
+const STDERR_TAIL_LINES = 5;
+const STDERR_TAIL_CHARS = 300;
 /** How long a child may leave `maxChildBuffer` unread when health checks are off. */
 const STALL_MS = 10_000;
 
@@ -110,6 +113,8 @@ export class ChildSupervisor {
   #stopping: { reason: ExitReason; done: Promise<void>; failure?: string } | undefined;
   /** Counts stop() calls, so a restart knows a stop came in while it waited. */
   #stopRequests = 0;
+  /** The current child's last stderr lines, for clients of a handshake it never completed. */
+  #stderrTail: string[] = [];
   /** Armed while the child leaves its stdin full: it fires a restart (hung) unless the stdin drains first. */
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #exited: Promise<void> = Promise.resolve();
@@ -239,6 +244,7 @@ export class ChildSupervisor {
       this.#spawnFailed(`working directory ${cwd} ${cwdProblem}`);
       return;
     }
+    this.#stderrTail = [];
     let child: ChildProcessWithoutNullStreams;
     try {
       child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -307,7 +313,12 @@ export class ChildSupervisor {
 
     const stderr = new LineReader({
       maxLineBytes: STDERR_LINE_BYTES,
-      onLine: (line) => this.#log.info({ stream: 'stderr' }, line.toString('utf8')),
+      onLine: (line) => {
+        const text = line.toString('utf8');
+        this.#log.info({ stream: 'stderr' }, text);
+        this.#stderrTail.push(text.length > STDERR_TAIL_CHARS ? `${text.slice(0, STDERR_TAIL_CHARS)}...` : text);
+        if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
+      },
       onOverflow: ({ bytes }) => this.#log.warn({ stream: 'stderr', bytes }, 'stderr line over 64 KiB: skipped'),
     });
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -418,7 +429,11 @@ export class ChildSupervisor {
     this.#stallTimer = undefined;
     const how = stopping?.failure ? `${stopping.reason}: ${stopping.failure}` : signal ? `signal ${signal}` : `exit code ${code}`;
     this.#childPeer = undefined;
-    this.#upstream?.closed(stopping && !stopping.failure ? `stopped (${stopping.reason})` : stopping ? `restarted (${how})` : `exited with ${how}`);
+    const deliberate = stopping !== undefined && !stopping.failure;
+    this.#upstream?.closed(deliberate ? `stopped (${stopping.reason})` : stopping ? `restarted (${how})` : `exited with ${how}`, {
+      failed: !deliberate,
+      stderrTail: this.#stderrTail.join(' | '),
+    });
     this.#upstream = undefined;
     if (stopping && !stopping.failure) {
       this.#log.info({ pid: child.pid, code, signal, reason: stopping.reason }, 'child stopped');

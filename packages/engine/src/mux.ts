@@ -91,7 +91,15 @@ export interface UpstreamHandle {
   /** One parsed JSON value from the child's stdout. */
   receive(message: unknown): void;
   /** The child is gone. Idempotent. */
-  closed(reason: string): void;
+  closed(reason: string, end?: UpstreamEnd): void;
+}
+
+/** How a child that muxd did not mean to stop ended. */
+export interface UpstreamEnd {
+  /** It crashed, or muxd had to replace it: not a stop that was asked for. */
+  failed: boolean;
+  /** The last lines it wrote to stderr, for clients waiting for a handshake it never completed. */
+  stderrTail?: string;
 }
 
 /** A request muxd sent upstream for a client, or for itself. */
@@ -193,6 +201,8 @@ export class Mux {
   /** Parameters of the upstream initialize, taken from the first client and reused after restarts. */
   #initializeParams: JsonObject | undefined;
   #initializeResult: JsonObject | undefined;
+  /** Why the last child never became ready; cleared by a handshake that succeeds. */
+  #startFailure: string | undefined;
 
   readonly #pending = new Map<number, PendingRequest>();
   /** Requests accepted before the handshake finished, in arrival order. */
@@ -577,8 +587,10 @@ export class Mux {
       this.#completeInitialize(client);
       return;
     }
-    if (this.#upstreamState === UpstreamState.Failed) {
-      this.#failInitialize(client, errorResponse(request.id, ErrorCodes.UpstreamInitializeFailed, `Service '${this.service}' failed its initialize handshake; muxd is restarting it`));
+    const failedStart = this.#upstreamState === UpstreamState.Failed || (this.#upstreamState === UpstreamState.Down && this.#startFailure !== undefined);
+    if (failedStart) {
+      // The last child never became ready and the next has not started: say why now, not after the backoff.
+      this.#failInitialize(client, errorResponse(request.id, ErrorCodes.UpstreamInitializeFailed, `${this.#startFailure ?? `Service '${this.service}' failed its initialize handshake`}; muxd is restarting it`));
       return;
     }
     this.#initializeParams ??= handshake;
@@ -738,8 +750,8 @@ export class Mux {
       receive: (message) => {
         if (this.#upstream === peer) this.#receiveFromUpstream(message);
       },
-      closed: (reason) => {
-        if (this.#upstream === peer) this.#upstreamGone(reason);
+      closed: (reason, end) => {
+        if (this.#upstream === peer) this.#upstreamGone(reason, end);
       },
     };
   }
@@ -778,6 +790,7 @@ export class Mux {
       (result) => {
         this.#upstreamState = UpstreamState.Ready;
         this.#initializeResult = result;
+        this.#startFailure = undefined;
         this.#sendUpstream({ jsonrpc: '2.0', method: 'notifications/initialized' });
         this.#log.info({ server: result['serverInfo'], protocolVersion: result['protocolVersion'] }, 'upstream initialized');
         const queued = this.#queue.splice(0);
@@ -798,14 +811,19 @@ export class Mux {
         const reason = `Service '${this.service}' failed its initialize handshake: ${errorText(error)}`;
         this.#log.error({ err: errorText(error) }, 'upstream initialize failed');
         this.#upstreamState = UpstreamState.Failed;
-        for (const client of this.#clients.values()) {
-          if (client.phase === ClientPhase.Initializing && client.initializeId !== undefined) {
-            this.#failInitialize(client, errorResponse(client.initializeId, ErrorCodes.UpstreamInitializeFailed, reason));
-          }
-        }
+        this.#startFailure = reason;
+        this.#failInitializingClients(reason);
         this.#onUpstreamFailure?.(reason);
       },
     );
+  }
+
+  #failInitializingClients(reason: string): void {
+    for (const client of this.#clients.values()) {
+      if (client.phase === ClientPhase.Initializing && client.initializeId !== undefined) {
+        this.#failInitialize(client, errorResponse(client.initializeId, ErrorCodes.UpstreamInitializeFailed, reason));
+      }
+    }
   }
 
   /** After a restart: re-subscribe, re-apply the log level. */
@@ -827,10 +845,17 @@ export class Mux {
     }
   }
 
-  #upstreamGone(reason: string): void {
+  #upstreamGone(reason: string, end?: UpstreamEnd): void {
+    const neverReady = end?.failed === true && this.#upstreamState !== UpstreamState.Ready;
+    const stderrTail = end?.stderrTail;
     this.#upstream = undefined;
     this.#upstreamState = UpstreamState.Down;
     this.#log.info({ reason }, 'upstream gone');
+    if (neverReady) {
+      // Clients waiting for this child's handshake learn now, as they would running the server directly.
+      this.#startFailure = `Service '${this.service}' ended before it answered initialize (${reason})${stderrTail ? `; its stderr ended with: ${stderrTail}` : ''}`;
+      this.#failInitializingClients(this.#startFailure);
+    }
     for (const pending of [...this.#pending.values()]) {
       if (!pending.sent && pending.method !== 'initialize') continue;
       this.#settle(

@@ -1404,3 +1404,33 @@ describe('protocol versions', () => {
     assert.match(String((resultOf(clients[0]!.responseTo(1))['content'] as JsonObject[])[1]!['text']), /a\.txt: file:\/\/\/a\.txt/);
   });
 });
+
+describe('a child that ends before its handshake', () => {
+  test('clients waiting for it are told at once, with the reason and its stderr; so is a client arriving before the next child', async (t) => {
+    const h = createHarness(t);
+    const waiting = h.connect();
+    waiting.initialize(1);
+    h.upstream.handle.closed('exited with exit code 1', { failed: true, stderrTail: 'cannot read config' });
+    const error = errorOf(waiting.responseTo(1));
+    assert.equal(error.code, ErrorCodes.UpstreamInitializeFailed);
+    assert.match(error.message, /exit code 1.*cannot read config/);
+    const late = h.connect();
+    late.initialize(2);
+    assert.equal(errorOf(late.responseTo(2)).code, ErrorCodes.UpstreamInitializeFailed, 'no wait for the backoff');
+    // The next child comes up: clients are served again.
+    const next = new FakeUpstream(h.mux);
+    const again = h.connect();
+    again.initialize(3);
+    next.completeInitialize();
+    await tick();
+    resultOf(again.responseTo(3));
+  });
+
+  test('a stop muxd asked for is no failure: a client arriving after it waits for the next child', async (t) => {
+    const h = createHarness(t);
+    h.upstream.handle.closed('stopped (idle)', { failed: false });
+    const client = h.connect();
+    client.initialize(1);
+    assert.deepEqual(client.responses(), []);
+  });
+});
