@@ -179,7 +179,7 @@ export interface MuxdOptions {
   /** Pads the home's path to this many bytes (to bring socket paths near the OS limit). */
   homeLength?: number;
   /** The top-level `http` block (the Streamable HTTP front). */
-  http?: { listen: string | number; allowNonLoopback?: boolean; maxBodyBytes?: string | number; sessionIdleTimeout?: string | number };
+  http?: { listen: string | number; allowNonLoopback?: boolean; maxBodyBytes?: string | number; sessionIdleTimeout?: string | number; sessionIdleAfter?: string | number };
 }
 
 export interface ExitStatus {

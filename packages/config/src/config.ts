@@ -79,6 +79,12 @@ export interface HttpConfig {
   maxBodyBytes: number;
   /** An HTTP session with no open stream and nothing in flight for this long is ended; 0 never. */
   sessionIdleTimeoutMs: number;
+  /**
+   * A session with no open stream and nothing in flight for this long
+   * counts as idle: listed apart, and it keeps no lazy service's child up.
+   * Hosts often leave sessions without ending them.
+   */
+  sessionIdleAfterMs: number;
 }
 
 /** Size-based rotation of every muxd log file. */
@@ -214,6 +220,7 @@ const hostEntrySchema = z.looseObject({
 export const HTTP_DEFAULTS = {
   maxBodyBytes: 8 * 1024 ** 2,
   sessionIdleTimeoutMs: 30 * 60_000,
+  sessionIdleAfterMs: 60_000,
 } as const;
 
 const httpSchema = z.strictObject({
@@ -221,6 +228,7 @@ const httpSchema = z.strictObject({
   allowNonLoopback: z.boolean().optional(),
   maxBodyBytes: messageSize.optional(),
   sessionIdleTimeout: duration.optional(),
+  sessionIdleAfter: duration.optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -433,6 +441,7 @@ function resolveHttp(input: z.infer<typeof httpSchema>, file: string): HttpConfi
     allowNonLoopback,
     maxBodyBytes: input.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
     sessionIdleTimeoutMs: input.sessionIdleTimeout ?? HTTP_DEFAULTS.sessionIdleTimeoutMs,
+    sessionIdleAfterMs: input.sessionIdleAfter ?? HTTP_DEFAULTS.sessionIdleAfterMs,
   };
 }
 

@@ -212,6 +212,7 @@ export class Daemon {
       uptimeMs: snapshot.startedAt === undefined ? null : now - snapshot.startedAt,
       restarts: snapshot.restarts,
       clients: snapshot.clients,
+      idleClients: snapshot.idleClients,
       inflight: snapshot.inflight,
       queued: snapshot.queued,
       memoryBytes,

@@ -28,6 +28,8 @@ export interface ServiceSnapshot {
   startedAt: number | undefined;
   restarts: number;
   clients: number;
+  /** Clients connected but idle (HTTP sessions never ended): they keep no child up. */
+  idleClients: number;
   inflight: number;
   queued: number;
   socket: string;
@@ -172,7 +174,7 @@ export class Service {
       maxClients,
       maxQueuedBytes: this.config.maxChildBuffer,
       logger: log,
-      onClientsChanged: (count) => this.#clientsChanged(instance, count),
+      onClientsChanged: (active, total) => this.#clientsChanged(instance, active, total),
       onUpstreamFailure: (reason) => {
         log.error({ reason }, 'restarting a child whose handshake failed');
         void instance.supervisor.recycle(ExitReason.Handshake, reason);
@@ -229,16 +231,17 @@ export class Service {
     return instance.mux;
   }
 
-  #clientsChanged(instance: Instance, count: number): void {
+  /** A shared child stays up for its active clients only; a per-client child lives as long as its connection. */
+  #clientsChanged(instance: Instance, active: number, total: number): void {
     if (instance !== this.#shared) {
-      if (count === 0 && this.#perClient.delete(instance)) {
+      if (total === 0 && this.#perClient.delete(instance)) {
         const stopped = instance.supervisor.stop(ExitReason.ClientGone);
         this.#leaving.add(stopped);
         void stopped.finally(() => this.#leaving.delete(stopped));
       }
       return;
     }
-    if (count > 0) {
+    if (active > 0) {
       if (this.#idleTimer) clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
       const { status } = instance.supervisor;
@@ -329,6 +332,7 @@ export class Service {
     let startedAt: number | undefined;
     let restarts = 0;
     let clients = 0;
+    let idleClients = 0;
     let inflight = 0;
     let queued = 0;
     let lastExit: ExitInfo | undefined;
@@ -339,6 +343,7 @@ export class Service {
       restarts += supervisor.restarts;
       const stats = mux.stats();
       clients += stats.clients;
+      idleClients += stats.idleClients;
       inflight += stats.inflight;
       queued += stats.queued;
       if (supervisor.lastExit && (!lastExit || supervisor.lastExit.at > lastExit.at)) lastExit = supervisor.lastExit;
@@ -356,6 +361,7 @@ export class Service {
       startedAt,
       restarts,
       clients,
+      idleClients,
       inflight,
       queued,
       socket: this.socketPath,

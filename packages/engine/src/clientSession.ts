@@ -32,6 +32,8 @@ export class ClientSession {
   rejected = false;
   /** The client closed its input; close it once nothing is in flight. */
   ending = false;
+  /** Its transport says it is idle (see `ClientHandle.setIdle`). */
+  idle = false;
   /** The id of its initialize request while it waits for the handshake. */
   initializeId: JsonRpcId | undefined;
   /** The protocol version it asked for in its initialize. */

@@ -60,15 +60,22 @@ export interface MuxOptions {
    */
   maxQueuedBytes?: number;
   logger?: MuxLogger;
-  /** Called whenever the number of connected clients changes. */
-  onClientsChanged?: (count: number) => void;
+  /**
+   * Called whenever the number of connected clients changes: `active`
+   * leaves out the idle ones (see `ClientHandle.setIdle`), `total` counts
+   * every connection.
+   */
+  onClientsChanged?: (active: number, total: number) => void;
   /** Called when the attached child can't be used (its handshake failed or timed out). */
   onUpstreamFailure?: (reason: string) => void;
 }
 
 export interface MuxStats {
   upstream: UpstreamState;
+  /** Connected clients that are not idle. */
   clients: number;
+  /** Connected clients that said nothing for a while and hold nothing open (HTTP sessions never ended). */
+  idleClients: number;
   /** Client requests sent upstream and not answered yet. */
   inflight: number;
   /** Client requests waiting for the upstream handshake. */
@@ -84,6 +91,12 @@ export interface ClientHandle {
   end(): void;
   /** The connection is gone: release everything the client owned. Idempotent. */
   disconnect(reason?: string): void;
+  /**
+   * The transport's word on whether the client is idle: connected, but
+   * silent for a while with nothing open (an HTTP session its host never
+   * ended). Idle clients are counted apart and keep no child up.
+   */
+  setIdle(idle: boolean): void;
 }
 
 /** The engine's side of the child's stdio, driven by the supervisor. */
@@ -188,11 +201,12 @@ export class Mux {
   readonly #maxClients: number;
   readonly #maxQueuedBytes: number;
   readonly #log: MuxLogger;
-  readonly #onClientsChanged: ((count: number) => void) | undefined;
+  readonly #onClientsChanged: ((active: number, total: number) => void) | undefined;
   readonly #onUpstreamFailure: ((reason: string) => void) | undefined;
 
   readonly #clients = new Map<number, ClientSession>();
   #nextClientId = 1;
+  #idleClients = 0;
 
   #upstream: Peer | undefined;
   #upstreamState: UpstreamState = UpstreamState.Down;
@@ -243,8 +257,9 @@ export class Mux {
     return this.#upstreamState;
   }
 
+  /** Connected clients that are not idle. */
   get clientCount(): number {
-    return this.#clients.size;
+    return this.#clients.size - this.#idleClients;
   }
 
   /** The cached initialize result, once the handshake has succeeded. */
@@ -257,7 +272,8 @@ export class Mux {
     for (const pending of this.#pending.values()) if (pending.sent && pending.client) inflight++;
     return {
       upstream: this.#upstreamState,
-      clients: this.#clients.size,
+      clients: this.#clients.size - this.#idleClients,
+      idleClients: this.#idleClients,
       inflight,
       queued: this.#queue.length,
     };
@@ -274,7 +290,7 @@ export class Mux {
     } else {
       this.#clients.set(client.id, client);
       this.#log.debug({ client: client.id }, 'client connected');
-      this.#onClientsChanged?.(this.#clients.size);
+      this.#clientsChanged();
     }
     return {
       id: client.id,
@@ -284,7 +300,18 @@ export class Mux {
         this.#closeIfDrained(client);
       },
       disconnect: (reason) => this.#disconnect(client, reason ?? 'client disconnected'),
+      setIdle: (idle) => {
+        if (client.idle === idle || !this.#clients.has(client.id)) return;
+        client.idle = idle;
+        this.#idleClients += idle ? 1 : -1;
+        this.#log.debug({ client: client.id }, idle ? 'client idle' : 'client active again');
+        this.#clientsChanged();
+      },
     };
+  }
+
+  #clientsChanged(): void {
+    this.#onClientsChanged?.(this.#clients.size - this.#idleClients, this.#clients.size);
   }
 
   /** Disconnects every client (daemon shutdown). */
@@ -712,7 +739,8 @@ export class Mux {
       this.#rootsMaybeChanged();
     }
     client.batches.clear();
-    if (wasCounted) this.#onClientsChanged?.(this.#clients.size);
+    if (wasCounted && client.idle) this.#idleClients--;
+    if (wasCounted) this.#clientsChanged();
   }
 
   #closeIfDrained(client: ClientSession): void {

@@ -69,7 +69,10 @@ export interface ServiceRow {
   startedAt: number | null;
   uptimeMs: number | null;
   restarts: number;
+  /** Clients connected and active (data-socket connections, HTTP sessions in use). */
   clients: number;
+  /** HTTP sessions their hosts never ended, silent for `http.sessionIdleAfter`: listed apart, they keep no child up. */
+  idleClients: number;
   inflight: number;
   queued: number;
   /** Resident memory of every running child's process tree, in bytes. */

@@ -31,7 +31,7 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             row.pids.length === 0 ? '-' : row.pids.length === 1 ? String(row.pids[0]) : `${row.pids.length} procs`,
             formatDuration(row.uptimeMs),
             String(row.restarts),
-            String(row.clients),
+            row.idleClients > 0 ? `${row.clients} (+${row.idleClients} idle)` : String(row.clients),
             String(row.inflight),
             String(row.queued),
             formatMemory(row.memoryBytes),

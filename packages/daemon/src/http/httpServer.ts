@@ -58,7 +58,9 @@ export class HttpServer {
   }
 
   #startSweep(): ReturnType<typeof setInterval> {
-    const sweep = setInterval(() => this.#endIdleSessions(), Math.min(SWEEP_MS, Math.max(1000, this.#options.config.sessionIdleTimeoutMs)));
+    const { sessionIdleTimeoutMs, sessionIdleAfterMs } = this.#options.config;
+    const shortest = Math.min(...[sessionIdleTimeoutMs, sessionIdleAfterMs].filter((ms) => ms > 0), SWEEP_MS);
+    const sweep = setInterval(() => this.#sweepSessions(), Math.max(250, Math.min(SWEEP_MS, shortest / 4)));
     sweep.unref();
     return sweep;
   }
@@ -301,15 +303,18 @@ export class HttpServer {
     return session;
   }
 
-  #endIdleSessions(): void {
-    const timeoutMs = this.#options.config.sessionIdleTimeoutMs;
-    if (timeoutMs <= 0) return;
+  /** Marks sessions silent for `sessionIdleAfter` idle, and ends those silent for `sessionIdleTimeout`. */
+  #sweepSessions(): void {
+    const { sessionIdleTimeoutMs: timeoutMs, sessionIdleAfterMs: idleAfterMs } = this.#options.config;
     const now = Date.now();
     for (const session of [...this.#sessions.values()]) {
       const since = session.idleSince;
-      if (since !== undefined && now - since > timeoutMs) {
+      if (since === undefined) continue;
+      if (timeoutMs > 0 && now - since > timeoutMs) {
         this.#options.log.info({ service: session.service, session: session.id, timeoutMs }, 'HTTP session idle: ended');
         session.terminate('idle HTTP session');
+      } else if (idleAfterMs > 0 && now - since >= idleAfterMs) {
+        session.markIdle();
       }
     }
   }

@@ -60,6 +60,8 @@ export class HttpSession {
   #ended = false;
   /** The protocol version the client asked for in its initialize. */
   #clientVersion = '';
+  /** Marked idle by the front's sweep; any request or stream makes it active again. */
+  #idle = false;
   #get: SseStream | undefined;
   /** Sequence number of the last GET-stream event written to an open GET stream. */
   #getDelivered = 0;
@@ -206,6 +208,17 @@ export class HttpSession {
 
   #touch(): void {
     this.#lastActive = Date.now();
+    if (this.#idle) {
+      this.#idle = false;
+      this.#handle.setIdle(false);
+    }
+  }
+
+  /** Counts the session as idle (its host left it without ending it) until it does something again. */
+  markIdle(): void {
+    if (this.#idle || this.#ended) return;
+    this.#idle = true;
+    this.#handle.setIdle(true);
   }
 
   #register(messages: unknown[], json: Exchange['json']): Exchange {
