@@ -52,6 +52,9 @@ test('mux-proxy for an unknown service exits non-zero with a one-line message', 
   const lines = run.stderr.split('\n').filter((text) => text !== '');
   assert.equal(lines.length, 1, `one line, got: ${run.stderr}`);
   assert.match(lines[0] as string, /^mux-proxy: .*no-such-service/);
+  // It says which muxd it asked, so a host entry pointing at the wrong home is plain to see.
+  assert.ok((lines[0] as string).includes(`home ${muxd.home}`), lines[0]);
+  assert.ok((lines[0] as string).includes(`config ${muxd.configFile}`), lines[0]);
 });
 
 test('mux-proxy refuses a service name every JavaScript object has, as muxd\'s config does (exit 2, one line)', { timeout: 30_000 }, async (t) => {

@@ -115,11 +115,29 @@ async function connectService(): Promise<Socket> {
   try {
     return await connectSocket(socketPath);
   } catch {
-    fail(
-      outcome === 'started'
-        ? `muxd started but has no service '${label}'; add it to muxd's config (muxctl config path) and run: muxctl reload`
-        : `muxd has no service '${label}'; check its config (muxctl ls lists the services)`,
-    );
+    fail(`muxd ${outcome === 'started' ? 'started but ' : ''}has no service '${label}' (${await whichDaemon()}); ${
+      process.env['MUXD_HOME'] === undefined && process.env['MUXD_CONFIG'] === undefined
+        ? 'if the muxd serving it uses another MUXD_HOME or MUXD_CONFIG, set them in this host entry\'s env (muxctl rewire writes them)'
+        : 'add it to that config and run: muxctl reload'
+    }`);
+  }
+}
+
+/** Which muxd answered, for an error: its home and config, as it reports them. */
+async function whichDaemon(): Promise<string> {
+  const where = `home ${process.env['MUXD_HOME'] ?? paths.stateDir}`;
+  try {
+    const { ControlMethods, CONTROL_PROTOCOL_VERSION, RpcConnection } = await import('@muxd/protocol');
+    const control = new RpcConnection(await connectSocket(paths.controlSocket));
+    try {
+      await control.request(ControlMethods.Hello, { client: 'mux-proxy', version: '0', protocol: CONTROL_PROTOCOL_VERSION }, 5_000);
+      const status = await control.request<{ configFile: string }>(ControlMethods.Status, {}, 5_000);
+      return `${where}, config ${status.configFile || 'none'}`;
+    } finally {
+      control.destroy();
+    }
+  } catch {
+    return where;
   }
 }
 
