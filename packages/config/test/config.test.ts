@@ -593,7 +593,7 @@ describe('the http block', () => {
   test('is off unless configured; listen takes HOST:PORT, [V6]:PORT or a bare port', () => {
     assert.equal(resolveConfig({}, FILE, {}).http, undefined);
     const http = resolveConfig({ http: { listen: '127.0.0.1:7777' } }, FILE, {}).http;
-    assert.deepEqual(http, { host: '127.0.0.1', port: 7777, allowNonLoopback: false, maxBodyBytes: 8 * 1024 ** 2, sessionIdleTimeoutMs: 30 * 60_000 });
+    assert.deepEqual(http, { host: '127.0.0.1', port: 7777, allowNonLoopback: false, maxBodyBytes: 8 * 1024 ** 2, sessionIdleTimeoutMs: 30 * 60_000, sessionIdleAfterMs: 60_000 });
     assert.deepEqual(parseListen('[::1]:80'), { host: '::1', port: 80 });
     assert.deepEqual(parseListen(7777), { host: '127.0.0.1', port: 7777 });
     assert.deepEqual(parseListen('localhost:0'), { host: 'localhost', port: 0 });
@@ -606,9 +606,10 @@ describe('the http block', () => {
     assert.equal(resolveConfig({ http: { listen: '0.0.0.0:7777', allowNonLoopback: true } }, FILE, {}).http?.host, '0.0.0.0');
     assert.match(invalid(() => resolveConfig({ http: { listen: 'nowhere' } }, FILE, {})), /http\.listen: expected HOST:PORT/);
     assert.match(invalid(() => resolveConfig({ http: { listen: '127.0.0.1:1', port: 2 } }, FILE, {})), /http: unknown key "port"/);
-    const sized = resolveConfig({ http: { listen: 1, maxBodyBytes: '1MiB', sessionIdleTimeout: '1m' } }, FILE, {}).http;
+    const sized = resolveConfig({ http: { listen: 1, maxBodyBytes: '1MiB', sessionIdleTimeout: '1m', sessionIdleAfter: '5s' } }, FILE, {}).http;
     assert.equal(sized?.maxBodyBytes, 1024 ** 2);
     assert.equal(sized?.sessionIdleTimeoutMs, 60_000);
+    assert.equal(sized?.sessionIdleAfterMs, 5_000);
   });
 
   test('a service can stay off HTTP', () => {
