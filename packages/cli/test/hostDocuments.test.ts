@@ -8,6 +8,7 @@ import { parseHostDocument } from '../src/hosts/hostFiles.js';
 import { hostById } from '../src/hosts/hostRegistry.js';
 import type { FileFormat, HostFile, HostId } from '../src/hosts/hostRegistry.js';
 import { EntryKind } from '../src/hosts/serverEntry.js';
+import type { MuxdMarks } from '../src/hosts/serverEntry.js';
 import { fixture } from './fakeHome.js';
 
 const PROXY = '/opt/muxd/node_modules/.bin/mux-proxy';
@@ -95,7 +96,7 @@ describe('reading host files', () => {
     assert.deepEqual(entry('codex-config.toml', 'memory')?.spec?.env, { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' });
   });
 
-  test("each host's own HTTP spelling at muxd's URL is a muxd entry; Junie, with no HTTP transport, sees a remote", () => {
+  test("each host's own HTTP spelling at muxd's URL is a muxd entry; Junie's too", () => {
     const base = 'http://127.0.0.1:7777';
     const kind = (name: keyof typeof FILES, entry: Record<string, unknown>) => {
       const found = parseHostDocument(FILES[name], JSON.stringify({ mcpServers: { a: entry } }), { httpUrls: [base] }).entries?.[0];
@@ -105,7 +106,7 @@ describe('reading host files', () => {
     assert.deepEqual(kind('roo-mcp.json', { type: 'streamable-http', url: `${base}/mcp/m` }), ['muxd', 'm', 'http']);
     assert.deepEqual(kind('kiro-mcp.json', { url: `${base}/mcp/m` }), ['muxd', 'm', 'http']);
     assert.deepEqual(kind('copilot-mcp-config.json', { type: 'http', url: `${base}/mcp/m`, tools: ['*'] }), ['muxd', 'm', 'http']);
-    assert.deepEqual(kind('junie-mcp.json', { url: `${base}/mcp/m` }), ['remote', undefined, undefined]);
+    assert.deepEqual(kind('junie-mcp.json', { url: `${base}/mcp/m` }), ['muxd', 'm', 'http']);
     assert.deepEqual(kind('copilot-mcp-config.json', { type: 'local', command: '/x/bin/mux-proxy', args: ['m'], tools: ['*'] }), ['muxd', 'm', 'stdio']);
   });
 
@@ -127,6 +128,37 @@ describe('reading host files', () => {
     // Codex: `url` in TOML.
     const codex = parseHostDocument(FILES['codex-config.toml'], `[mcp_servers.a]\nurl = "${base}/mcp/m"\nhttp_headers = { Authorization = "Bearer x" }\n`, { httpUrls: [base] });
     assert.deepEqual([codex.entries?.[0]?.kind, codex.entries?.[0]?.service], ['muxd', 'm']);
+  });
+
+  test("an entry at muxd's front in any host's HTTP spelling is muxd's, and so is one at a loopback address sending muxd's token", () => {
+    const base = 'http://127.0.0.1:7777';
+    const token = 'q8Xv1m3Zr7YtK2pW9sLbN4cD6fGhJ0aE5uRiOyTnMwQ';
+    const read = (name: keyof typeof FILES, entry: Record<string, unknown>, marks: MuxdMarks = { httpUrls: [base] }) => {
+      const found = parseHostDocument(FILES[name], JSON.stringify({ [FILES[name].serversPath[0] as string]: { a: entry } }), marks).entries?.[0];
+      return [found?.kind, found?.service, found?.via, found?.urlKey];
+    };
+    // Gemini CLI, as its users write it: "type": "http" with url, or httpUrl; muxd's token in the headers.
+    const bearer = { Authorization: `Bearer ${token}` };
+    assert.deepEqual(read('gemini-settings.json', { type: 'http', url: `${base}/mcp/memory`, headers: bearer }), ['muxd', 'memory', 'http', 'url']);
+    assert.deepEqual(read('gemini-settings.json', { httpUrl: `${base}/mcp/memory`, headers: bearer, trust: true }), ['muxd', 'memory', 'http', 'httpUrl']);
+    // Another host's spelling in a host's file still points at muxd.
+    for (const key of ['url', 'httpUrl', 'serverUrl', 'uri']) {
+      for (const name of ['claude_desktop_config.json', 'cursor-mcp.json', 'windsurf-mcp_config.json', 'kiro-mcp.json', 'junie-mcp.json', 'cline_mcp_settings.json'] as const) {
+        assert.deepEqual(read(name, { [key]: `${base}/mcp/m` }), ['muxd', 'm', 'http', key], `${name}: ${key}`);
+      }
+    }
+    // Gemini's untyped url is SSE, which muxd's front does not speak: a remote, saying so.
+    const sse = parseHostDocument(FILES['gemini-settings.json'], JSON.stringify({ mcpServers: { a: { url: `${base}/mcp/m` } } }), { httpUrls: [base] }).entries?.[0];
+    assert.deepEqual([sse?.kind, sse?.detail], ['remote', `SSE at muxd's URL (url), which muxd's front does not speak: write httpUrl, or "type": "http"`]);
+    // No known base URL (muxd down, an ephemeral port, localhost for 127.0.0.1): muxd's token tells.
+    const byToken = { httpToken: token };
+    assert.deepEqual(read('gemini-settings.json', { type: 'http', url: 'http://localhost:40123/mcp/memory', headers: bearer }, byToken), ['muxd', 'memory', 'http', 'url']);
+    assert.deepEqual(read('claude.json', { type: 'http', url: 'http://127.0.0.1:40123/mcp/m', headers: { authorization: `bearer ${token}` } }, byToken), ['muxd', 'm', 'http', 'url']);
+    const codex = parseHostDocument(FILES['codex-config.toml'], `[mcp_servers.a]\nurl = "http://[::1]:40123/mcp/m"\nhttp_headers = { Authorization = "Bearer ${token}" }\n`, byToken).entries?.[0];
+    assert.deepEqual([codex?.kind, codex?.service], ['muxd', 'm']);
+    assert.deepEqual(read('claude.json', { type: 'http', url: 'http://localhost:40123/mcp/m', headers: { Authorization: 'Bearer other' } }, byToken)[0], 'remote', 'another token');
+    assert.deepEqual(read('claude.json', { type: 'http', url: 'https://mcp.example.com/mcp/m', headers: bearer }, byToken)[0], 'remote', 'not a loopback address');
+    assert.deepEqual(read('claude.json', { type: 'http', url: 'http://localhost:40123/other', headers: bearer }, byToken)[0], 'remote', 'not /mcp/<service>');
   });
 
   test('entries already through mux-proxy are muxd entries, by path or by name', () => {

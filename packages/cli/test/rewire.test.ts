@@ -213,9 +213,9 @@ function httpOptions(home: FakeHome, extra: Partial<RewireOptions> = {}): Rewire
   return options(home, { transport: 'http', http: HTTP, ...extra });
 }
 
-/** The parsed entry `name` of a host file, by fixture name. */
+/** The parsed entry `name` of a host file, by fixture name (or host id). */
 function entryOf(home: FakeHome, fixtureName: string, name: string, serversPath?: string[]): unknown {
-  const file = findHostFiles(home.env).find((item) => item.path === home.files[fixtureName] && (!serversPath || item.serversPath.join('.') === serversPath.join('.')));
+  const file = findHostFiles(home.env).find((item) => (item.path === home.files[fixtureName] || item.host.id === fixtureName) && (!serversPath || item.serversPath.join('.') === serversPath.join('.')));
   assert.ok(file, fixtureName);
   // Plain objects, for deepEqual (the parsers make null-prototype ones).
   return JSON.parse(JSON.stringify(parseHostDocument(file, readFileSync(file.path, 'utf8')).fields(name) ?? null)) as unknown;
@@ -405,6 +405,26 @@ describe('rewire --transport http', () => {
     assert.equal(github?.action, 'skip');
     assert.match(github?.reason ?? '', /no longer points at muxd's HTTP front/);
     assert.equal(readFileSync(codex, 'utf8'), codexOriginal.replace('[mcp_servers.memory]', '# mine\n[mcp_servers.memory]'), 'Codex: byte for byte but the added comment');
+  });
+
+  test("a Gemini entry written \"type\": \"http\" with url keeps its spelling when its token changes, and loses every HTTP field when switched to stdio", async (t) => {
+    const home = createFakeHome(t, []);
+    const path = join(home.env.home, '.gemini', 'settings.json');
+    mkdirSync(join(path, '..'), { recursive: true });
+    const original = `{\n  "mcpServers": {\n    "memory": {\n      "type": "http",\n      "url": "${url('memory')}",\n      "headers": { "Authorization": "Bearer old-token-0123456789" },\n      "trust": true\n    }\n  }\n}\n`;
+    writeFileSync(path, original);
+    const files = findHostFiles(home.env, [host('gemini')]);
+    const services = new Map<string, ServerSpec>([['memory', { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: {} }]]);
+    const [refreshed] = await rewireFiles(httpOptions(home, { files, services }));
+    assert.deepEqual(refreshed?.entries.map((entry) => `${entry.name}:${entry.action}:${entry.transport}`), ['memory:rewire:http']);
+    assert.deepEqual(entryOf(home, 'gemini', 'memory'), { type: 'http', url: url('memory'), headers: BEARER, trust: true });
+    const [again] = await rewireFiles(httpOptions(home, { files, services }));
+    assert.deepEqual([again?.changed, again?.entries[0]?.action], [false, 'already']);
+
+    await rewireFiles(options(home, { files, services, transport: 'stdio', httpUrls: [HTTP.url] }));
+    assert.deepEqual(entryOf(home, 'gemini', 'memory'), { command: PROXY, args: ['memory'], trust: true });
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.equal(readFileSync(path, 'utf8'), original);
   });
 
   test('a service with http: false stays on mux-proxy; a Codex env table apart from its entry is left, with why', async (t) => {

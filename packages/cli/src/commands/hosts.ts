@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { notice } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson, table } from '../format.js';
-import { knownHttpUrls } from './http.js';
+import { muxdMarks } from './http.js';
 import { hostEnvFromProcess } from '../hosts/hostEnv.js';
 import { readHostFile } from '../hosts/hostFiles.js';
 import { HOSTS, describeFile, findHostFiles } from '../hosts/hostRegistry.js';
@@ -39,7 +39,7 @@ export const hostsCommand: CommandModule<GlobalArgs, HostsArgs> = {
   handler: async (argv) => {
     const env = hostEnvFromProcess(argv.project);
     const proxy = findProxyCommand();
-    const marks = { proxyCommand: proxy, httpUrls: await knownHttpUrls() };
+    const marks = await muxdMarks(proxy);
     const read = await Promise.all(findHostFiles(env).map((file) => readHostFile(file, marks)));
     // Claude Code's local scope lives in ~/.claude.json: only a project with servers there counts.
     const shown = read.filter((item) => item.file.scope !== 'local' || item.document?.entries !== undefined);

@@ -8,6 +8,7 @@ import { paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson } from '../format.js';
 import { readMuxConfig } from '../hosts/muxConfigFile.js';
+import type { MuxdMarks } from '../hosts/serverEntry.js';
 
 /** The token muxd wrote at its first start with HTTP enabled; muxctl only reads the file. Throws `CliError`. */
 export function readHttpToken(): { token: string; file: string } {
@@ -77,6 +78,23 @@ export async function knownHttpUrls(): Promise<string[]> {
     }
   }
   return [...urls];
+}
+
+/** The HTTP front's token when muxd wrote one (undefined otherwise): to recognise entries that send it. */
+export function knownHttpToken(): string | undefined {
+  try {
+    return readFileSync(paths().httpTokenFile, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What marks a host entry as muxd's already: the mux-proxy path muxctl
+ * writes, and the base URLs and token of muxd's HTTP front.
+ */
+export async function muxdMarks(proxyCommand: string | undefined): Promise<MuxdMarks> {
+  return { proxyCommand, httpUrls: await knownHttpUrls(), httpToken: knownHttpToken() };
 }
 
 const tokenCommand: CommandModule<GlobalArgs, GlobalArgs> = {

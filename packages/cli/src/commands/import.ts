@@ -17,7 +17,7 @@ import { addServices, parseMuxConfig, readMuxConfig } from '../hosts/muxConfigFi
 import { findProxyCommand } from '../hosts/proxyCommand.js';
 import { commandLine, redactArgs, redactEnv } from '../hosts/serverEntry.js';
 import { configFileInUse } from './config.js';
-import { knownHttpUrls } from './http.js';
+import { muxdMarks } from './http.js';
 
 interface ImportArgs extends GlobalArgs {
   from: string[] | undefined;
@@ -55,7 +55,7 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
     const env = hostEnvFromProcess(argv.project);
     const proxy = findProxyCommand();
     const entries: HostFileEntries[] = [];
-    const marks = { proxyCommand: proxy, httpUrls: await knownHttpUrls() };
+    const marks = await muxdMarks(proxy);
     for (const read of await Promise.all(findHostFiles(env, hosts).map((file) => readHostFile(file, marks)))) {
       if (read.error !== undefined) notice(`skipped ${read.file.path}: ${read.error}`);
       else if (read.document.entries) entries.push({ file: read.file, entries: read.document.entries });

@@ -15,7 +15,7 @@ import { rewireFiles, undoRewire } from '../hosts/rewire.js';
 import type { FileOutcome, HttpFront } from '../hosts/rewire.js';
 import { MuxdTransports } from '../hosts/serverEntry.js';
 import type { MuxdTransport } from '../hosts/serverEntry.js';
-import { knownHttpUrls, runningHttpFront } from './http.js';
+import { knownHttpToken, knownHttpUrls, runningHttpFront } from './http.js';
 import { importTarget } from './import.js';
 
 interface RewireArgs extends GlobalArgs {
@@ -96,6 +96,7 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
       // Over HTTP the URL comes from the running daemon; either way, entries at a known URL are muxd's (to switch them).
       if (argv.transport === 'http') http = await runningHttpFront();
       const httpUrls = await knownHttpUrls();
+      const httpToken = http?.token ?? knownHttpToken();
       const env = hostEnvFromProcess(argv.project);
       outcomes = await rewireFiles({
         files: findHostFiles(env, hosts),
@@ -108,6 +109,7 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
         transport: argv.transport,
         ...(http ? { http } : {}),
         httpUrls,
+        ...(httpToken === undefined ? {} : { httpToken }),
         httpOff: config.httpOff,
       });
     }

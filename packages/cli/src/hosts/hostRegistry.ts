@@ -221,8 +221,9 @@ export const HOSTS: readonly HostDefinition[] = [
     id: 'gemini',
     name: 'Gemini CLI',
     reload: 'restart Gemini CLI (or /mcp refresh in a running one)',
-    // `url` is SSE there; `httpUrl` is Streamable HTTP.
+    // `url` is SSE there (unless `"type": "http"`); `httpUrl` is Streamable HTTP.
     remoteKeys: ['httpUrl', 'url'],
+    sseKeys: ['url'],
     http: { urlKey: 'httpUrl', headersKey: 'headers' },
     locate(env) {
       return homeAndProject(env, ['.gemini', 'settings.json'], ['.gemini', 'settings.json'], 'jsonc');

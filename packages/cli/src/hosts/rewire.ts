@@ -18,7 +18,7 @@ import { isGitTracked, parseHostDocument } from './hostFiles.js';
 import type { HostDefinition, HostFile, HostScope } from './hostRegistry.js';
 import { HOSTS, labelOf } from './hostRegistry.js';
 import { importSpec } from './importPlan.js';
-import { EntryKind, PLAIN_STDIO_FIELDS, argSecrets, hasHostVariable, hostVariableIn, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
+import { EntryKind, HEADER_KEYS, PLAIN_STDIO_FIELDS, URL_KEYS, argSecrets, hasHostVariable, hostVariableIn, isRemoteType, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
 import type { HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
 
 /** What happened (or would) to one entry. */
@@ -85,12 +85,14 @@ export interface RewireOptions {
   http?: HttpFront;
   /** More base URLs of muxd's HTTP front that entries may point at (recognised as muxd's, and switched by `transport`). */
   httpUrls?: readonly string[];
+  /** muxd's HTTP token, when there is one: an entry sending it at a loopback `/mcp/<service>` URL is muxd's. */
+  httpToken?: string;
   /** Services muxd keeps off its HTTP front (`http: false`): they stay on mux-proxy. */
   httpOff?: ReadonlySet<string>;
 }
 
-/** What an entry becomes. */
-type Target = { transport: 'stdio'; stdio: Transport } | { transport: 'http'; url: string; headers: Record<string, string> };
+/** What an entry becomes; over HTTP, in the URL and headers fields the entry already uses, if any (a Gemini entry's `url`). */
+type Target = { transport: 'stdio'; stdio: Transport } | { transport: 'http'; url: string; headers: Record<string, string>; urlKey: string; headersKey: string };
 
 interface EntryPlan {
   outcome: EntryOutcome;
@@ -142,7 +144,7 @@ function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options:
   if (entry.kind === EntryKind.Muxd) {
     const service = entry.service as string;
     const from = entry.via ?? 'stdio';
-    const { target, note } = targetFor(file.host, service, options, doc.fields(entry.name));
+    const { target, note } = targetFor(file.host, service, options, doc.fields(entry.name), entry.urlKey);
     const noted = note === undefined ? {} : { reason: note };
     if (upToDate(doc, file.host, entry.name, target)) return outcome('already', { service, transport: from, ...noted });
     if (!options.services.has(service)) {
@@ -171,20 +173,21 @@ function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options:
  * mux-proxy when HTTP was asked for but cannot be used. `current` is the
  * entry's fields now: headers other than Authorization are kept.
  */
-function targetFor(host: HostDefinition, service: string, options: RewireOptions, current: Record<string, unknown> | undefined): { target: Target; note?: string } {
+function targetFor(host: HostDefinition, service: string, options: RewireOptions, current: Record<string, unknown> | undefined, urlKey?: string): { target: Target; note?: string } {
   const stdio: Target = { transport: 'stdio', stdio: stdioTarget(host, service, options.proxyCommand) };
   if ((options.transport ?? 'stdio') !== 'http') return { target: stdio };
   if (!options.http) throw new Error('rewire over HTTP needs the HTTP front\'s URL and token');
   if (!host.http) return { target: stdio, note: `${host.name} has no HTTP transport: kept on mux-proxy (stdio)` };
   if (options.httpOff?.has(service)) return { target: stdio, note: `services.${service} has http: false: kept on mux-proxy (stdio)` };
-  const existing = current?.[host.http.headersKey];
+  const headersKey = HEADER_KEYS.find((key) => current?.[key] !== undefined) ?? host.http.headersKey;
+  const existing = current?.[headersKey];
   const kept = existing && typeof existing === 'object' && !Array.isArray(existing) ? Object.entries(existing) : [];
   const headers: Record<string, string> = Object.fromEntries(kept.filter(([key, value]) => typeof value === 'string' && key.toLowerCase() !== 'authorization'));
   // The token itself, not a variable for the host to expand: the file is the
   // user's own (as private as they keep it), Codex expands nothing in
   // http_headers, and a GUI host may not have the variable in its environment.
   headers['Authorization'] = `Bearer ${options.http.token}`;
-  return { target: { transport: 'http', url: `${options.http.url}/mcp/${encodeURIComponent(service)}`, headers } };
+  return { target: { transport: 'http', url: `${options.http.url}/mcp/${encodeURIComponent(service)}`, headers, urlKey: urlKey ?? host.http.urlKey, headersKey } };
 }
 
 /** True when the entry already is `target`. */
@@ -198,7 +201,7 @@ function upToDate(doc: HostDocument, host: HostDefinition, name: string, target:
       canonical(current.args) === canonical(wanted.args) &&
       (!('type' in wanted) || current.type === wanted.type) &&
       // No URL left from an HTTP rewire.
-      (host.http === undefined || doc.fields(name)?.[host.http.urlKey] === undefined)
+      URL_KEYS.every((key) => doc.fields(name)?.[key] === undefined)
     );
   }
   const fields = doc.fields(name);
@@ -206,9 +209,9 @@ function upToDate(doc: HostDocument, host: HostDefinition, name: string, target:
   return (
     fields !== undefined &&
     http !== undefined &&
-    fields[http.urlKey] === target.url &&
-    canonical(fields[http.headersKey]) === canonical(target.headers) &&
-    (http.type === undefined || fields['type'] === http.type) &&
+    fields[target.urlKey] === target.url &&
+    canonical(fields[target.headersKey]) === canonical(target.headers) &&
+    (http.type === undefined ? fields['type'] === undefined || isRemoteType(fields['type']) : fields['type'] === http.type) &&
     stdioFieldsOf(host).every((key) => fields[key] === undefined)
   );
 }
@@ -233,14 +236,17 @@ function planChange(file: HostFile, doc: HostDocument, name: string, target: Tar
   if (target.transport === 'stdio' && from !== 'http') {
     return { name, edits: doc.swap(name, target.stdio), check: { where: doc.transportPath(name), target: target.stdio } };
   }
-  const http = file.host.http;
-  if (!http) throw new Error(`${file.host.name} has no HTTP transport`);
+  const now = doc.fields(name) ?? {};
   let set: Array<[string, FieldValue]>;
   let remove: string[];
   if (target.transport === 'http') {
-    set = [...(http.type === undefined ? [] : [['type', http.type] as [string, FieldValue]]), [http.urlKey, target.url], [http.headersKey, target.headers]];
-    // A host without a `type` for HTTP must not keep `type: "stdio"`.
-    remove = [...stdioFieldsOf(file.host), ...(http.type === undefined ? ['type'] : [])];
+    const http = file.host.http;
+    if (!http) throw new Error(`${file.host.name} has no HTTP transport`);
+    // An HTTP entry keeps the type it has (Gemini's `"type": "http"` with `url`); a host without a `type` for HTTP must not keep `type: "stdio"`.
+    const keepType = http.type === undefined && isRemoteType(now['type']);
+    set = [...(http.type === undefined || keepType ? [] : [['type', http.type] as [string, FieldValue]]), [target.urlKey, target.url], [target.headersKey, target.headers]];
+    const otherSpellings = [...URL_KEYS, ...HEADER_KEYS].filter((key) => key !== target.urlKey && key !== target.headersKey);
+    remove = [...stdioFieldsOf(file.host), ...otherSpellings, ...(http.type === undefined && !keepType ? ['type'] : [])];
   } else {
     const { command, args, type } = target.stdio;
     const names = file.host.stdioFields ?? PLAIN_STDIO_FIELDS;
@@ -248,9 +254,9 @@ function planChange(file: HostFile, doc: HostDocument, name: string, target: Tar
     const program: Array<[string, FieldValue]> =
       names.args === undefined ? [[names.command, [command as string, ...(args ?? [])]]] : [[names.command, command as string], [names.args, args as string[]]];
     set = [...(type === undefined ? [] : [['type', type] as [string, FieldValue]]), ...program];
-    remove = [http.urlKey, http.headersKey, ...(type === undefined ? ['type'] : [])];
+    // Whatever spelling the URL and headers had.
+    remove = [...URL_KEYS, ...HEADER_KEYS, ...(type === undefined ? ['type'] : [])];
   }
-  const now = doc.fields(name) ?? {};
   const setMap = Object.fromEntries(set);
   const touched = [...new Set([...Object.keys(now), ...Object.keys(setMap), ...remove])].filter((key) => key in setMap || (remove.includes(key) && key in now));
   const fields = {
@@ -303,7 +309,7 @@ function baseOutcome(file: HostFile): FileOutcome {
 
 /** What marks entries as muxd's for these options. */
 function marksOf(options: RewireOptions): MuxdMarks {
-  return { proxyCommand: options.proxyCommand, httpUrls: [...(options.http ? [options.http.url] : []), ...(options.httpUrls ?? [])] };
+  return { proxyCommand: options.proxyCommand, httpUrls: [...(options.http ? [options.http.url] : []), ...(options.httpUrls ?? [])], httpToken: options.http?.token ?? options.httpToken };
 }
 
 /** A planned file rewire: each entry's plan, the changes made, and the new text (undefined: nothing to change). */

@@ -45,6 +45,8 @@ export interface HostEntry {
   service?: string;
   /** For muxd entries: through mux-proxy (stdio) or muxd's HTTP front. */
   via?: MuxdTransport;
+  /** For muxd entries over HTTP: the field holding the URL, in the spelling the entry uses (`url`, Gemini's `httpUrl`...). */
+  urlKey?: string;
   /** Why the entry is skipped, or what it is (remote: its transport). */
   detail?: string;
   /** Settings the host reads that muxd cannot reproduce (`envFile`). */
@@ -55,12 +57,23 @@ export interface HostEntry {
 export const MuxdTransports = ['stdio', 'http'] as const;
 export type MuxdTransport = (typeof MuxdTransports)[number];
 
-/** What marks an entry as muxd's: the mux-proxy path rewire writes, and the base URLs of muxd's HTTP front. */
+/** What marks an entry as muxd's: the mux-proxy path rewire writes, and the base URLs and token of muxd's HTTP front. */
 export interface MuxdMarks {
   proxyCommand?: string | undefined;
   /** Base URLs (`http://127.0.0.1:7777`): an entry whose URL is `<base>/mcp/<service>` goes through muxd. */
   httpUrls?: readonly string[] | undefined;
+  /**
+   * muxd's bearer token: an entry at `/mcp/<service>` on a loopback address
+   * that sends it goes through muxd too, whatever its base URL says
+   * (`localhost` for `127.0.0.1`, a front muxd is not running now).
+   */
+  httpToken?: string | undefined;
 }
+
+/** Every field a host keeps a remote server's URL in (shared/docs/hosts.md): an entry at muxd's front in any of them is muxd's. */
+export const URL_KEYS = ['url', 'httpUrl', 'serverUrl', 'uri'] as const;
+/** Every field a host keeps an HTTP entry's request headers in. */
+export const HEADER_KEYS = ['headers', 'http_headers'] as const;
 
 /**
  * Host variables muxd cannot expand: `${input:id}`, `${env:NAME}`, `${config:x}`...
@@ -105,8 +118,12 @@ export function proxiedService(command: string, args: readonly string[], proxyCo
   return undefined;
 }
 
-/** The service `url` names on one of muxd's HTTP fronts (`<base>/mcp/<service>`), or undefined when it is not one. */
-export function httpService(url: string, bases: readonly string[]): string | undefined {
+/**
+ * The service `url` names on one of muxd's HTTP fronts (`<base>/mcp/<service>`),
+ * or undefined when it is not one. With `anyLoopback` (the entry sends
+ * muxd's token) any loopback origin counts as muxd's.
+ */
+export function httpService(url: string, bases: readonly string[], anyLoopback = false): string | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -122,7 +139,8 @@ export function httpService(url: string, bases: readonly string[]): string | und
       return false;
     }
   });
-  if (!sameOrigin) return undefined;
+  const loopback = anyLoopback && parsed.protocol === 'http:' && /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i.test(parsed.hostname);
+  if (!sameOrigin && !loopback) return undefined;
   try {
     return decodeURIComponent(match[1] as string);
   } catch {
@@ -131,6 +149,49 @@ export function httpService(url: string, bases: readonly string[]): string | und
 }
 
 const REMOTE_TYPES = new Set(['http', 'sse', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote', 'ws', 'websocket']);
+/** Entry types that name Streamable HTTP, in every host's spelling. */
+const STREAMABLE_HTTP_TYPES = new Set(['http', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote']);
+
+/** True when `type` names an HTTP or SSE transport in some host's spelling. */
+export function isRemoteType(type: unknown): boolean {
+  return typeof type === 'string' && REMOTE_TYPES.has(type);
+}
+
+/** The bearer token an entry sends (`Authorization: Bearer <token>` in any host's headers field), or undefined. */
+function bearerToken(raw: Record<string, unknown>): string | undefined {
+  for (const key of HEADER_KEYS) {
+    const headers = raw[key];
+    if (!isJsonObject(headers)) continue;
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.toLowerCase() !== 'authorization' || typeof value !== 'string') continue;
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
+      if (match) return match[1];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The service a remote entry reaches on muxd's HTTP front, and the field its
+ * URL is in: the host's own URL field first, then every host's spelling
+ * (a Gemini entry written `"type": "http", "url": ...`, a Cursor one with
+ * `serverUrl`), at a known base URL of muxd's front, or at a loopback address
+ * with muxd's token. A field the host reads as SSE (`sseKeys`) counts only
+ * with a Streamable HTTP `type`: muxd's front does not speak SSE.
+ */
+function muxdHttpTarget(dialect: EntryDialect, raw: Record<string, unknown>, marks: MuxdMarks): { service: string; urlKey: string } | { sse: string } | undefined {
+  const keys = [...new Set([...(dialect.http ? [dialect.http.urlKey] : []), ...dialect.remoteKeys, ...URL_KEYS])];
+  const token = marks.httpToken !== undefined && marks.httpToken !== '' && bearerToken(raw) === marks.httpToken;
+  for (const key of keys) {
+    const url = raw[key];
+    if (typeof url !== 'string') continue;
+    const service = httpService(url, marks.httpUrls ?? [], token);
+    if (service === undefined) continue;
+    if (dialect.sseKeys?.includes(key) && !STREAMABLE_HTTP_TYPES.has(String(raw['type']))) return { sse: key };
+    return { service, urlKey: key };
+  }
+  return undefined;
+}
 
 
 /** A map of strings (numbers and booleans as text), or undefined when it is not one. Every key is kept, `__proto__` too. */
@@ -174,6 +235,8 @@ export interface EntryDialect {
   remoteKeys: readonly string[];
   /** Streamable HTTP with headers; undefined for hosts that run stdio servers only (Claude Desktop). */
   http?: HttpDialect;
+  /** URL fields the host reads as SSE unless the entry's `type` says Streamable HTTP (Gemini's `url`). */
+  sseKeys?: readonly string[];
   /** Zed: `command` may be `{ path, args, env }`, and entries with only `settings` are extension servers. */
   zed?: boolean;
   /** How a stdio entry's fields are named, when not `command`/`args`/`env` (Goose, opencode). */
@@ -207,11 +270,11 @@ export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown,
   if (dialect.entryTypes && type !== undefined && !dialect.entryTypes.includes(type)) {
     return entry(EntryKind.Extension, { detail: `a ${type} extension (the host manages it)` });
   }
-  const remoteKey = dialect.remoteKeys.find((key) => raw[key] !== undefined);
-  if (remoteKey !== undefined || (type !== undefined && REMOTE_TYPES.has(type))) {
-    const url = dialect.http ? raw[dialect.http.urlKey] : undefined;
-    const service = typeof url === 'string' && marks.httpUrls ? httpService(url, marks.httpUrls) : undefined;
-    if (service !== undefined) return entry(EntryKind.Muxd, { service, via: 'http' });
+  const remoteKey = [...dialect.remoteKeys, ...URL_KEYS].find((key) => raw[key] !== undefined && (dialect.remoteKeys.includes(key) || raw['command'] === undefined));
+  if (remoteKey !== undefined || isRemoteType(type)) {
+    const muxd = muxdHttpTarget(dialect, raw, marks);
+    if (muxd && 'service' in muxd) return entry(EntryKind.Muxd, { service: muxd.service, via: 'http', urlKey: muxd.urlKey });
+    if (muxd) return entry(EntryKind.Remote, { detail: `SSE at muxd's URL (${muxd.sse}), which muxd's front does not speak: write httpUrl, or "type": "http"` });
     return entry(EntryKind.Remote, { detail: `a remote server (${type ?? remoteKey})` });
   }
   const names = dialect.stdioFields ?? PLAIN_STDIO_FIELDS;
