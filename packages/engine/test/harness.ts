@@ -16,7 +16,7 @@ import type {
   JsonRpcSuccess,
 } from '@muxd/protocol';
 import { Mux } from '../src/index.js';
-import type { ClientHandle, MuxOptions, Peer, UpstreamHandle } from '../src/index.js';
+import type { ClientHandle, Clock, MuxOptions, Peer, Timer, UpstreamHandle } from '../src/index.js';
 
 /** What a peer is handed: one message or one batch. */
 export type Sent = JsonRpcMessage | JsonRpcMessage[];
@@ -26,17 +26,48 @@ export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Polls `predicate` until it holds; for the few tests that need real timers. */
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/**
+ * A clock a test moves by hand (`advance`), so that no engine test sleeps:
+ * timers fire in order of their due time as time passes them.
+ */
+export class ManualClock implements Clock {
+  #now = 0;
+  #nextId = 0;
+  readonly #timers = new Map<number, { due: number; ms: number; callback: () => void }>();
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, ms: number): Timer & { id: number } {
+    const id = this.#nextId++;
+    this.#timers.set(id, { due: this.#now + ms, ms, callback });
+    return {
+      id,
+      refresh: () => {
+        const timer = this.#timers.get(id);
+        if (timer) timer.due = this.#now + timer.ms;
+      },
+    };
+  }
+
+  clearTimeout(timer: Timer): void {
+    this.#timers.delete((timer as Timer & { id: number }).id);
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due on the way. */
+  advance(ms: number): void {
+    const until = this.#now + ms;
+    for (;;) {
+      let next: [number, { due: number; callback: () => void }] | undefined;
+      for (const entry of this.#timers) if (entry[1].due <= until && (!next || entry[1].due < next[1].due)) next = entry;
+      if (!next) break;
+      this.#timers.delete(next[0]);
+      this.#now = next[1].due;
+      next[1].callback();
+    }
+    this.#now = until;
+  }
 }
 
 export function isRequestMessage(message: JsonRpcMessage): message is JsonRpcRequest {

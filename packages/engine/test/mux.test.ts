@@ -8,12 +8,11 @@ import {
   FakeClient,
   FakeUpstream,
   INIT_RESULT,
+  ManualClock,
   createHarness,
   errorOf,
   resultOf,
-  sleep,
   tick,
-  waitFor,
 } from './harness.js';
 
 const TOOL_RESULT = { content: [{ type: 'text', text: 'ok' }] };
@@ -383,18 +382,21 @@ describe('progress', () => {
   });
 
   test('progress restarts the request timeout', async (t) => {
-    const { upstream, ready } = createHarness(t, { requestTimeoutMs: 150 });
+    const clock = new ManualClock();
+    const { upstream, ready } = createHarness(t, { requestTimeoutMs: 150, clock });
     const a = await ready();
     a.call(1, 'tools/call', { name: 'slow', _meta: { progressToken: 1 } });
     const token = tokenOf(upstream.request('tools/call')) as JsonRpcId;
     // 300 ms of progress every 30 ms: twice the timeout, never 150 ms of silence.
     for (let i = 0; i < 10; i++) {
-      await sleep(30);
+      clock.advance(30);
       upstream.notify('notifications/progress', { progressToken: token, progress: i });
     }
     assert.deepEqual(a.responses(), [], 'no timeout while progress keeps coming');
     assert.equal(a.notifications('notifications/progress').length, 10);
-    await waitFor(() => a.responses().length > 0, 'the timeout after progress stopped');
+    clock.advance(149);
+    assert.deepEqual(a.responses(), [], 'not before 150 ms of silence');
+    clock.advance(1);
     assert.equal(errorOf(a.responseTo(1)).code, ErrorCodes.RequestTimeout);
   });
 });
@@ -1178,10 +1180,15 @@ describe('availability and timeouts', () => {
 
   test('a handshake that times out fails the waiting clients and never cancels initialize', async (t) => {
     const failures: string[] = [];
-    const { upstream, connect, mux } = createHarness(t, { requestTimeoutMs: 30, onUpstreamFailure: (reason) => failures.push(reason) });
+    const clock = new ManualClock();
+    const { upstream, connect, mux } = createHarness(t, { requestTimeoutMs: 30, clock, onUpstreamFailure: (reason) => failures.push(reason) });
     const a = connect();
     a.initialize(1);
-    await waitFor(() => a.responses().length > 0, 'the handshake timeout');
+    clock.advance(29);
+    await tick();
+    assert.deepEqual(a.responses(), [], 'not before the timeout');
+    clock.advance(1);
+    await tick();
     assert.equal(errorOf(a.responseTo(1)).code, ErrorCodes.UpstreamInitializeFailed);
     assert.equal(mux.upstreamState, UpstreamState.Failed);
     assert.equal(failures.length, 1);
@@ -1193,12 +1200,13 @@ describe('availability and timeouts', () => {
   });
 
   test('a request timeout answers the client with an error and cancels upstream', async (t) => {
-    const { upstream, ready } = createHarness(t, { requestTimeoutMs: 40 });
+    const clock = new ManualClock();
+    const { upstream, ready } = createHarness(t, { requestTimeoutMs: 40, clock });
     const a = await ready();
     const b = await ready();
     a.call('slow', 'tools/call', { name: 'slow' });
     const call = upstream.request('tools/call');
-    await waitFor(() => a.responses().length > 0, 'the timeout');
+    clock.advance(40);
     const error = errorOf(a.responseTo('slow'));
     assert.equal(error.code, ErrorCodes.RequestTimeout);
     assert.deepEqual(upstream.notifications('notifications/cancelled').map((n) => n.params?.['requestId']), [call.id]);

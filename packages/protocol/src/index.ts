@@ -18,7 +18,9 @@ export {
   isNotification,
   isRequest,
   isResponse,
+  requestIdOf,
   successResponse,
+  withResponseId,
 } from './jsonrpc.js';
 export { ErrorCodes } from './errorCodes.js';
 export { LATEST_PROTOCOL_VERSION, PROTOCOL_VERSIONS, isKnownProtocolVersion, negotiateVersion } from './protocolVersions.js';

@@ -116,3 +116,19 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
 export function successResponse(id: JsonRpcId, result: JsonObject): JsonRpcSuccess {
   return { jsonrpc: '2.0', id, result };
 }
+
+/**
+ * The response under another id, written as `{"jsonrpc","id","result"|"error"}`
+ * in that order whatever order it came in: mux-proxy finds response ids
+ * from a line's first bytes.
+ */
+export function withResponseId(response: JsonRpcResponse, id: JsonRpcId): JsonRpcResponse {
+  return isFailure(response) ? { jsonrpc: '2.0', id, error: response.error } : { jsonrpc: '2.0', id, result: response.result };
+}
+
+/** The id of a malformed request, to answer it by; null for anything else (a response's id is not its sender's). */
+export function requestIdOf(message: unknown): JsonRpcId | null {
+  if (!isObject(message) || typeof message['method'] !== 'string') return null;
+  const id = message['id'];
+  return isId(id) ? id : null;
+}
