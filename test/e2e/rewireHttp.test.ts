@@ -105,12 +105,21 @@ test('import, rewire --transport http, and real Streamable HTTP clients with wha
   const ls = (await muxctl(['ls', '--json'])).json<{ services: Array<{ name: string; clients: number }> }>();
   assert.equal(ls.services.find((row) => row.name === 'memory')?.clients, 3);
 
-  // Back to stdio switches them; undo walks back to the original bytes.
-  await muxctl(['rewire']);
+  // A plain rewire leaves entries through muxd as they are.
+  const httpFiles = read();
+  const plain = await muxctl(['rewire']);
+  assert.match(plain.stdout, /memory: through muxd already -> service memory over HTTP/);
+  assert.match(plain.stdout, /0 files changed/);
+  assert.deepEqual(read(), httpFiles);
+
+  // --transport stdio switches them back; undo walks back to the original bytes, each entry said once.
+  await muxctl(['rewire', '--transport', 'stdio']);
   const stdio = JSON.parse(read().claude) as { mcpServers: { memory: Record<string, unknown> } };
   assert.deepEqual(Object.keys(stdio.mcpServers.memory).sort(), ['args', 'command', 'timeout', 'type']);
   assert.equal(stdio.mcpServers.memory['type'], 'stdio');
-  assert.match((await muxctl(['rewire', '--undo'])).stdout, /2 files changed/);
+  const undone = await muxctl(['rewire', '--undo']);
+  assert.match(undone.stdout, /2 files changed/);
+  assert.equal(undone.stdout.match(/ {2}memory: restored/g)?.length, 2, `one line per entry:\n${undone.stdout}`);
   assert.deepEqual(read(), originals);
 });
 

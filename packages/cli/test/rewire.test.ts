@@ -16,7 +16,7 @@ import type { HostDefinition, HostFile } from '../src/hosts/hostRegistry.js';
 import { planImport } from '../src/hosts/importPlan.js';
 import { parseHostDocument } from '../src/hosts/hostFiles.js';
 import { planFileRewire, rewireFiles, undoRewire } from '../src/hosts/rewire.js';
-import type { RewireOptions } from '../src/hosts/rewire.js';
+import type { FileOutcome, RewireOptions } from '../src/hosts/rewire.js';
 import type { ServerSpec } from '../src/hosts/serverEntry.js';
 import { createFakeHome } from './fakeHome.js';
 import type { FakeHome } from './fakeHome.js';
@@ -166,6 +166,83 @@ describe('rewire', () => {
     await undoRewire({ store: new BackupStore(home.stateDir), hosts: [host('cursor')], dryRun: false });
     assert.equal(readFileSync(home.files['cursor-mcp.json'] as string, 'utf8'), cursorOriginal);
     assert.equal(readFileSync(home.files['gemini-settings.json'] as string, 'utf8'), geminiRewired);
+  });
+
+  test('entries through muxd already are left as they are, whatever mux-proxy path or form; one whose mux-proxy is gone is repointed', async (t) => {
+    const home = createFakeHome(t, []);
+    // A mux-proxy the user linked by hand, and a proxy script run by node: both on this machine.
+    const linked = join(home.root, 'node_modules', '.bin', 'mux-proxy');
+    const script = join(home.root, 'packages', 'proxy', 'bin', 'mux-proxy.js');
+    for (const path of [linked, script]) {
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, '#!/usr/bin/env node\n', { mode: 0o755 });
+    }
+    const path = join(home.env.home, '.cursor', 'mcp.json');
+    mkdirSync(join(path, '..'), { recursive: true });
+    const entries = {
+      linked: { command: linked, args: ['memory'] },
+      script: { command: process.execPath, args: [script, 'memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } },
+      adhoc: { command: linked, args: ['--env', 'GITHUB_TOKEN', '--', 'npx', '-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: '${env:GITHUB_TOKEN}' } },
+      http: { url: url('memory'), headers: BEARER },
+      gone: { command: '/gone/node_modules/.bin/mux-proxy', args: ['memory'] },
+    };
+    const original = JSON.stringify({ mcpServers: entries }, null, 2) + '\n';
+    writeFileSync(path, original);
+    const files = findHostFiles(home.env, [host('cursor')]);
+    const services = new Map<string, ServerSpec>([['memory', { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: {} }]]);
+    const summary = (outcome: FileOutcome | undefined) => outcome?.entries.map((entry) => `${entry.name}=${entry.action}${entry.transport ? `/${entry.transport}` : ''}${entry.reason ? `: ${entry.reason}` : ''}`);
+
+    const [plain] = await rewireFiles(options(home, { files, services, httpUrls: [HTTP.url], httpToken: HTTP.token }));
+    assert.deepEqual(summary(plain), [
+      'linked=already/stdio',
+      'script=already/stdio',
+      'adhoc=already/stdio: shared ad hoc: npx -y @modelcontextprotocol/server-github',
+      'http=already/http',
+      'gone=rewire/stdio: /gone/node_modules/.bin/mux-proxy is gone',
+    ]);
+    const expected = JSON.parse(original) as { mcpServers: Record<string, unknown> };
+    expected.mcpServers['gone'] = { command: PROXY, args: ['memory'] };
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), expected, 'only the entry whose mux-proxy is gone changed');
+    assert.equal((await rewireFiles(options(home, { files, services, httpUrls: [HTTP.url] })))[0]?.changed, false);
+
+    // Naming a transport switches the entries on the other one; an ad-hoc server has no HTTP endpoint.
+    const [switched] = await rewireFiles(httpOptions(home, { files, services }));
+    assert.deepEqual(summary(switched), [
+      'linked=rewire/http',
+      'script=rewire/http',
+      'adhoc=already/stdio: shared ad hoc: npx -y @modelcontextprotocol/server-github (an ad-hoc server has no HTTP endpoint: kept on mux-proxy)',
+      'http=already/http',
+      'gone=rewire/http',
+    ]);
+    const [back] = await rewireFiles(options(home, { files, services, transport: 'stdio', httpUrls: [HTTP.url] }));
+    assert.deepEqual(summary(back), [
+      'linked=rewire/stdio',
+      'script=rewire/stdio',
+      'adhoc=already/stdio: shared ad hoc: npx -y @modelcontextprotocol/server-github',
+      'http=rewire/stdio',
+      'gone=rewire/stdio',
+    ]);
+    assert.equal((await rewireFiles(options(home, { files, services, transport: 'stdio', httpUrls: [HTTP.url] })))[0]?.changed, false);
+  });
+
+  test('undo after several rewires puts each entry back as it was before the first, and reports it once per servers map', async (t) => {
+    const home = createFakeHome(t, ['claude.json', 'cursor-mcp.json']);
+    const original = home.snapshot();
+    const services = importedServices(home);
+    await rewireFiles(options(home, { services }));
+    await rewireFiles(httpOptions(home, { services }));
+    await rewireFiles(httpOptions(home, { services, http: { url: HTTP.url, token: 'rotated-token-value-0123456789' } }));
+    const undone = await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.deepEqual(home.snapshot(), original);
+    assert.deepEqual(
+      undone.map((outcome) => [outcome.host, outcome.scope, outcome.changed, outcome.entries.map((entry) => `${entry.name}=${entry.action}`)]).sort((a, b) => String(a).localeCompare(String(b))),
+      [
+        ['claude-code', 'local', true, ['everything=restore']],
+        ['claude-code', 'user', true, ['memory=restore', 'github=restore']],
+        ['cursor', 'user', true, ['memory=restore', 'local-tool=restore']],
+      ],
+    );
+    assert.equal(undone.find((outcome) => outcome.scope === 'local')?.variant, home.env.projectDir, "the local scope's outcome names its project");
   });
 
   test('backups are timestamped per file and never overwritten', async (t) => {
@@ -364,7 +441,7 @@ describe('rewire --transport http', () => {
     assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'http', url: url('memory'), headers: { 'X-Trace': '1', Authorization: 'Bearer rotated-token-value-0123456789' } });
 
     // Back to stdio: the entries muxd's HTTP URL names are switched (the URL tells them apart from other remotes).
-    const toStdio = await rewireFiles(viaStdio({ httpUrls: [HTTP.url] }));
+    const toStdio = await rewireFiles(viaStdio({ transport: 'stdio', httpUrls: [HTTP.url] }));
     assert.deepEqual(toStdio.find((outcome) => outcome.host === 'codex')?.entries.map((entry) => `${entry.name}:${entry.action}:${entry.transport ?? ''}`), ['memory:rewire:stdio', 'notion:skip:', 'time:skip:', 'sqlite:rewire:stdio']);
     assert.deepEqual(entryOf(home, 'codex-config.toml', 'memory'), { command: PROXY, args: ['memory'], startup_timeout_sec: 20 });
     assert.deepEqual(entryOf(home, 'zed-settings.json', 'legacy-fetch'), { command: PROXY, args: ['legacy-fetch'], settings: {} });
@@ -401,7 +478,7 @@ describe('rewire --transport http', () => {
     assert.equal(restored.numStartups, 43);
     assert.deepEqual(restored.mcpServers['memory'], expected.mcpServers['memory'], 'command, args and env are back');
     assert.deepEqual((restored.mcpServers['github'] as Record<string, unknown>)['url'], 'https://api.example.com/mcp');
-    const github = outcomes.find((outcome) => outcome.host === 'claude-code')?.entries.find((entry) => entry.name === 'github');
+    const github = outcomes.find((outcome) => outcome.host === 'claude-code' && outcome.scope === 'user')?.entries.find((entry) => entry.name === 'github');
     assert.equal(github?.action, 'skip');
     assert.match(github?.reason ?? '', /no longer points at muxd's HTTP front/);
     assert.equal(readFileSync(codex, 'utf8'), codexOriginal.replace('[mcp_servers.memory]', '# mine\n[mcp_servers.memory]'), 'Codex: byte for byte but the added comment');
@@ -488,7 +565,7 @@ describe('rewire: Cline, Roo Code, Kiro, Copilot CLI, Junie', () => {
     assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'memory'), { type: 'http', url: url('memory'), headers: BEARER, tools: ['*'] });
     assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'tracker'), { type: 'http', url: 'https://tracker.example.com/mcp', headers: { 'X-Toolsets': 'issues' }, tools: ['*'] }, "another remote is not muxd's");
 
-    await rewireFiles(options(home, { services, httpUrls: [HTTP.url] }));
+    await rewireFiles(options(home, { services, transport: 'stdio', httpUrls: [HTTP.url] }));
     assert.deepEqual(entryOf(home, 'copilot-mcp-config.json', 'memory'), { type: 'local', command: PROXY, args: ['memory'], tools: ['*'] });
 
     await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
@@ -509,7 +586,7 @@ describe('rewire: Cline, Roo Code, Kiro, Copilot CLI, Junie', () => {
     await rewireFiles(httpOptions(home, { services }));
     assert.deepEqual(entryOf(home, 'roo-mcp.json', 'sqlite'), { type: 'streamable-http', url: url('sqlite'), headers: BEARER, alwaysAllow: ['read_query', 'list_tables'], disabled: false });
     // Back to stdio: Roo has no stdio type, so the HTTP one goes.
-    await rewireFiles(options(home, { services, httpUrls: [HTTP.url] }));
+    await rewireFiles(options(home, { services, transport: 'stdio', httpUrls: [HTTP.url] }));
     assert.deepEqual(entryOf(home, 'roo-mcp.json', 'sqlite'), { command: PROXY, args: ['sqlite'], alwaysAllow: ['read_query', 'list_tables'], disabled: false });
 
     await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
@@ -569,7 +646,7 @@ describe('rewire: opencode, Continue, Goose', () => {
     assert.deepEqual(entryOf(home, 'opencode.jsonc', 'fetch'), { type: 'remote', url: url('fetch'), headers: BEARER, timeout: 10000 });
     assert.deepEqual(entryOf(home, 'opencode.jsonc', 'docs'), { type: 'remote', url: 'https://docs.example.com/mcp', headers: { 'X-Api-Key': '{env:DOCS_KEY}' } }, "another remote is not muxd's");
 
-    await rewireFiles(options(home, { services, proxyCommand: PROXY_JS, httpUrls: [HTTP.url] }));
+    await rewireFiles(options(home, { services, proxyCommand: PROXY_JS, transport: 'stdio', httpUrls: [HTTP.url] }));
     assert.deepEqual(entryOf(home, 'opencode.jsonc', 'memory'), { type: 'local', command: [process.execPath, PROXY_JS, 'memory'], enabled: true });
 
     await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
@@ -642,7 +719,7 @@ describe('rewire: opencode, Continue, Goose', () => {
     const again = await rewireFiles(httpOptions(home, { services }));
     assert.equal(again[0]?.changed, false);
 
-    await rewireFiles(options(home, { services, httpUrls: [HTTP.url] }));
+    await rewireFiles(options(home, { services, transport: 'stdio', httpUrls: [HTTP.url] }));
     assert.deepEqual(entryOf(home, 'goose-config.yaml', 'time'), { cmd: PROXY, args: ['time'], enabled: true, name: 'time', timeout: 300, type: 'stdio' });
 
     await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });

@@ -20,13 +20,14 @@ function entryJson(entry: HostEntry): Record<string, unknown> {
     kind: entry.kind,
     ...(entry.service === undefined ? {} : { service: entry.service }),
     ...(entry.via === undefined ? {} : { transport: entry.via }),
+    ...(entry.adhoc ? { adhoc: { command: entry.adhoc.command, commandLine: commandLine(entry.adhoc) } } : {}),
     ...(entry.spec ? { command: entry.spec.command, commandLine: commandLine(entry.spec) } : {}),
     ...(entry.detail === undefined ? {} : { detail: entry.detail }),
   };
 }
 
 function entryText(entry: HostEntry): string {
-  if (entry.kind === EntryKind.Muxd) return `service ${entry.service}${entry.via === 'http' ? ' over HTTP' : ''}`;
+  if (entry.kind === EntryKind.Muxd) return entry.adhoc ? `ad hoc: ${commandLine(entry.adhoc)}` : `service ${entry.service}${entry.via === 'http' ? ' over HTTP' : ''}`;
   if (entry.spec) return commandLine(entry.spec) + (entry.kind === EntryKind.Disabled ? ' (disabled)' : '');
   return entry.detail ?? '';
 }

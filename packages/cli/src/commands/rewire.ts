@@ -25,7 +25,7 @@ interface RewireArgs extends GlobalArgs {
   project: string | undefined;
   proxy: string | undefined;
   'include-tracked': boolean;
-  transport: MuxdTransport;
+  transport: MuxdTransport | undefined;
 }
 
 const VERBS = { rewire: 'rewired', restore: 'restored', already: 'through muxd already', skip: 'skipped' } as const;
@@ -67,8 +67,8 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
       .option('include-tracked', { type: 'boolean', default: false, describe: 'Rewire files tracked by git too' })
       .option('transport', {
         choices: MuxdTransports,
-        default: 'stdio' as MuxdTransport,
-        describe: "stdio: run mux-proxy; http: the service's URL on muxd's HTTP front with the bearer token (hosts without HTTP, such as Claude Desktop, stay on mux-proxy)",
+        describe:
+          "stdio (default for new entries): run mux-proxy; http: the service's URL on muxd's HTTP front with the bearer token (hosts without HTTP, such as Claude Desktop, stay on mux-proxy). Entries through muxd already keep theirs unless this is given",
       }) as never,
   handler: async (argv) => {
     const hosts = selectHosts(argv.hosts);
@@ -106,7 +106,7 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
         store,
         dryRun,
         includeTracked: argv['include-tracked'],
-        transport: argv.transport,
+        ...(argv.transport === undefined ? {} : { transport: argv.transport }),
         ...(http ? { http } : {}),
         httpUrls,
         ...(httpToken === undefined ? {} : { httpToken }),
@@ -115,7 +115,7 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
     }
     if (argv.json) {
       // Never the token: diffs are masked, and the outcomes hold none.
-      printJson({ undo: argv.undo, dryRun, ...(proxy === undefined ? {} : { proxy }), ...(argv.undo ? {} : { transport: argv.transport }), ...(http ? { httpUrl: http.url } : {}), files: outcomes });
+      printJson({ undo: argv.undo, dryRun, ...(proxy === undefined ? {} : { proxy }), ...(argv.undo ? {} : { transport: argv.transport ?? 'stdio' }), ...(http ? { httpUrl: http.url } : {}), files: outcomes });
     } else if (outcomes.length === 0) {
       console.log(argv.undo ? 'nothing to undo' : 'no MCP host config found');
     } else {
@@ -124,7 +124,8 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
         printOutcome(outcome, dryRun);
         console.log('');
       }
-      const changed = outcomes.filter((outcome) => outcome.changed).length;
+      // A file with several servers maps (~/.claude.json) is one file.
+      const changed = new Set(outcomes.filter((outcome) => outcome.changed).map((outcome) => outcome.file)).size;
       console.log(dryRun ? `dry run: ${changed} file${changed === 1 ? '' : 's'} would change; nothing written` : `${changed} file${changed === 1 ? '' : 's'} changed`);
     }
     const rewired = (transport: MuxdTransport) => outcomes.some((outcome) => outcome.changed && outcome.entries.some((entry) => entry.action === 'rewire' && entry.transport === transport));

@@ -80,7 +80,7 @@ export function planImport(hosts: readonly HostFileEntries[], existing: Readonly
     for (const entry of entries) {
       const source = sourceOf(file, entry.name);
       if (entry.kind === EntryKind.Muxd) {
-        skipped.push({ source, reason: `goes through muxd already (service ${entry.service})` });
+        skipped.push({ source, reason: `goes through muxd already (${entry.service === undefined ? 'shared ad hoc' : `service ${entry.service}`})` });
         continue;
       }
       if (entry.kind !== EntryKind.Stdio || !entry.spec) {

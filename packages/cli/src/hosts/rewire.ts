@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename, isAbsolute } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { updateFileAtomic } from './atomicFile.js';
 import { BackupStore, fromJournalTransport, toJournalTransport } from './backupStore.js';
@@ -79,7 +80,11 @@ export interface RewireOptions {
   dryRun: boolean;
   /** Rewire files git tracks too (they are skipped otherwise: the path is this machine's). */
   includeTracked: boolean;
-  /** How rewired entries reach muxd. Default `stdio` (mux-proxy); `http` needs `http`. */
+  /**
+   * How entries reach muxd: new entries get it (default `stdio`, mux-proxy;
+   * `http` needs `http`). Entries through muxd already keep theirs unless it
+   * is given: then they are switched to it.
+   */
   transport?: MuxdTransport;
   /** muxd's HTTP front; required for `transport: 'http'`. */
   http?: HttpFront;
@@ -141,18 +146,7 @@ export function matchService(entry: HostEntry, spec: ServerSpec, services: Reado
 
 function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options: RewireOptions): EntryPlan {
   const outcome = (action: EntryOutcome['action'], extra: Partial<EntryOutcome> = {}): EntryPlan => ({ outcome: { name: entry.name, action, ...extra } });
-  if (entry.kind === EntryKind.Muxd) {
-    const service = entry.service as string;
-    const from = entry.via ?? 'stdio';
-    const { target, note } = targetFor(file.host, service, options, doc.fields(entry.name), entry.urlKey);
-    const noted = note === undefined ? {} : { reason: note };
-    if (upToDate(doc, file.host, entry.name, target)) return outcome('already', { service, transport: from, ...noted });
-    if (!options.services.has(service)) {
-      return outcome('already', { service, transport: from, reason: `services.${service} is not in muxd's config (or is disabled): left as it is` });
-    }
-    // Another transport, an older rewire (another proxy path, no type), another URL or token: bring it up to date.
-    return { outcome: { name: entry.name, action: 'rewire', service, transport: target.transport, ...noted }, target, from };
-  }
+  if (entry.kind === EntryKind.Muxd) return planMuxdEntry(file, doc, entry, options);
   if (entry.kind !== EntryKind.Stdio || !entry.spec) return outcome('skip', { reason: entry.kind === EntryKind.Disabled ? 'disabled in the host' : `${entry.detail ?? entry.kind}: not muxd's` });
   if (entry.hostOnly.includes('envFile')) {
     return outcome('skip', { reason: "reads an envFile, which muxd does not: copy its variables into muxd's config and remove envFile from the entry" });
@@ -166,6 +160,45 @@ function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options:
   }
   const { target, note } = targetFor(file.host, match.service, options, undefined);
   return { outcome: { name: entry.name, action: 'rewire', service: match.service, transport: target.transport, ...(note === undefined ? {} : { reason: note }) }, target };
+}
+
+/**
+ * An entry that goes through muxd already is left as it is (whatever
+ * mux-proxy path or command form it uses), except to switch it to the
+ * transport `--transport` names, to give an HTTP entry muxd's current token
+ * (with `--transport http`), or to repoint one whose mux-proxy or node is gone.
+ */
+function planMuxdEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options: RewireOptions): EntryPlan {
+  const from = entry.via ?? 'stdio';
+  const service = entry.service;
+  const already = (reason?: string): EntryPlan => ({
+    outcome: { name: entry.name, action: 'already', ...(service === undefined ? {} : { service }), transport: from, ...(reason === undefined ? {} : { reason }) },
+  });
+  if (service === undefined) {
+    return already(`${entry.detail ?? 'shared ad hoc'}${options.transport === 'http' ? ' (an ad-hoc server has no HTTP endpoint: kept on mux-proxy)' : ''}`);
+  }
+  const { target, note } = targetFor(file.host, service, options, doc.fields(entry.name), entry.urlKey);
+  // Only a transport asked for (and one the host has) switches an entry.
+  const switching = options.transport !== undefined && target.transport !== from;
+  if (upToDate(doc, file.host, entry.name, target)) return already(note);
+  let why: string | undefined;
+  if (!switching) {
+    if (from === 'http' && !options.http) return already();
+    const gone = from === 'stdio' ? missingProgram(doc.transport(entry.name)) : undefined;
+    if (from === 'stdio' && gone === undefined) return already();
+    why = gone === undefined ? "muxd's HTTP front has a new token or URL" : `${gone} is gone`;
+  }
+  if (!options.services.has(service)) {
+    return already(`services.${service} is not in muxd's config (or is disabled): left as it is`);
+  }
+  const reason = [why, note].filter((part) => part !== undefined).join('; ');
+  return { outcome: { name: entry.name, action: 'rewire', service, transport: target.transport, ...(reason === '' ? {} : { reason }) }, target, from };
+}
+
+/** The program or proxy script of a mux-proxy entry that no longer exists (an upgraded node, a moved checkout), by absolute path; undefined when both are there or cannot be told. */
+function missingProgram(transport: Transport | undefined): string | undefined {
+  const paths = [transport?.command, ...(transport?.command !== undefined && /^node(\.exe)?$/.test(basename(transport.command)) ? [transport.args?.[0]] : [])];
+  return paths.find((path): path is string => path !== undefined && isAbsolute(path) && !existsSync(path));
 }
 
 /**
@@ -478,8 +511,27 @@ function undoFields(
 }
 
 /**
+ * One outcome for an entry that several rewires changed (undone newest
+ * first): restored when a step restored it, with why when an older step
+ * could not go on; else the newest step's skip.
+ */
+function mergeSteps(steps: readonly EntryOutcome[]): EntryOutcome {
+  const restored = steps.filter((step) => step.action === 'restore');
+  const last = steps.at(-1) as EntryOutcome;
+  if (restored.length === 0) return steps[0] as EntryOutcome;
+  if (last.action === 'restore') {
+    const reason = steps.find((step) => step.reason !== undefined)?.reason;
+    return { ...last, ...(reason === undefined ? {} : { reason }) };
+  }
+  return { ...(restored.at(-1) as EntryOutcome), reason: `back as an earlier rewire left it, not further: ${last.reason ?? 'changed since'}` };
+}
+
+/**
  * Undoes every rewire not undone yet (of `hosts`, default all), newest first,
- * restoring only the entries each changed, from its journal.
+ * restoring only the entries each changed, from its journal. An entry that
+ * several rewires changed goes back to how it was before the first, and is
+ * reported once; a file with several servers maps (Claude Code's
+ * `~/.claude.json`) gets an outcome per map.
  */
 export async function undoRewire(options: UndoOptions): Promise<FileOutcome[]> {
   const hostIds = new Set((options.hosts ?? HOSTS).map((host) => host.id));
@@ -487,42 +539,64 @@ export async function undoRewire(options: UndoOptions): Promise<FileOutcome[]> {
   const byFile = new Map<string, StoredJournal[]>();
   for (const journal of journals) byFile.set(journal.file, [...(byFile.get(journal.file) ?? []), journal]);
   const outcomes: FileOutcome[] = [];
+  const mapKey = (journal: Pick<StoredJournal, 'serversPath'>) => journal.serversPath.join('\0');
   for (const [path, fileJournals] of byFile) {
     const first = fileJournals[0] as StoredJournal;
     const host = HOSTS.find((item) => item.id === first.host) as HostDefinition;
-    const outcome: FileOutcome = { host: host.id, hostName: host.name, scope: first.scope, file: path, entries: [], changed: false, reload: host.reload };
-    outcomes.push(outcome);
+    const maps = new Map<string, FileOutcome>();
+    for (const journal of fileJournals) {
+      if (maps.has(mapKey(journal))) continue;
+      // Claude Code's local scope: the project it belongs to.
+      const variant = journal.scope === 'local' ? journal.serversPath[1] : undefined;
+      maps.set(mapKey(journal), { host: host.id, hostName: host.name, scope: journal.scope, ...(variant === undefined ? {} : { variant }), file: path, entries: [], changed: false, reload: host.reload });
+    }
+    const fileOutcomes = [...maps.values()];
+    const head = fileOutcomes[0] as FileOutcome;
+    outcomes.push(...fileOutcomes);
     if (!existsSync(path)) {
-      outcome.skipped = 'the file is gone';
+      for (const outcome of fileOutcomes) outcome.skipped = 'the file is gone';
       continue;
     }
     const fileOf = (journal: StoredJournal) => ({ path, serversPath: journal.serversPath, host, format: journal.format });
     const compute = (text: string) => {
-      outcome.entries = [];
+      // Each entry's steps, newest first, keyed by servers map and name.
+      const steps = new Map<string, { map: string; steps: EntryOutcome[] }>();
       let current = text;
-      for (const journal of fileJournals) current = undoJournal(journal, fileOf(journal), current, outcome.entries);
+      for (const journal of fileJournals) {
+        const done: EntryOutcome[] = [];
+        current = undoJournal(journal, fileOf(journal), current, done);
+        for (const step of done) {
+          const key = `${mapKey(journal)}\0${step.name}`;
+          const entry = steps.get(key) ?? { map: mapKey(journal), steps: [] };
+          entry.steps.push(step);
+          steps.set(key, entry);
+        }
+      }
+      for (const outcome of fileOutcomes) outcome.entries = [];
+      for (const { map, steps: entrySteps } of steps.values()) maps.get(map)?.entries.push(mergeSteps(entrySteps));
       return current === text ? undefined : current;
     };
+    const restoredIn = (outcome: FileOutcome) => outcome.entries.some((entry) => entry.action === 'restore');
     try {
       if (options.dryRun) {
         const text = await readFile(path, 'utf8');
         const after = compute(text);
         if (after !== undefined) {
-          outcome.changed = true;
+          for (const outcome of fileOutcomes) outcome.changed = restoredIn(outcome);
           const secrets = fileJournals.flatMap((journal) => secretsOf(parseHostDocument(fileOf(journal), text), journal));
-          outcome.diff = maskedDiff(path, text, after, secrets);
+          head.diff = maskedDiff(path, text, after, secrets);
         }
         continue;
       }
       const update = await updateFileAtomic(path, compute, {
         beforeCommit: async (before, _after, realFile) => {
-          outcome.backup = await options.store.backup(realFile, before);
+          head.backup = await options.store.backup(realFile, before);
         },
       });
-      outcome.changed = update !== undefined;
+      for (const outcome of fileOutcomes) outcome.changed = update !== undefined && restoredIn(outcome);
       for (const journal of fileJournals) await options.store.markUndone(journal);
     } catch (error) {
-      outcome.error = (error as Error).message;
+      for (const outcome of fileOutcomes) outcome.error = (error as Error).message;
     }
   }
   return outcomes;

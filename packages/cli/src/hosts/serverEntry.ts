@@ -41,8 +41,10 @@ export interface HostEntry {
   kind: EntryKind;
   /** For stdio (and disabled stdio) entries: what muxd would run. */
   spec?: ServerSpec;
-  /** For muxd entries: the service the proxy connects to, or the HTTP URL names. */
+  /** For muxd entries: the service the proxy connects to, or the HTTP URL names; undefined for an ad-hoc `mux-proxy -- CMD` entry. */
   service?: string;
+  /** For an ad-hoc muxd entry (`mux-proxy [--env NAMES] -- CMD ARGS...`): the server it shares. */
+  adhoc?: { command: string; args: string[] };
   /** For muxd entries: through mux-proxy (stdio) or muxd's HTTP front. */
   via?: MuxdTransport;
   /** For muxd entries over HTTP: the field holding the URL, in the spelling the entry uses (`url`, Gemini's `httpUrl`...). */
@@ -109,13 +111,24 @@ export function unwrapShell(command: string, args: string[]): { command: string;
   return { command, args };
 }
 
-/** The service a `mux-proxy <service>` command line goes to, or undefined when it is not one. */
-export function proxiedService(command: string, args: readonly string[], proxyCommand?: string): string | undefined {
-  const isProxy = (path: string) => path === proxyCommand || /^mux-proxy(\.js|\.cmd)?$/.test(basename(path.replaceAll('\\', '/')));
-  if (isProxy(command)) return args[0];
+/** What a mux-proxy command line goes to: a service of muxd's config, or a server muxd runs ad hoc. */
+export type ProxyTarget = { service: string } | { adhoc: { command: string; args: string[] } };
+
+/**
+ * What a `mux-proxy <service>` or `mux-proxy [--env NAMES] -- CMD ARGS...`
+ * command line goes to (`node /path/mux-proxy.js ...` too), or undefined
+ * when it runs no mux-proxy.
+ */
+export function proxyTarget(command: string, args: readonly string[], proxyCommand?: string): ProxyTarget | undefined {
+  const isProxy = (path: string) => path === proxyCommand || /^mux-proxy(\.js|\.cjs|\.cmd)?$/.test(basename(path.replaceAll('\\', '/')));
+  let rest: readonly string[];
+  if (isProxy(command)) rest = args;
   // `node /path/to/mux-proxy.js <service>`
-  if (/^node(\.exe)?$/.test(basename(command.replaceAll('\\', '/'))) && args[0] !== undefined && isProxy(args[0])) return args[1];
-  return undefined;
+  else if (/^node(\.exe)?$/.test(basename(command.replaceAll('\\', '/'))) && args[0] !== undefined && isProxy(args[0])) rest = args.slice(1);
+  else return undefined;
+  const dashes = rest.indexOf('--');
+  if (dashes !== -1 && rest[dashes + 1] !== undefined) return { adhoc: { command: rest[dashes + 1] as string, args: rest.slice(dashes + 2) } };
+  return rest[0] === undefined || rest[0].startsWith('-') ? undefined : { service: rest[0] };
 }
 
 /**
@@ -304,8 +317,9 @@ export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown,
   if (typeof command !== 'string' || command === '') return entry(EntryKind.Invalid, { detail: 'command is not a string' });
   if (argList === undefined) return entry(EntryKind.Invalid, { detail: 'args is not a list of strings' });
   if (envMap === undefined) return entry(EntryKind.Invalid, { detail: 'env is not a map of strings' });
-  const service = proxiedService(command, argList, marks.proxyCommand);
-  if (service !== undefined) return entry(EntryKind.Muxd, { service, via: 'stdio' });
+  const proxied = proxyTarget(command, argList, marks.proxyCommand);
+  if (proxied && 'service' in proxied) return entry(EntryKind.Muxd, { service: proxied.service, via: 'stdio' });
+  if (proxied) return entry(EntryKind.Muxd, { adhoc: proxied.adhoc, via: 'stdio', detail: `shared ad hoc: ${commandLine(proxied.adhoc)}` });
   const unwrapped = unwrapShell(command, argList);
   const spec: ServerSpec = { command: unwrapped.command, args: unwrapped.args, env: envMap };
   if (typeof raw['cwd'] === 'string' && raw['cwd'] !== '') spec.cwd = raw['cwd'];
