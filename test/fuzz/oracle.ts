@@ -43,7 +43,7 @@ export class Expected {
   readonly deep = new Map<string, number>();
   /** Requests cancelled by a notifications/cancelled (loose keys: 1 and 1.0 alike). */
   readonly cancelled = new Set<string>();
-  /** For the report: the raw id of each request, with the line it came in. */
+  /** For the report: the raw id of each request, with the line it came in (as sent; folded when reported). */
   readonly origin = new Map<string, string>();
 
   addMust(id: string, line: string): void {
@@ -183,10 +183,25 @@ function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
+/**
+ * A line that is not JSON but nests deep: a muxd that measures depth before
+ * parsing takes it for a deep message, and may answer -32040 under an id it
+ * reads in it. Each `"id":value` in the text is allowed one such answer.
+ */
+function expectDeepGarbage(text: string, line: string, expected: Expected): void {
+  expected.addNull(0, 1);
+  const ids = new Set<string>();
+  for (const match of text.matchAll(/"id"\s*:\s*(-?\d[\d.eE+-]*|"(?:[^"\\]|\\.)*")/g)) {
+    if (ids.size >= 16) break;
+    if (isRawId(match[1])) ids.add(match[1] as string);
+  }
+  for (const id of ids) expected.addMay(id, line);
+}
+
 /** What one line on a data socket is owed (the line as muxd splits it: no newline). */
 export function expectSocketLine(bytes: Buffer, expected: Expected): void {
   const text = bytes.toString('utf8');
-  const line = preview(text, 300);
+  const line = text;
   let lenient = isInvalidUtf8(bytes);
   let parsed = tryParse(text);
   let body = text;
@@ -197,9 +212,12 @@ export function expectSocketLine(bytes: Buffer, expected: Expected): void {
     lenient = true;
   }
   if (!parsed.ok) {
-    const deepish = bracketDepth(text) > SURELY_SHALLOW;
-    expected.addNull(deepish ? 0 : 1, 1);
-    if (!deepish) expected.parseErrors++;
+    if (bracketDepth(text) > SURELY_SHALLOW) {
+      expectDeepGarbage(text, line, expected);
+    } else {
+      expected.addNull(1, 1);
+      expected.parseErrors++;
+    }
     return;
   }
   const { batch, members, depth } = messagesOf(parsed.value, body);
@@ -220,7 +238,7 @@ export function expectSocketLine(bytes: Buffer, expected: Expected): void {
 /** What one HTTP POST body is owed, and the statuses it may get. */
 export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: number[] | 'any' } {
   const text = bytes.toString('utf8');
-  const line = preview(text, 300);
+  const line = text;
   const leniently = (): { statuses: 'any' } => {
     const parsed = tryParse(text.startsWith('\ufeff') ? text.slice(1) : text);
     if (parsed.ok) {
@@ -233,18 +251,28 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
   if (isInvalidUtf8(bytes) || text.startsWith('\ufeff')) return leniently();
   const parsed = tryParse(text);
   if (!parsed.ok) {
-    const deepish = bracketDepth(text) > SURELY_SHALLOW;
-    expected.addNull(deepish ? 0 : 1, 1);
-    if (!deepish) expected.parseErrors++;
-    return { statuses: deepish ? 'any' : [400] };
+    if (bracketDepth(text) > SURELY_SHALLOW) {
+      expectDeepGarbage(text, line, expected);
+      return { statuses: 'any' };
+    }
+    expected.addNull(1, 1);
+    expected.parseErrors++;
+    return { statuses: [400] };
   }
   const { batch, members, depth } = messagesOf(parsed.value, text);
   const kinds = members.map(([member, raw]) => classify(member, raw));
+  if (depth >= SURELY_DEEP && !batch) {
+    // Nested past the limit: refused before anything else is looked at, under its id if it has one.
+    // Over HTTP even a notification gets a reply, which may carry an error with id null.
+    expected.addNull(0, 1);
+    expectMessage(parsed.value, members[0]?.[1] as RawValue, { line, inBatch: false, lenient: false }, expected);
+    return { statuses: 'any' };
+  }
+  // Near the limit, either rule may apply; a batch past it may be refused whole.
+  if (depth > SURELY_SHALLOW) return leniently();
   for (const [member, raw] of members) noteCancel(member, raw, expected);
-  const deepish = depth > SURELY_SHALLOW;
   if (members.length === 0 || kinds.includes('invalid')) {
     // The whole body is refused (400, id null); a muxd that reads ids may name them.
-    if (deepish) return leniently();
     for (const [, raw] of members) {
       const id = raw.members.get('id');
       if (isRawId(id)) expected.addMay(id, line);
@@ -261,13 +289,9 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
     expected.addNull(1, 1);
     return { statuses: [400] };
   }
-  if (!kinds.includes('request')) {
-    if (deepish) return leniently();
-    return { statuses: [202] };
-  }
-  if (deepish && (batch || members.length > 1)) return leniently();
+  if (!kinds.includes('request')) return { statuses: [202] };
   for (const [member, raw] of members) expectMessage(member, raw, { line, inBatch: batch, lenient: false }, expected);
-  return { statuses: deepish ? 'any' : [200] };
+  return { statuses: [200] };
 }
 
 // ------------------------------------------------------------------ answers
@@ -288,6 +312,8 @@ export class Answers {
       this.malformed.push(`not JSON: ${preview(text, 200)}`);
       return;
     }
+    // Notifications and server requests (the bulk of a flood) need no closer look.
+    if (isObject(parsed.value) && typeof parsed.value['method'] === 'string') return;
     const raw = scanJson(text);
     const members: Array<[unknown, RawValue]> = Array.isArray(parsed.value) ? parsed.value.map((member, k) => [member, raw.elements[k] as RawValue]) : [[parsed.value, raw]];
     for (const [member, value] of members) {
@@ -307,6 +333,13 @@ export class Answers {
     }
   }
 
+  /** Every answer so far, null ids included. */
+  get total(): number {
+    let total = this.nullCodes.length;
+    for (const codes of this.byId.values()) total += codes.length;
+    return total;
+  }
+
   count(id: string): number {
     return this.byId.get(id)?.length ?? 0;
   }
@@ -322,17 +355,26 @@ export function allAnswered(expected: Expected, answers: Answers): boolean {
 export function judge(expected: Expected, answers: Answers, who: string): string[] {
   const problems: string[] = [];
   const show = (id: string): string => preview(id, 120);
+  const sentIn = (id: string): string => {
+    const line = expected.origin.get(id);
+    return line === undefined ? '?' : preview(line, 300);
+  };
   const strays: string[] = [];
+  const twice: string[] = [];
+  const missing: string[] = [];
   for (const [id, codes] of answers.byId) {
     const low = expected.must.get(id) ?? 0;
     const high = low + (expected.may.get(id) ?? 0);
     if (high === 0) strays.push(id);
-    else if (codes.length > high) problems.push(`${who}: id ${show(id)} was answered ${codes.length} times for ${high} request(s) (codes ${codes.join(', ')}); sent in ${expected.origin.get(id) ?? '?'}`);
+    else if (codes.length > high) twice.push(`id ${show(id)} was answered ${codes.length} times for ${high} request(s) (codes ${codes.join(', ')}); sent in ${sentIn(id)}`);
   }
   for (const [id, count] of expected.must) {
     const got = answers.count(id);
-    if (got < count) problems.push(`${who}: request id ${show(id)} got ${got} answer(s), owed ${count}; sent in ${expected.origin.get(id) ?? '?'}`);
+    if (got < count) missing.push(`request id ${show(id)} got ${got} answer(s), owed ${count}; sent in ${sentIn(id)}`);
   }
+  const some = (list: string[], what: string): string[] =>
+    list.length <= 4 ? list.map((item) => `${who}: ${item}`) : [...list.slice(0, 4).map((item) => `${who}: ${item}`), `${who}: … and ${list.length - 4} more ${what}`];
+  problems.push(...some(twice, 'answered too often'), ...some(missing, 'not answered'));
   if (strays.length > 0) problems.push(`${who}: answers under ids nobody sent: ${strays.slice(0, 8).map(show).join(', ')}${strays.length > 8 ? ` and ${strays.length - 8} more` : ''}`);
   const nulls = answers.nullCodes.length;
   if (nulls < expected.nullMin || nulls > expected.nullMax) {
@@ -345,7 +387,7 @@ export function judge(expected: Expected, answers: Answers, who: string): string
     const total = (expected.must.get(id) ?? 0) + (expected.may.get(id) ?? 0);
     // Only when every request with this id is the deep one: otherwise its answers can't be told apart.
     if (count === total && codes.length === count && codes.some((code) => code !== ErrorCodes.NestedTooDeep)) {
-      problems.push(`${who}: request id ${show(id)}, nested past ${SURELY_DEEP} levels, was answered with code(s) ${codes.join(', ')} instead of ${ErrorCodes.NestedTooDeep}; sent in ${expected.origin.get(id) ?? '?'}`);
+      problems.push(`${who}: request id ${show(id)}, nested past ${SURELY_DEEP} levels, was answered with code(s) ${codes.join(', ')} instead of ${ErrorCodes.NestedTooDeep}; sent in ${sentIn(id)}`);
     }
   }
   const timeouts = [...answers.byId.values()].flat().filter((code) => code === ErrorCodes.RequestTimeout).length;

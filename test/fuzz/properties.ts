@@ -34,16 +34,18 @@ function stream(lines: Array<string | Buffer>): Buffer {
   return Buffer.concat(lines.flatMap((line) => [toBytes(line), NEWLINE]));
 }
 
-/** Barrier pings sent after the traffic before giving up on an answer. */
+/** Barrier pings muxd must have answered (passed to the server and back) after the traffic before an answer is given up on. */
 const BARRIERS = 3;
 
 /**
  * Sends `bytes` on `client` (in the pieces `cuts` makes) and collects what
- * comes back until every request owed an answer has one, or until muxd has
- * answered `BARRIERS` pings sent one after another behind the traffic: the
- * fixture answers in order and muxd answers its own refusals at once, so by
- * then anything still missing is lost, not late. A last ping then gives a
- * second answer to anything the time to show up.
+ * comes back until every request owed an answer has one, or until the
+ * server has answered `BARRIERS` pings sent one after another behind the
+ * traffic: it answers in order, and muxd answers its own refusals at once,
+ * so by then anything still missing is lost, not late. A ping muxd refuses
+ * (too many in flight) is no barrier: it is sent again once more answers
+ * have come. A last ping then gives a second answer to anything the time to
+ * show up. Counts decide; PATIENCE_MS only bounds a wait that went wrong.
  */
 async function exchange(rig: Rig, client: LineClient, bytes: Buffer, cuts: SocketScenario['cuts'], who: string): Promise<string[]> {
   const expected = new Expected();
@@ -52,22 +54,33 @@ async function exchange(rig: Rig, client: LineClient, bytes: Buffer, cuts: Socke
   for (const line of splitLines(bytes).lines) expectSocketLine(line, expected);
   expected.applyCancellations();
   const gone = (): string | undefined => rig.gone() ?? (client.closed ? 'muxd closed the connection' : undefined);
-  const barrier = async (n: number): Promise<boolean> => {
-    const id = `"§barrier-${n}"`;
-    expected.addMust(id, `barrier ping ${n}`);
+  const problems: string[] = [];
+  let sent = 0;
+  /** Sends a ping; true once it came back as a result (an error is no barrier), undefined if it never came back. */
+  const barrier = async (): Promise<boolean | undefined> => {
+    const id = `"§barrier-${++sent}"`;
+    expected.addMust(id, `barrier ping ${sent}`);
     await client.write(`{"jsonrpc":"2.0","id":${id},"method":"ping"}\n`);
-    return until(`barrier ping ${n} to be answered`, () => answers.count(id) > 0, gone);
+    if (!(await until(`barrier ping ${sent} to be answered`, () => answers.count(id) > 0, gone))) {
+      problems.push(`${who}: barrier ping ${sent} got no answer within ${PATIENCE_MS} ms`);
+      return undefined;
+    }
+    return answers.byId.get(id)?.[0] === 0;
   };
   await client.writeInPieces(bytes, cuts);
-  const problems: string[] = [];
-  let n = 0;
-  while (!allAnswered(expected, answers) && n < BARRIERS) {
-    if (!(await barrier(++n))) {
-      problems.push(`${who}: barrier ping ${n} got no answer within ${PATIENCE_MS} ms`);
+  let passed = 0;
+  while (!allAnswered(expected, answers) && passed < BARRIERS) {
+    const received = answers.total;
+    const result = await barrier();
+    if (result === undefined) break;
+    if (result) {
+      passed++;
+    } else if (!(await until('more answers after a refused barrier ping', () => answers.total > received + 1 || allAnswered(expected, answers), gone))) {
+      problems.push(`${who}: no answer came for ${PATIENCE_MS} ms while requests were still owed one`);
       break;
     }
   }
-  if (problems.length === 0 && !(await barrier(++n))) problems.push(`${who}: barrier ping ${n} got no answer within ${PATIENCE_MS} ms`);
+  if (problems.length === 0) await barrier();
   return [...problems, ...judge(expected, answers, who)];
 }
 
