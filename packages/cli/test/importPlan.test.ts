@@ -3,13 +3,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostDocument } from '../src/hosts/hostFiles.js';
-import { findHostFiles } from '../src/hosts/hostRegistry.js';
-import type { HostFile } from '../src/hosts/hostRegistry.js';
+import { findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
+import type { HostDefinition, HostFile } from '../src/hosts/hostRegistry.js';
 import { planImport } from '../src/hosts/importPlan.js';
 import type { HostFileEntries } from '../src/hosts/importPlan.js';
 import type { ServerSpec } from '../src/hosts/serverEntry.js';
 import { createFakeHome } from './fakeHome.js';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 function read(files: HostFile[]): HostFileEntries[] {
   return files.map((file) => ({ file, entries: parseHostDocument(file, readFileSync(file.path, 'utf8')).entries ?? [] }));
@@ -54,8 +55,8 @@ describe('planImport', () => {
     assert.deepEqual(byName['fetch']?.sources.map((source) => `${source.host}/${source.entry}`), ['vscode/fetch', 'zed/legacy-fetch', 'opencode/fetch']);
     assert.ok(plan.notes.includes("'legacy-fetch' in Zed (user) is the same server as service 'fetch': they share it"));
     assert.ok(plan.notes.includes("conflict: 'memory' in Cursor (user) differs from service 'memory' ('memory' in Claude Code (user)); imported as 'memory-cursor'"));
-    // Local scope runs in the project.
-    assert.equal(byName['everything']?.spec.cwd, home.env.projectDir);
+    // Local scope: npx -y <package> runs the same anywhere, so no cwd.
+    assert.equal(byName['everything']?.spec.cwd, undefined);
     // cmd /c unwrapped; npx kept.
     assert.equal(byName['filesystem']?.spec.command, 'npx');
     // Host variables stay as text, and the notes say what to do without a resolved value.
@@ -155,7 +156,58 @@ describe('planImport', () => {
     assert.deepEqual(plan.services.map((service) => service.name), ['ok']);
     assert.match(plan.skipped[0]?.reason as string, /workspaceFolder is not set/);
     assert.match(plan.skipped[1]?.reason as string, /TOKEN is not set/);
-    assert.equal(plan.services[0]?.spec.cwd, '/p', 'a project file runs in its project');
+    assert.equal(plan.services[0]?.spec.cwd, undefined, 'a project file\'s server with no relative path runs anywhere');
+  });
+
+  test("cwd is part of a project server's identity only where it can matter: a relative path, or the entry's own cwd", (t) => {
+    const home = createFakeHome(t, []);
+    const project = home.env.projectDir;
+    mkdirSync(join(project, 'tools'), { recursive: true });
+    writeFileSync(join(project, 'index'), '');
+    writeFileSync(join(project, 'run-server'), '', { mode: 0o755 });
+    const memory = { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } };
+    const local = {
+      memory,
+      fetch: { command: 'uvx', args: ['mcp-server-fetch', '--user-agent=muxd'] },
+      tools: { command: 'node', args: ['./tools/server.js'] },
+      dist: { command: 'node', args: ['dist/index.js'] },
+      script: { command: 'python', args: ['server.py'] },
+      db: { command: 'uvx', args: ['mcp-server-sqlite', '--db-path=app.db'] },
+      bare: { command: 'node', args: ['index'] },
+      envPath: { command: 'npx', args: ['-y', 'some-server'], env: { DATA: './data' } },
+      local: { command: './bin/server' },
+      here: { command: 'run-server' },
+      remote: { command: 'npx', args: ['-y', 'mcp-remote', 'https://mcp.example.com/sse'] },
+    };
+    mkdirSync(home.env.home, { recursive: true });
+    writeFileSync(join(home.env.home, '.claude.json'), JSON.stringify({ mcpServers: { memory, fetch: local.fetch }, projects: { [project]: { mcpServers: local } } }));
+    // Gemini's project file, with a cwd of its own for the same fetch.
+    mkdirSync(join(project, '.gemini'), { recursive: true });
+    writeFileSync(join(project, '.gemini', 'settings.json'), JSON.stringify({ mcpServers: { fetch: { ...local.fetch, cwd: '/srv' } } }));
+    const plan = planImport(read(findHostFiles(home.env)), new Map(), project, { PATH: process.env['PATH'] ?? '' });
+    const specs = Object.fromEntries(plan.services.map((service) => [service.name, [service.spec.cwd ?? null, service.sources.map((source) => `${source.host}:${source.scope}`).join(' ')]]));
+    assert.deepEqual(specs, {
+      // The same command in the user scope and a project: one service, one child.
+      memory: [null, 'claude-code:user claude-code:local'],
+      fetch: [null, 'claude-code:user claude-code:local'],
+      tools: [project, 'claude-code:local'],
+      dist: [project, 'claude-code:local'],
+      script: [project, 'claude-code:local'],
+      db: [project, 'claude-code:local'],
+      bare: [project, 'claude-code:local'],
+      envPath: [project, 'claude-code:local'],
+      local: [project, 'claude-code:local'],
+      // A bare command not on PATH but in the project.
+      here: [project, 'claude-code:local'],
+      remote: [null, 'claude-code:local'],
+      // A cwd the entry sets is its own: another server.
+      'fetch-gemini': ['/srv', 'gemini:project'],
+    });
+    // A service an older muxctl imported with the project as cwd is still the one a local entry runs.
+    const earlier = new Map<string, ServerSpec>([['memory', { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' }, cwd: project }]]);
+    const again = planImport(read(findHostFiles(home.env, [hostById('claude-code') as HostDefinition])), earlier, project, {});
+    assert.deepEqual(again.services.find((service) => service.name === 'memory')?.sources.map((source) => source.scope), ['local']);
+    assert.equal(again.services.filter((service) => service.spec.command === 'npx' && service.spec.args[1] === '@modelcontextprotocol/server-memory').length, 2, 'the user-scope entry, with no cwd, is not the project one');
   });
 
   test('names that are not service names are made into ones, and said so', (t) => {

@@ -8,7 +8,7 @@
 import { resolveConfig } from '@muxd/config';
 import type { HostFile } from './hostRegistry.js';
 import { describeFile, labelOf } from './hostRegistry.js';
-import { EntryKind, hasHostVariable, sameSpec, serviceNameFor } from './serverEntry.js';
+import { EntryKind, dependsOnCwd, hasHostVariable, sameSpec, serviceNameFor } from './serverEntry.js';
 import type { HostEntry, ServerSpec } from './serverEntry.js';
 
 /** Where an entry came from. */
@@ -58,12 +58,29 @@ export function describeSource(source: ImportSource): string {
 }
 
 /**
- * The spec muxd runs for a host entry: a project file's servers run in the
- * project (hosts start them there), so they get it as `cwd` unless they name one.
+ * The spec muxd runs for a host entry. A `cwd` is part of a server's
+ * identity only where it can matter: the entry's own `cwd`, else, for a
+ * project file's (or Claude Code local scope's) servers, which hosts start
+ * in the project, the project when the server depends on where it runs
+ * (`dependsOnCwd`: a relative path in its command, arguments or env).
+ * Otherwise no `cwd`: the same command in two projects is one server.
  */
-export function importSpec(file: HostFile, spec: ServerSpec, projectDir: string): ServerSpec {
+export function importSpec(file: HostFile, spec: ServerSpec, projectDir: string, env: NodeJS.ProcessEnv = process.env): ServerSpec {
   if (file.scope === 'user' || spec.cwd !== undefined) return spec;
-  return { ...spec, cwd: file.projectDir ?? projectDir };
+  const cwd = file.projectDir ?? projectDir;
+  return dependsOnCwd(spec, cwd, env) ? { ...spec, cwd } : spec;
+}
+
+/**
+ * The specs a service in muxd's config may hold for a host entry: the one
+ * `importSpec` gives, then the one muxctl import wrote before the rule
+ * above (every project-scope server with the project as `cwd`), so that
+ * services imported then are still found.
+ */
+export function importSpecs(file: HostFile, spec: ServerSpec, projectDir: string, env: NodeJS.ProcessEnv = process.env): ServerSpec[] {
+  const now = importSpec(file, spec, projectDir, env);
+  if (file.scope === 'user' || now.cwd !== undefined) return [now];
+  return [now, { ...spec, cwd: file.projectDir ?? projectDir }];
 }
 
 /**
@@ -87,19 +104,20 @@ export function planImport(hosts: readonly HostFileEntries[], existing: Readonly
         skipped.push({ source, reason: reasonFor(entry) });
         continue;
       }
-      const spec = importSpec(file, entry.spec, projectDir);
+      const [spec, ...earlier] = importSpecs(file, entry.spec, projectDir, env) as [ServerSpec, ...ServerSpec[]];
       const problem = loadProblem(spec, env, configFile);
       if (problem) {
         skipped.push({ source, reason: `muxd could not start it as written: ${problem}` });
         continue;
       }
+      const runs = (service: PlannedService) => sameSpec(service.spec, spec) || (service.status === 'present' && earlier.some((form) => sameSpec(service.spec, form)));
       const base = serviceNameFor(entry.name);
       const same = byName.get(base);
       let target: PlannedService | undefined;
-      if (same && sameSpec(same.spec, spec)) {
+      if (same && runs(same)) {
         target = same;
       } else {
-        target = services.find((service) => sameSpec(service.spec, spec));
+        target = services.find(runs);
         if (target) {
           notes.push(`${describeSource(source)} is the same server as service '${target.name}': they share it`);
         } else {

@@ -18,7 +18,7 @@ import type { Edit, FieldChange, FieldValue, HostDocument, Transport, TransportC
 import { isGitTracked, parseHostDocument } from './hostFiles.js';
 import type { HostDefinition, HostFile, HostScope } from './hostRegistry.js';
 import { HOSTS, labelOf } from './hostRegistry.js';
-import { importSpec } from './importPlan.js';
+import { importSpecs } from './importPlan.js';
 import { EntryKind, HEADER_KEYS, PLAIN_STDIO_FIELDS, URL_KEYS, argSecrets, hasHostVariable, hostVariableIn, isRemoteType, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
 import type { HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
 
@@ -151,7 +151,10 @@ function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options:
   if (entry.hostOnly.includes('envFile')) {
     return outcome('skip', { reason: "reads an envFile, which muxd does not: copy its variables into muxd's config and remove envFile from the entry" });
   }
-  const match = matchService(entry, importSpec(file, entry.spec, options.projectDir), options.services);
+  // A service imported by an older muxctl (with the project as cwd) still counts.
+  const [spec, ...earlier] = importSpecs(file, entry.spec, options.projectDir) as [ServerSpec, ...ServerSpec[]];
+  let match = matchService(entry, spec, options.services);
+  for (const form of earlier) if ('reason' in match) match = matchService(entry, form, options.services);
   if ('reason' in match) return outcome('skip', { reason: match.reason });
   const service = options.services.get(match.service) as ServerSpec;
   const unresolved = specTexts(service).find(hasHostVariable);

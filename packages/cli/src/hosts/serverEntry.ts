@@ -5,7 +5,8 @@ import { argSecrets, redactArgs as redactArgsWith } from '@muxd/config';
  * server spec muxd would run for it, and the helpers to compare and print
  * specs without showing secrets.
  */
-import { basename } from 'node:path';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { basename, delimiter, isAbsolute, join, win32 } from 'node:path';
 import { isJsonObject } from '@muxd/protocol';
 import { isPrototypeKey, isValidServiceName } from '@muxd/protocol/paths';
 
@@ -96,6 +97,56 @@ export function hostVariableIn(text: string): string | undefined {
 /** Every text of a spec that a host variable may hide in. */
 export function specTexts(spec: ServerSpec): string[] {
   return [spec.command, ...spec.args, ...Object.values(spec.env), ...(spec.cwd === undefined ? [] : [spec.cwd])];
+}
+
+/**
+ * True when `text` (an argument, the value of a `--flag=value`, an env
+ * value) names a path relative to the working directory: `./x`, `../x`,
+ * `.`, `..`; a path with a separator that is not absolute, a URL or
+ * `scheme:` spec (`github:owner/repo`), or a scoped npm package
+ * (`@scope/pkg`); a file name with an extension (`server.py`, `app.db`);
+ * or a bare name that exists in `cwd`. Flags and plain words
+ * (`-y`, `stdio`, `mcp-server-fetch`) are not.
+ */
+function namesRelativePath(text: string, cwd: string): boolean {
+  const value = text.startsWith('-') ? (text.includes('=') ? text.slice(text.indexOf('=') + 1) : '') : text;
+  if (value === '') return false;
+  if (/^\.\.?(?:[\\/]|$)/.test(value)) return true;
+  if (isAbsolute(value) || win32.isAbsolute(value) || value.startsWith('~')) return false;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value) || /^@[\w.-]+\/[\w.-]+(?:@[^/\\]*)?$/.test(value)) return false;
+  if (/[\\/]/.test(value) || /^[^@=\s]+\.[A-Za-z][A-Za-z0-9]{0,9}$/.test(value)) return true;
+  return existsSync(join(cwd, value));
+}
+
+/** True when `name` is an executable in one of `PATH`'s directories. */
+function onPath(name: string, pathValue: string): boolean {
+  return pathValue.split(delimiter).some((dir) => {
+    if (dir === '' || !isAbsolute(dir)) return false;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * True when where a server runs can change what it does: its command is a
+ * relative path (`./server`, `bin/server`), or a bare name found in `cwd`
+ * but not on `PATH` (`env.PATH`); or an argument or env value names a
+ * relative path (`namesRelativePath`: `node dist/index.js`,
+ * `--db-path=app.db`, `MEMORY_FILE_PATH=./memory.jsonl`). A server that
+ * does not (`npx -y @scope/server`, `uvx mcp-server-fetch`, an absolute
+ * path) is the same server whatever directory it is started in. Programs
+ * that look in their directory by themselves (a project's own
+ * node_modules/.bin for npx, pyproject.toml for `uv run`) are not seen:
+ * such an entry needs a `cwd` of its own.
+ */
+export function dependsOnCwd(spec: Pick<ServerSpec, 'command' | 'args' | 'env'>, cwd: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const { command } = spec;
+  const relativeCommand = /[\\/]/.test(command) ? namesRelativePath(command, cwd) : !onPath(command, env['PATH'] ?? '') && existsSync(join(cwd, command));
+  return relativeCommand || [...spec.args, ...Object.values(spec.env)].some((text) => namesRelativePath(text, cwd));
 }
 
 /** `cmd /c npx -y pkg` (Windows hosts) runs `npx -y pkg`: muxd starts the program itself. */
