@@ -314,6 +314,8 @@ export class HttpSession {
   /** All of an exchange's requests are answered: end its stream (or send its JSON). */
   #complete(exchange: Exchange): void {
     exchange.done = true;
+    // Idle time counts from the end of the last exchange, not its start.
+    this.#touch();
     for (const token of exchange.tokens) if (this.#byToken.get(token) === exchange) this.#byToken.delete(token);
     if (exchange.json) {
       this.#exchanges.delete(exchange.key);
