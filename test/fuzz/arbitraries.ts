@@ -360,6 +360,8 @@ export const clientLines: Arb<Array<string | Buffer>> = fc.oneof(
   { weight: 3, arbitrary: deepNeighbourRequest.map((line) => [line]) },
   { weight: 1, arbitrary: invalidUtf8Line.map((line) => [line]) },
   { weight: 1, arbitrary: flood },
+  // The same request twice in a row: the second arrives while the first is in flight.
+  { weight: 1, arbitrary: requestText.map((line) => [line, line]) },
 );
 
 // ---------------------------------------------------------------- servers
@@ -512,6 +514,7 @@ const httpBody: Arb<HttpBody> = fc.record({
     { weight: 3, arbitrary: deepNeighbourRequest },
     { weight: 1, arbitrary: invalidUtf8Line },
     { weight: 1, arbitrary: flood.map((lines) => `[${lines.slice(0, 300).join(',')}]`) },
+    { weight: 1, arbitrary: requestText.map((line) => `[${line},${line}]`) },
   ),
   cuts,
 });

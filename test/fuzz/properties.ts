@@ -34,38 +34,50 @@ function stream(lines: Array<string | Buffer>): Buffer {
   return Buffer.concat(lines.flatMap((line) => [toBytes(line), NEWLINE]));
 }
 
-/** Barrier pings muxd must have answered (passed to the server and back) after the traffic before an answer is given up on. */
+/** Barrier calls the server must have answered after the traffic before an answer is given up on. */
 const BARRIERS = 3;
 
 /**
  * Sends `bytes` on `client` (in the pieces `cuts` makes) and collects what
  * comes back until every request owed an answer has one, or until the
- * server has answered `BARRIERS` pings sent one after another behind the
- * traffic: it answers in order, and muxd answers its own refusals at once,
- * so by then anything still missing is lost, not late. A ping muxd refuses
- * (too many in flight) is no barrier: it is sent again once more answers
- * have come. A last ping then gives a second answer to anything the time to
- * show up. Counts decide; PATIENCE_MS only bounds a wait that went wrong.
+ * fixture has answered `BARRIERS` echo calls sent one after another behind
+ * the traffic: it answers in order, muxd queues and forwards in order, and
+ * answers its own refusals at once, so by then anything still missing is
+ * lost, not late. A barrier muxd refuses (too many in flight, not
+ * initialized) is no barrier: another is sent once more answers have come.
+ * A last barrier then gives a second answer to anything the time to show
+ * up. Counts decide; PATIENCE_MS only bounds a wait that went wrong.
  */
 async function exchange(rig: Rig, client: LineClient, bytes: Buffer, cuts: SocketScenario['cuts'], who: string): Promise<string[]> {
   const expected = new Expected();
   const answers = new Answers();
-  client.onLine = (line) => answers.add(line);
+  /** Barrier id -> true when the fixture itself answered it, false when muxd refused it. */
+  const barriers = new Map<string, boolean>();
+  client.onLine = (line) => {
+    answers.add(line);
+    if (!line.includes('§barrier-')) return;
+    try {
+      const message = JSON.parse(line) as { id?: unknown; result?: { content?: Array<{ text?: unknown }> } };
+      if (typeof message.id === 'string' && message.id.startsWith('§barrier-')) barriers.set(message.id, message.result?.content?.[0]?.text === `fuzzchild: ${message.id}`);
+    } catch {
+      // judge() reports it.
+    }
+  };
   for (const line of splitLines(bytes).lines) expectSocketLine(line, expected);
   expected.applyCancellations();
   const gone = (): string | undefined => rig.gone() ?? (client.closed ? 'muxd closed the connection' : undefined);
   const problems: string[] = [];
   let sent = 0;
-  /** Sends a ping; true once it came back as a result (an error is no barrier), undefined if it never came back. */
+  /** Sends a barrier; true once the fixture answered it, false if muxd refused it, undefined if it never came back. */
   const barrier = async (): Promise<boolean | undefined> => {
-    const id = `"§barrier-${++sent}"`;
-    expected.addMust(id, `barrier ping ${sent}`);
-    await client.write(`{"jsonrpc":"2.0","id":${id},"method":"ping"}\n`);
-    if (!(await until(`barrier ping ${sent} to be answered`, () => answers.count(id) > 0, gone))) {
-      problems.push(`${who}: barrier ping ${sent} got no answer within ${PATIENCE_MS} ms`);
+    const id = `§barrier-${++sent}`;
+    expected.addMust(JSON.stringify(id), `barrier ${sent}`);
+    await client.write(`${JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: id } } })}\n`);
+    if (!(await until(`barrier ${sent} to be answered`, () => barriers.has(id), gone))) {
+      problems.push(`${who}: barrier ${sent} got no answer within ${PATIENCE_MS} ms`);
       return undefined;
     }
-    return answers.byId.get(id)?.[0] === 0;
+    return barriers.get(id);
   };
   await client.writeInPieces(bytes, cuts);
   let passed = 0;
@@ -75,7 +87,7 @@ async function exchange(rig: Rig, client: LineClient, bytes: Buffer, cuts: Socke
     if (result === undefined) break;
     if (result) {
       passed++;
-    } else if (!(await until('more answers after a refused barrier ping', () => answers.total > received + 1 || allAnswered(expected, answers), gone))) {
+    } else if (!(await until('more answers after a refused barrier', () => answers.total > received + 1 || allAnswered(expected, answers), gone))) {
       problems.push(`${who}: no answer came for ${PATIENCE_MS} ms while requests were still owed one`);
       break;
     }
