@@ -97,8 +97,8 @@ const clock = () => {
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 };
 const steps = [];
-function step(title) {
-  steps.push({ title, at: Date.now() });
+function step(title, label = title) {
+  steps.push({ title, label, at: Date.now() });
   console.log(`\n=== [${clock()}] ${title}`);
 }
 /** Every check, in order: { what, ok, detail }. A failed one fails the run. */
@@ -117,7 +117,7 @@ let scratch;
 const short = (text) => {
   let out = String(text).replaceAll(root.replace(/\/$/, ''), '<repo>');
   if (scratch) out = out.replaceAll(scratch, '$HOME');
-  return out;
+  return out.replace(/Bearer [A-Za-z0-9._~+/=-]+/g, 'Bearer ***');
 };
 
 function table(header, rows) {
@@ -240,7 +240,7 @@ function installedVersion(pkg) {
 }
 
 async function ensureInstalled() {
-  step('install the hosts (scripts/hosts-e2e, pinned by its package-lock.json)');
+  step('install the hosts (scripts/hosts-e2e, pinned by its package-lock.json)', 'install');
   const stale = Object.values(HOSTS).filter((host) => installedVersion(host.pkg) !== lockedVersion(host.pkg));
   if (stale.length === 0) {
     for (const host of Object.values(HOSTS)) note(`${host.pkg}@${installedVersion(host.pkg)} already installed`);
@@ -264,7 +264,7 @@ async function ensureInstalled() {
 
 /** The hosts that run here; the others with the reason. */
 async function probeHosts() {
-  step('check that each host runs on this machine');
+  step('check that each host runs on this machine', 'probe hosts');
   const available = [];
   const skipped = [];
   for (const [id, host] of Object.entries(HOSTS)) {
@@ -290,7 +290,7 @@ async function probeHosts() {
 // ---- the scratch HOME -------------------------------------------------------------
 
 function makeScratch() {
-  step('make a scratch HOME');
+  step('make a scratch HOME', 'scratch HOME');
   scratch = mkdtempSync(join(tmpdir(), 'muxd-hosts-e2e-'));
   for (const dir of ['bin', 'project', '.config', '.local/state', '.local/share', '.cache', '.gemini']) mkdirSync(join(scratch, dir), { recursive: true });
   mkdirSync(join(scratch, 'run'), { mode: 0o700 });
@@ -342,7 +342,7 @@ function readJson(path) {
 const serversIn = (host) => readJson(host.configFile(scratch))?.mcpServers ?? {};
 
 async function addServers(hosts) {
-  step("add the servers with each host's own CLI (user scope)");
+  step("add the servers with each host's own CLI (user scope)", 'mcp add');
   const original = {};
   for (const host of hosts) {
     for (const [name, server] of Object.entries(SERVERS)) {
@@ -512,7 +512,7 @@ async function sample(label, hosts) {
       const host = hostOf(proxy.pid);
       proxiesByHost[host] = (proxiesByHost[host] ?? 0) + 1;
     }
-    services[name] = { status: row?.status, pids: row?.pids ?? [], clients: row?.clients, children: children.map((p) => ({ pid: p.pid, ppid: p.ppid })), proxiesByHost };
+    services[name] = { status: row?.status, pids: row?.pids ?? [], clients: row?.clients, idleClients: row?.idleClients ?? 0, children: children.map((p) => ({ pid: p.pid, ppid: p.ppid })), proxiesByHost };
   }
   return { label, at: Date.now(), muxdPid: ls.daemon?.pid, error: ls.error, services };
 }
@@ -521,7 +521,7 @@ function describeSample(s) {
   return SERVICE_NAMES.map((name) => {
     const v = s.services[name];
     const proxies = Object.entries(v.proxiesByHost).map(([host, n]) => `${host} ${n}`).join(', ');
-    return `${name}: ${v.status ?? '?'}, muxd pids [${v.pids.join(', ')}], ${v.clients ?? '?'} clients, server processes [${v.children.map((c) => `${c.pid} (parent ${c.ppid})`).join(', ')}]${proxies ? `, mux-proxy per host: ${proxies}` : ''}`;
+    return `${name}: ${v.status ?? '?'}, muxd pids [${v.pids.join(', ')}], ${v.clients ?? '?'} clients${v.idleClients ? ` (+${v.idleClients} idle)` : ''}, server processes [${v.children.map((c) => `${c.pid} (parent ${c.ppid})`).join(', ')}]${proxies ? `, mux-proxy per host: ${proxies}` : ''}`;
   }).join('\n');
 }
 
@@ -534,7 +534,7 @@ function describeSample(s) {
  * /proc are sampled throughout. Then the model lets each make its echo call.
  */
 async function round(transport, hosts, standIn) {
-  step(`${transport}: both hosts in a session at once, each host's mcp list, one child per service`);
+  step(`${transport}: both hosts in a session at once, each host's mcp list, one child per service`, `${transport} round`);
   const before = await sample('before', hosts);
   note(`before: ${describeSample(before).split('\n').join('; ')}`);
   const prefix = `muxd-e2e-${transport}-${randomBytes(4).toString('hex')}`;
@@ -621,7 +621,7 @@ function checkSharing(transport, hosts, samples, before, after, standIn) {
       (transport === 'stdio' ? ` (mux-proxy per host: ${Object.entries(held.proxiesByHost).map(([h, n]) => `${h} ${n}`).join(', ') || 'none'})` : ` (${before.services[name].clients ?? 0} before)`) +
       `; ${overlap} samples with a ${transport === 'stdio' ? 'mux-proxy' : 'client'} of ${hosts.map((h) => h.bin).join(' and ')} at once` +
       (notConnected.length ? `; but ${notConnected.map((h) => h.name).join(' and ')} never got ${name}'s tools (its MCP handshake through muxd failed)` : `; each host's session had ${name}'s tools`) +
-      `; after the sessions: ${after.services[name].clients} clients`;
+      `; after the sessions: ${after.services[name].clients} clients${after.services[name].idleClients ? ` (+${after.services[name].idleClients} idle)` : ''}`;
     check(`${transport}: exactly one child for ${name}, muxd's, the same in every sample`, oneChild, problems.length ? `${problems.slice(0, 4).join('; ')}${problems.length > 4 ? ` (+${problems.length - 4} more)` : ''}` : `pid ${pidList[0]}`);
     check(`${transport}: ${hosts.map((h) => h.name).join(' and ')} connected to that one ${name} child at the same time`, both, detail);
     sharing.push({ transport, server: name, oneChild, both, pid: pidList.join(',') || '-', clients: held.clients, notConnected: notConnected.map((h) => h.name) });
@@ -664,12 +664,12 @@ async function checkHostsThroughMuxd(hosts, transport) {
       bad.length === 0 ? SERVICE_NAMES.map((n) => `${n} -> service ${entries[n].service}`).join(', ') : bad.map((n) => `${n} is ${entries[n] ? `${entries[n].kind}${entries[n].transport ? ` (${entries[n].transport})` : ''}${entries[n].detail ? `: ${entries[n].detail}` : ''}` : 'missing'}`).join('; '),
     );
     const raw = serversIn(host);
-    note(`${short(host.configFile(scratch))}: ${SERVICE_NAMES.map((n) => `${n} = ${short(JSON.stringify(raw[n] ?? null)).replace(/Bearer [A-Za-z0-9_-]+/g, 'Bearer ***')}`).join('; ')}`);
+    note(`${short(host.configFile(scratch))}: ${SERVICE_NAMES.map((n) => `${n} = ${short(JSON.stringify(raw[n] ?? null))}`).join('; ')}`);
   }
 }
 
 async function importAndStart(hosts) {
-  step('muxctl import, muxctl daemon start, muxctl rewire (stdio)');
+  step('muxctl import, muxctl daemon start, muxctl rewire (stdio)', 'import+rewire');
   const imported = await muxctl(['import']);
   const configFile = join(scratch, '.config', 'muxd', 'config.yaml');
   check('muxctl import', imported.code === 0 && SERVICE_NAMES.every((n) => new RegExp(`^\\+\\s+${n}\\s`, 'm').test(imported.out)), `${outcome(imported)}; services added: ${SERVICE_NAMES.filter((n) => new RegExp(`^\\+\\s+${n}\\s`, 'm').test(imported.out)).join(', ') || 'none'}`);
@@ -688,7 +688,7 @@ async function importAndStart(hosts) {
 }
 
 async function switchToHttp(hosts, configFile) {
-  step('http: an http block in muxd config, muxctl reload, muxctl rewire --transport http');
+  step('http: an http block in muxd config, muxctl reload, muxctl rewire --transport http', 'rewire http');
   writeFileSync(configFile, `${readFileSync(configFile, 'utf8').replace(/\n*$/, '\n')}http:\n  listen: 127.0.0.1:0   # any free loopback port; muxctl rewire reads the one taken from muxd\n`);
   note(`appended to ${short(configFile)}: http: { listen: 127.0.0.1:0 }`);
   const reloaded = await muxctl(['reload']);
@@ -699,21 +699,64 @@ async function switchToHttp(hosts, configFile) {
   await checkHostsThroughMuxd(hosts, 'http');
 }
 
+/**
+ * Gemini CLI's own spelling of an HTTP entry (what `gemini mcp add
+ * --transport http` writes: "type": "http" and url) at muxd's front must be
+ * muxd's to muxctl and connect in Gemini CLI. An untyped url is SSE in Gemini
+ * CLI's documentation: what muxctl and Gemini CLI make of one is shown, not
+ * checked. Both entries are removed again.
+ */
+async function geminiSpellings(gemini) {
+  step("http: Gemini CLI's own spellings of an entry at muxd's front", 'gemini spellings');
+  const url = (await muxctl(['http', 'url', 'everything'], { show: false })).out.trim();
+  const token = (await muxctl(['http', 'token'], { show: false })).out.trim();
+  const added = await run(gemini.path, ['mcp', 'add', '--scope', 'user', '--transport', 'http', '--header', `Authorization: Bearer ${token}`, 'everything-typed', url], { timeoutMs: 60_000 });
+  check('gemini mcp add --transport http everything-typed', added.code === 0, `${outcome(added)} in ${secs(added.ms)}: ${short(JSON.stringify(serversIn(gemini)['everything-typed'] ?? null))}`);
+  const file = gemini.configFile(scratch);
+  const settings = readJson(file);
+  settings.mcpServers['everything-untyped'] = { url, headers: { Authorization: `Bearer ${token}` } };
+  writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
+  note(`written by hand into ${short(file)}: "everything-untyped": { "url": "${url}", "headers": ... } (no type)`);
+  const report = await muxctlJson(['hosts']);
+  const entries = report.hosts?.find((f) => f.file === file)?.entries ?? [];
+  const typed = entries.find((e) => e.name === 'everything-typed');
+  const untyped = entries.find((e) => e.name === 'everything-untyped');
+  const describe = (e) => (e ? `${e.kind}${e.service ? ` (service ${e.service}${e.transport ? `, ${e.transport}` : ''})` : ''}${e.detail ? `: ${e.detail}` : ''}` : 'not listed');
+  check('muxctl hosts: Gemini\'s "type": "http" + url entry at muxd\'s front is muxd\'s', typed?.kind === 'muxd' && typed?.service === 'everything', describe(typed));
+  const list = await run(gemini.path, ['mcp', 'list'], { timeoutMs: 120_000 });
+  const text = `${list.out}${list.err}`;
+  console.log(indent(short(text.trim())));
+  const status = (name) => {
+    const line = text.split('\n').find((l) => l.includes(` ${name}: `));
+    return line ? line.slice(line.lastIndexOf(' - ') + 3).trim() : 'not listed';
+  };
+  check('gemini mcp list: everything-typed through muxd\'s front', status('everything-typed') === 'Connected', status('everything-typed'));
+  note(`untyped url at muxd's front: muxctl hosts says ${describe(untyped)}; gemini mcp list says ${status('everything-untyped')}`);
+  if (untyped?.kind !== 'muxd' && status('everything-untyped') === 'Connected') {
+    note("they disagree: Gemini CLI documents an untyped url as SSE, but this version tries Streamable HTTP first (SSE only after a 404), so muxd's front serves it");
+  }
+  const removed = await run(gemini.path, ['mcp', 'remove', '--scope', 'user', 'everything-typed'], { timeoutMs: 60_000 });
+  const after = readJson(file);
+  delete after.mcpServers['everything-untyped'];
+  writeFileSync(file, `${JSON.stringify(after, null, 2)}\n`);
+  check('both extra entries removed again', removed.code === 0 && !('everything-typed' in serversIn(gemini)) && !('everything-untyped' in serversIn(gemini)), outcome(removed));
+}
+
 async function undo(hosts, original) {
-  step('muxctl rewire --undo gives back what the hosts wrote');
+  step('muxctl rewire --undo gives back what the hosts wrote', 'undo');
   const r = await muxctl(['rewire', '--undo'], { quiet: true });
   check('muxctl rewire --undo', r.code === 0, outcome(r));
   for (const host of hosts) {
     const now = serversIn(host);
     const same = isDeepStrictEqual(now, original[host.id]);
-    check(`${host.name}: entries back exactly as \`${host.bin} mcp add\` wrote them`, same, same ? SERVICE_NAMES.join(', ') : `now ${short(JSON.stringify(now)).replace(/Bearer [A-Za-z0-9_-]+/g, 'Bearer ***')}`);
+    check(`${host.name}: entries back exactly as \`${host.bin} mcp add\` wrote them`, same, same ? SERVICE_NAMES.join(', ') : `now ${short(JSON.stringify(now))}`);
   }
 }
 
 // ---- clean-up --------------------------------------------------------------------------------
 
 async function cleanup(standIn) {
-  step('clean up');
+  step('clean up', 'clean-up');
   for (const child of running) {
     killGroup(child, 'SIGTERM');
     note(`stopped process group ${child.pid}`);
@@ -766,7 +809,7 @@ async function main() {
 
   const original = await addServers(hosts);
 
-  step('direct (before muxd): each host runs the servers itself');
+  step('direct (before muxd): each host runs the servers itself', 'direct lists');
   await listAll(hosts, 'direct');
 
   const configFile = await importAndStart(hosts);
@@ -774,6 +817,8 @@ async function main() {
   if (TRANSPORTS.includes('http')) {
     await switchToHttp(hosts, configFile);
     await round('http', hosts, standIn);
+    const gemini = hosts.find((h) => h.id === 'gemini');
+    if (gemini) await geminiSpellings(gemini);
   }
   await undo(hosts, original);
 }
@@ -782,7 +827,7 @@ const summary = { skipped: [] };
 let standIn;
 
 function printSummary() {
-  step('summary');
+  step('summary', 'summary');
   const order = ['direct', 'stdio', 'http'];
   const rows = [...matrix].sort((a, b) => a.host.localeCompare(b.host) || order.indexOf(a.transport) - order.indexOf(b.transport) || a.server.localeCompare(b.server));
   if (rows.length) {
@@ -800,7 +845,7 @@ function printSummary() {
   const failed = checks.filter((c) => !c.ok);
   console.log('');
   for (const c of failed) console.log(`  FAILED: ${c.what}${c.detail ? `: ${c.detail}` : ''}`);
-  console.log(`  steps: ${steps.map((s, i) => `${s.title.split(':')[0]} ${secs((steps[i + 1]?.at ?? Date.now()) - s.at)}`).join(', ')}`);
+  console.log(`  steps: ${steps.filter((s) => s.label !== 'summary').map((s, i) => `${s.label} ${secs((steps[i + 1]?.at ?? Date.now()) - s.at)}`).join(', ')}`);
   console.log(`  took ${secs(Date.now() - started)}${scratch && (keep || failed.length) ? `; scratch HOME kept in ${scratch}` : ''}`);
   console.log(`hosts-e2e: ${checks.length - failed.length} passed, ${failed.length} failed`);
   return failed.length === 0 ? 0 : 1;
