@@ -9,9 +9,10 @@ import { Rig } from './rig.js';
 
 /** Runs per surface: bounded by count, so the time a run takes never decides it. */
 const RUNS: Record<Surface, number> = { socket: 40, http: 40, child: 15 };
-const seed = process.env['FUZZ_SEED'] === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env['FUZZ_SEED']);
+const forced = Number(process.env['FUZZ_SEED'] || NaN);
+const seed = Number.isSafeInteger(forced) ? forced : Math.floor(Math.random() * 2 ** 31);
 /** How long shrinking a counterexample may take: the failure is already found, this only makes it smaller. */
-const SHRINK_MS = Number(process.env['FUZZ_SHRINK_SECONDS'] ?? 20) * 1000;
+const SHRINK_MS = (Number(process.env['FUZZ_SHRINK_SECONDS'] || 20) || 20) * 1000;
 
 const rig = await Rig.start();
 after(() => rig.close());
