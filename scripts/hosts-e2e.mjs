@@ -9,8 +9,10 @@
 //   2. the servers `everything` and `memory` (devDependencies, run with node)
 //      added with each host's own `mcp add`, and each host's `mcp list` run
 //      on them directly, as a baseline;
-//   3. `muxctl import`, `muxctl daemon start`, `muxctl rewire` (stdio, through
-//      mux-proxy);
+//   3. `muxctl import`, `muxctl rewire` (stdio, through mux-proxy); then both
+//      hosts' `mcp list` at once with muxd not running, so that their
+//      mux-proxies start it (exactly one muxd must come of it, and
+//      `muxctl daemon start` must find it running);
 //   4. both hosts held in a session at once (each asked something by a
 //      scripted stand-in model that waits before answering), and while they
 //      sit there each host's own `mcp list` run too: every entry must say
@@ -669,21 +671,29 @@ async function checkHostsThroughMuxd(hosts, transport) {
 }
 
 async function importAndStart(hosts) {
-  step('muxctl import, muxctl daemon start, muxctl rewire (stdio)', 'import+rewire');
+  step('muxctl import, muxctl rewire (stdio), with muxd not running yet', 'import+rewire');
   const imported = await muxctl(['import']);
   const configFile = join(scratch, '.config', 'muxd', 'config.yaml');
   check('muxctl import', imported.code === 0 && SERVICE_NAMES.every((n) => new RegExp(`^\\+\\s+${n}\\s`, 'm').test(imported.out)), `${outcome(imported)}; services added: ${SERVICE_NAMES.filter((n) => new RegExp(`^\\+\\s+${n}\\s`, 'm').test(imported.out)).join(', ') || 'none'}`);
   check('muxctl import wrote muxd config under the scratch HOME', existsSync(configFile), short(configFile));
-  const startedDaemon = await muxctl(['daemon', 'start']);
-  const status = await muxctlJson(['daemon', 'status']);
-  check(
-    'muxctl daemon start',
-    startedDaemon.code === 0 && status.running === true && status.configFile === configFile && status.home?.stateDir?.startsWith(scratch),
-    `pid ${status.pid}, config ${short(status.configFile)}, state ${short(status.home?.stateDir)}, sockets ${short(status.home?.runDir)}`,
-  );
   const rewired = await muxctl(['rewire']);
   check('muxctl rewire', rewired.code === 0, outcome(rewired));
   await checkHostsThroughMuxd(hosts, 'stdio');
+
+  // The first sessions after a rewire, muxd not running: each host's mux-proxies race to start it, and one muxd must come of it.
+  step("stdio, muxd not running: both hosts' mcp list at once, their mux-proxies start muxd", 'auto-start');
+  const before = await muxctlJson(['daemon', 'status']);
+  check('muxd is not running yet', before.running === false, before.running ? `pid ${before.pid}` : 'muxctl daemon status: not running');
+  await listAll(hosts, 'stdio, auto-start');
+  const daemons = processesOfHome(scratch).filter((p) => p.argv.includes(join(root, 'packages/daemon/dist/main.js')));
+  const status = await muxctlJson(['daemon', 'status']);
+  check(
+    'the mux-proxies started exactly one muxd, on the imported config under the scratch HOME',
+    daemons.length === 1 && status.running === true && status.pid === daemons[0].pid && status.configFile === configFile && status.home?.stateDir?.startsWith(scratch),
+    `muxd processes [${daemons.map((p) => p.pid).join(', ')}]; muxctl daemon status: pid ${status.pid}, config ${short(status.configFile)}, state ${short(status.home?.stateDir)}, sockets ${short(status.home?.runDir)}`,
+  );
+  const startedDaemon = await muxctl(['daemon', 'start']);
+  check('muxctl daemon start finds it running', startedDaemon.code === 0 && /already running/.test(startedDaemon.out), startedDaemon.out.trim());
   return configFile;
 }
 
@@ -828,7 +838,7 @@ let standIn;
 
 function printSummary() {
   step('summary', 'summary');
-  const order = ['direct', 'stdio', 'http'];
+  const order = ['direct', 'stdio, auto-start', 'stdio', 'http'];
   const rows = [...matrix].sort((a, b) => a.host.localeCompare(b.host) || order.indexOf(a.transport) - order.indexOf(b.transport) || a.server.localeCompare(b.server));
   if (rows.length) {
     console.log(indent(table(['HOST', 'TRANSPORT', 'SERVER', 'MCP LIST', 'IN A SESSION'], rows.map((r) => [r.host, r.transport === 'direct' ? 'direct (no muxd)' : r.transport, r.server, r.list ?? '-', r.session ?? '-'])), '  '));
