@@ -23,14 +23,12 @@ describe('planImport', () => {
     const byName = Object.fromEntries(plan.services.map((service) => [service.name, service]));
     assert.deepEqual(Object.keys(byName), [
       'memory',
-      'github',
       'everything',
       'filesystem',
       'sqlite',
       'memory-cursor',
       'puppeteer',
       'local-tool',
-      'github-vscode',
       'fetch',
       'sequential-thinking',
       'sqlite-codex',
@@ -40,7 +38,6 @@ describe('planImport', () => {
       'sqlite-roo',
       'fetch-kiro',
       'time',
-      'github-opencode',
     ]);
     // memory: the same server in Claude Code, Claude Desktop, VS Code, Codex, Zed, Cline, Copilot CLI, opencode, Continue and Goose is one service.
     assert.deepEqual(
@@ -59,13 +56,11 @@ describe('planImport', () => {
     assert.equal(byName['everything']?.spec.cwd, undefined);
     // cmd /c unwrapped; npx kept.
     assert.equal(byName['filesystem']?.spec.command, 'npx');
-    // Host variables stay as text, and the notes say what to do without a resolved value.
-    assert.equal(byName['github-vscode']?.spec.env['GITHUB_PERSONAL_ACCESS_TOKEN'], '${input:github_token}');
-    assert.equal(byName['github']?.spec.env['GITHUB_PERSONAL_ACCESS_TOKEN'], '${GITHUB_TOKEN:-}');
-    assert.ok(plan.notes.some((note) => note.startsWith('services.github-vscode.env.GITHUB_PERSONAL_ACCESS_TOKEN is ${input:github_token}, which only VS Code can fill in')));
+    // A value only the host fills in (VS Code's input, Claude Code's ${VAR}, opencode's {env:...}) keeps the entry out: rewire shares it ad hoc.
     assert.ok(plan.notes.some((note) => note.includes("'puppeteer' in Cursor (user) reads an envFile")));
     const skipped = Object.fromEntries(plan.skipped.map(({ source, reason }) => [`${source.host}/${source.entry}`, reason]));
     assert.deepEqual(Object.keys(skipped).sort(), [
+      'claude-code/github',
       'claude-code/linear',
       'cline/old-server',
       'cline/search',
@@ -82,8 +77,10 @@ describe('planImport', () => {
       'junie/remote',
       'kiro/cloud-docs',
       'opencode/docs',
+      'opencode/github',
       'opencode/old-server',
       'roo/docs',
+      'vscode/github',
       'vscode/remote-docs',
       'windsurf/figma',
       'windsurf/old-server',
@@ -91,6 +88,9 @@ describe('planImport', () => {
       'zed/remote',
     ]);
     assert.match(skipped['claude-code/linear'] as string, /remote server \(http\): muxd runs stdio servers/);
+    assert.equal(skipped['vscode/github'], '${input:github_token} is filled in by VS Code: muxctl rewire shares the entry as it is (mux-proxy --env), the value staying in VS Code');
+    assert.equal(skipped['claude-code/github'], '${GITHUB_TOKEN:-} is filled in by Claude Code: muxctl rewire shares the entry as it is (mux-proxy --env), the value staying in Claude Code');
+    assert.match(skipped['opencode/github'] as string, /^\{env:GITHUB_TOKEN\} is filled in by opencode/);
     assert.match(skipped['zed/postgres-context-server'] as string, /extension server/);
     assert.equal(skipped['windsurf/old-server'], 'disabled in the host');
     assert.equal(skipped['cline/old-server'], 'disabled in the host');
@@ -109,12 +109,12 @@ describe('planImport', () => {
       from: ['opencode/memory', 'continue/memory', 'goose/memory'],
     });
     assert.deepEqual(services['fetch']?.spec, { command: 'uvx', args: ['mcp-server-fetch'], env: {} });
-    assert.deepEqual(services['github']?.spec.env, { GITHUB_PERSONAL_ACCESS_TOKEN: '{env:GITHUB_TOKEN}' }, 'kept as written, never resolved');
-    assert.ok(plan.notes.some((note) => note.startsWith('services.github.env.GITHUB_PERSONAL_ACCESS_TOKEN is {env:GITHUB_TOKEN}, which only opencode can fill in')));
+    assert.equal(services['github'], undefined, 'opencode fills in {env:GITHUB_TOKEN}: left to rewire');
     assert.deepEqual(services['SQLite'], { spec: { command: 'uvx', args: ['mcp-server-sqlite', '--db-path', '/home/me/test.db'], env: {} }, from: ['continue/SQLite'] });
     assert.deepEqual(services['time'], { spec: { command: 'uvx', args: ['mcp-server-time', '--local-timezone=Europe/Paris'], env: {} }, from: ['goose/time'] });
     const skipped = Object.fromEntries(plan.skipped.map(({ source, reason }) => [`${source.host}/${source.entry}`, reason]));
     assert.deepEqual(skipped, {
+      'opencode/github': '{env:GITHUB_TOKEN} is filled in by opencode: muxctl rewire shares the entry as it is (mux-proxy --env), the value staying in opencode',
       'opencode/old-server': 'disabled in the host',
       'opencode/docs': 'a remote server (remote): muxd runs stdio servers',
       'continue/Docs': 'a remote server (streamable-http): muxd runs stdio servers',

@@ -89,11 +89,11 @@ describe('rewire', () => {
     assert.deepEqual(outcomes.filter((outcome) => outcome.error).map((outcome) => outcome.error), []);
     const entries = Object.fromEntries(outcomes.map((outcome) => [`${outcome.host}:${outcome.scope}`, outcome.entries.map((entry) => `${entry.name}=${entry.action}${entry.service ? `:${entry.service}` : ''}`)]));
     assert.deepEqual(entries, {
-      'claude-code:user': ['memory=rewire:memory', 'github=rewire:github', 'linear=skip'],
+      'claude-code:user': ['memory=rewire:memory', 'github=rewire', 'linear=skip'],
       'claude-code:local': ['everything=rewire:everything'],
       'claude-desktop:user': ['memory=rewire:memory', 'filesystem=rewire:filesystem', 'sqlite=rewire:sqlite'],
       'cursor:user': ['memory=rewire:memory-cursor', 'context7=skip', 'puppeteer=skip', 'local-tool=rewire:local-tool'],
-      'vscode:user': ['github=skip:github-vscode', 'memory=rewire:memory', 'fetch=rewire:fetch', 'remote-docs=skip'],
+      'vscode:user': ['github=rewire', 'memory=rewire:memory', 'fetch=rewire:fetch', 'remote-docs=skip'],
       'windsurf:user': ['sequential-thinking=rewire:sequential-thinking', 'old-server=skip', 'figma=skip'],
       'codex:user': ['memory=rewire:memory', 'notion=skip', 'time=skip', 'sqlite=rewire:sqlite-codex'],
       'gemini:user': ['memory=rewire:memory-gemini', 'everything=rewire:everything-gemini', 'deepwiki=skip'],
@@ -103,12 +103,15 @@ describe('rewire', () => {
       'kiro:user': ['fetch=rewire:fetch-kiro', 'cloud-docs=skip'],
       'copilot-cli:user': ['memory=rewire:memory', 'sequential-thinking=rewire:sequential-thinking', 'tracker=skip'],
       'junie:user': ['time=rewire:time', 'remote=skip'],
-      'opencode:user': ['memory=rewire:memory', 'fetch=rewire:fetch', 'github=skip:github-opencode', 'old-server=skip', 'docs=skip'],
+      'opencode:user': ['memory=rewire:memory', 'fetch=rewire:fetch', 'github=rewire', 'old-server=skip', 'docs=skip'],
       'continue:user': ['memory=rewire:memory', 'SQLite=rewire:sqlite', 'Docs=skip'],
       'goose:user': ['developer=skip', 'memory=rewire:memory', 'time=rewire:time', 'computercontroller=skip', 'todo=skip', 'docs=skip'],
     });
     const vscode = outcomes.find((outcome) => outcome.host === 'vscode');
-    assert.match(vscode?.entries[0]?.reason ?? '', /services.github-vscode still holds \$\{input:github_token\}/);
+    assert.deepEqual([vscode?.entries[0]?.adhoc, vscode?.entries[0]?.reason], [
+      'npx -y @modelcontextprotocol/server-github',
+      '${input:github_token} is filled in by VS Code: shared ad hoc through mux-proxy --env, the value staying in VS Code',
+    ]);
     // Every changed file has its own backup holding the original bytes.
     for (const outcome of outcomes.filter((item) => item.changed)) {
       assert.ok(outcome.backup && existsSync(outcome.backup));
@@ -245,6 +248,57 @@ describe('rewire', () => {
     assert.equal(undone.find((outcome) => outcome.scope === 'local')?.variant, home.env.projectDir, "the local scope's outcome names its project");
   });
 
+  test('an entry holding a value its host fills in is shared ad hoc (mux-proxy --env NAMES -- CMD), its env left to the host; undo gives back the bytes', async (t) => {
+    const home = createFakeHome(t, []);
+    const vscode = join(home.env.XDG_CONFIG_HOME as string, 'Code', 'User', 'mcp.json');
+    const claude = join(home.env.home, '.claude.json');
+    const gemini = join(home.env.home, '.gemini', 'settings.json');
+    for (const path of [vscode, claude, gemini]) mkdirSync(join(path, '..'), { recursive: true });
+    const originals = {
+      vscode: `{\n\t"inputs": [{ "type": "promptString", "id": "token", "password": true }],\n\t"servers": {\n\t\t"github": {\n\t\t\t"type": "stdio",\n\t\t\t"command": "npx",\n\t\t\t"args": ["-y", "@modelcontextprotocol/server-github"],\n\t\t\t"env": { "GITHUB_PERSONAL_ACCESS_TOKEN": "\${input:token}", "GITHUB_TOOLSETS": "repos" },\n\t\t},\n\t\t"ws": { "command": "node", "args": ["\${workspaceFolder}/server.js"] },\n\t},\n}\n`,
+      claude: JSON.stringify({ mcpServers: { linear: { type: 'stdio', command: 'npx', args: ['-y', 'linear-mcp', '--token=${LINEAR_TOKEN}'] } } }, null, 2) + '\n',
+      gemini: JSON.stringify({ mcpServers: { notion: { command: 'npx', args: ['-y', 'notion-mcp'], env: { NOTION_KEY: '$NOTION_KEY' }, trust: true } } }, null, 2) + '\n',
+    };
+    writeFileSync(vscode, originals.vscode);
+    writeFileSync(claude, originals.claude);
+    writeFileSync(gemini, originals.gemini);
+    const files = findHostFiles(home.env, [host('vscode'), host('claude-code'), host('gemini')]);
+    const outcomes = await rewireFiles(options(home, { files, services: new Map() }));
+    assert.deepEqual(
+      outcomes.filter((outcome) => outcome.entries.length > 0).map((outcome) => outcome.entries.map((entry) => `${outcome.host}/${entry.name}=${entry.action}: ${entry.adhoc}: ${entry.reason}`)),
+      [
+        [
+          'vscode/github=rewire: npx -y @modelcontextprotocol/server-github: ${input:token} is filled in by VS Code: shared ad hoc through mux-proxy --env, the value staying in VS Code',
+          'vscode/ws=rewire: node "${workspaceFolder}/server.js": ${workspaceFolder} is filled in by VS Code: shared ad hoc through mux-proxy --env, the value staying in VS Code',
+        ],
+        ['claude-code/linear=rewire: npx -y linear-mcp "--token=***": ${LINEAR_TOKEN} is filled in by Claude Code: shared ad hoc through mux-proxy --env, the value staying in Claude Code'],
+        ['gemini/notion=rewire: npx -y notion-mcp: $NOTION_KEY is filled in by Gemini CLI: shared ad hoc through mux-proxy --env, the value staying in Gemini CLI'],
+      ],
+    );
+    assert.deepEqual(entryOf(home, 'vscode', 'github'), {
+      type: 'stdio',
+      command: PROXY,
+      args: ['--env', 'GITHUB_PERSONAL_ACCESS_TOKEN,GITHUB_TOOLSETS', '--', 'npx', '-y', '@modelcontextprotocol/server-github'],
+      env: { GITHUB_PERSONAL_ACCESS_TOKEN: '${input:token}', GITHUB_TOOLSETS: 'repos' },
+    });
+    assert.deepEqual(entryOf(home, 'vscode', 'ws'), { type: 'stdio', command: PROXY, args: ['--env=', '--', 'node', '${workspaceFolder}/server.js'] });
+    assert.deepEqual(entryOf(home, 'claude-code', 'linear', ['mcpServers']), { type: 'stdio', command: PROXY, args: ['--env=', '--', 'npx', '-y', 'linear-mcp', '--token=${LINEAR_TOKEN}'] });
+    assert.deepEqual(entryOf(home, 'gemini', 'notion'), { command: PROXY, args: ['--env', 'NOTION_KEY', '--', 'npx', '-y', 'notion-mcp'], env: { NOTION_KEY: '$NOTION_KEY' }, trust: true });
+    // Seen as muxd's, ad hoc: a second rewire leaves them.
+    const again = await rewireFiles(options(home, { files, services: new Map() }));
+    assert.ok(again.every((outcome) => !outcome.changed && outcome.entries.every((entry) => entry.action === 'already')));
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.deepEqual([readFileSync(vscode, 'utf8'), readFileSync(claude, 'utf8'), readFileSync(gemini, 'utf8')], [originals.vscode, originals.claude, originals.gemini]);
+
+    // A service whose config sets the value itself runs the entry instead; one that copied the host's variable does not.
+    const token = { command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_PERSONAL_ACCESS_TOKEN: '${GITHUB_TOKEN}', GITHUB_TOOLSETS: 'repos' } };
+    const copied = { ...token, env: { ...token.env, GITHUB_PERSONAL_ACCESS_TOKEN: '${input:token}' } };
+    const [filled] = await rewireFiles(options(home, { files: [files[0] as HostFile], services: new Map([['github', token]]), dryRun: true }));
+    assert.deepEqual(filled?.entries.map((entry) => `${entry.name}=${entry.action}:${entry.service ?? entry.adhoc}`), ['github=rewire:github', 'ws=rewire:node "${workspaceFolder}/server.js"']);
+    const [verbatim] = await rewireFiles(options(home, { files: [files[0] as HostFile], services: new Map([['github', copied]]), dryRun: true }));
+    assert.deepEqual(verbatim?.entries.map((entry) => `${entry.name}=${entry.action}:${entry.service ?? entry.adhoc}`)[0], 'github=rewire:npx -y @modelcontextprotocol/server-github');
+  });
+
   test('backups are timestamped per file and never overwritten', async (t) => {
     const home = createFakeHome(t, []);
     const store = new BackupStore(home.stateDir);
@@ -321,14 +375,14 @@ describe('rewire --transport http', () => {
     const outcomes = await rewireFiles(httpOptions(home));
     assert.deepEqual(outcomes.filter((outcome) => outcome.error).map((outcome) => outcome.error), []);
     const entries = Object.fromEntries(
-      outcomes.map((outcome) => [`${outcome.host}:${outcome.scope}`, outcome.entries.filter((entry) => entry.action === 'rewire').map((entry) => `${entry.name}=${entry.service}/${entry.transport}`)]),
+      outcomes.map((outcome) => [`${outcome.host}:${outcome.scope}`, outcome.entries.filter((entry) => entry.action === 'rewire').map((entry) => `${entry.name}=${entry.service ?? 'ad hoc'}/${entry.transport}`)]),
     );
     assert.deepEqual(entries, {
-      'claude-code:user': ['memory=memory/http', 'github=github/http'],
+      'claude-code:user': ['memory=memory/http', 'github=ad hoc/stdio'],
       'claude-code:local': ['everything=everything/http'],
       'claude-desktop:user': ['memory=memory/stdio', 'filesystem=filesystem/stdio', 'sqlite=sqlite/stdio'],
       'cursor:user': ['memory=memory-cursor/http', 'local-tool=local-tool/http'],
-      'vscode:user': ['memory=memory/http', 'fetch=fetch/http'],
+      'vscode:user': ['github=ad hoc/stdio', 'memory=memory/http', 'fetch=fetch/http'],
       'windsurf:user': ['sequential-thinking=sequential-thinking/http'],
       'codex:user': ['memory=memory/http', 'sqlite=sqlite-codex/http'],
       'gemini:user': ['memory=memory-gemini/http', 'everything=everything-gemini/http'],
@@ -338,7 +392,7 @@ describe('rewire --transport http', () => {
       'kiro:user': ['fetch=fetch-kiro/http'],
       'copilot-cli:user': ['memory=memory/http', 'sequential-thinking=sequential-thinking/http'],
       'junie:user': ['time=time/stdio'],
-      'opencode:user': ['memory=memory/http', 'fetch=fetch/http'],
+      'opencode:user': ['memory=memory/http', 'fetch=fetch/http', 'github=ad hoc/stdio'],
       'continue:user': ['memory=memory/stdio', 'SQLite=sqlite/stdio'],
       'goose:user': ['memory=memory/http', 'time=time/http'],
     });
@@ -349,7 +403,15 @@ describe('rewire --transport http', () => {
 
     // Each host's remote shape: the URL and the bearer token; stdio fields gone, every other field kept.
     assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'http', url: url('memory'), headers: BEARER });
-    assert.deepEqual(entryOf(home, 'claude.json', 'github', ['mcpServers']), { type: 'http', url: url('github'), headers: BEARER, timeout: 30000, alwaysLoad: true });
+    // Claude Code fills in its ${GITHUB_TOKEN:-}: shared ad hoc, over mux-proxy.
+    assert.deepEqual(entryOf(home, 'claude.json', 'github', ['mcpServers']), {
+      type: 'stdio',
+      command: PROXY,
+      args: ['--env', 'GITHUB_PERSONAL_ACCESS_TOKEN', '--', 'npx', '-y', '@modelcontextprotocol/server-github'],
+      env: { GITHUB_PERSONAL_ACCESS_TOKEN: '${GITHUB_TOKEN:-}' },
+      timeout: 30000,
+      alwaysLoad: true,
+    });
     assert.deepEqual(entryOf(home, 'cursor-mcp.json', 'memory'), { url: url('memory-cursor'), headers: BEARER });
     assert.deepEqual(entryOf(home, 'cursor-mcp.json', 'local-tool'), { url: url('local-tool'), headers: BEARER });
     assert.deepEqual(entryOf(home, 'vscode-mcp.json', 'memory'), { type: 'http', url: url('memory'), headers: BEARER });
@@ -430,7 +492,7 @@ describe('rewire --transport http', () => {
     await rewireFiles(viaStdio());
     assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'stdio', command: PROXY, args: ['memory'], env: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' } });
     const toHttp = await rewireFiles(viaHttp());
-    assert.deepEqual(toHttp.find((outcome) => outcome.host === 'claude-code' && outcome.scope === 'user')?.entries.map((entry) => `${entry.name}:${entry.action}:${entry.transport ?? ''}`), ['memory:rewire:http', 'github:rewire:http', 'linear:skip:']);
+    assert.deepEqual(toHttp.find((outcome) => outcome.host === 'claude-code' && outcome.scope === 'user')?.entries.map((entry) => `${entry.name}:${entry.action}:${entry.transport ?? ''}`), ['memory:rewire:http', 'github:already:stdio', 'linear:skip:']);
     assert.deepEqual(entryOf(home, 'claude.json', 'memory', ['mcpServers']), { type: 'http', url: url('memory'), headers: BEARER });
 
     // A user's own header is kept when the token changes.
@@ -465,10 +527,11 @@ describe('rewire --transport http', () => {
     const expected = JSON.parse(readFileSync(claude, 'utf8')) as { mcpServers: Record<string, unknown> };
     const codexOriginal = readFileSync(codex, 'utf8');
     await rewireFiles(httpOptions(home));
-    // Claude Code rewrites the whole file its own way; the user points github elsewhere.
-    const data = JSON.parse(readFileSync(claude, 'utf8')) as { numStartups: number; mcpServers: Record<string, Record<string, unknown>> };
+    // Claude Code rewrites the whole file its own way; the user points the project's everything elsewhere.
+    const data = JSON.parse(readFileSync(claude, 'utf8')) as { numStartups: number; mcpServers: Record<string, Record<string, unknown>>; projects: Record<string, { mcpServers: Record<string, Record<string, unknown>> }> };
     data.numStartups = 43;
-    (data.mcpServers['github'] as Record<string, unknown>)['url'] = 'https://api.example.com/mcp';
+    const project = data.projects[home.env.projectDir] as { mcpServers: Record<string, Record<string, unknown>> };
+    (project.mcpServers['everything'] as Record<string, unknown>)['url'] = 'https://api.example.com/mcp';
     writeFileSync(claude, JSON.stringify(data, null, 2));
     // And a comment added to Codex's file, above the entry (outside it).
     writeFileSync(codex, readFileSync(codex, 'utf8').replace('[mcp_servers.memory]', '# mine\n[mcp_servers.memory]'));
@@ -477,10 +540,11 @@ describe('rewire --transport http', () => {
     const restored = JSON.parse(readFileSync(claude, 'utf8')) as { numStartups: number; mcpServers: Record<string, unknown> };
     assert.equal(restored.numStartups, 43);
     assert.deepEqual(restored.mcpServers['memory'], expected.mcpServers['memory'], 'command, args and env are back');
-    assert.deepEqual((restored.mcpServers['github'] as Record<string, unknown>)['url'], 'https://api.example.com/mcp');
-    const github = outcomes.find((outcome) => outcome.host === 'claude-code' && outcome.scope === 'user')?.entries.find((entry) => entry.name === 'github');
-    assert.equal(github?.action, 'skip');
-    assert.match(github?.reason ?? '', /no longer points at muxd's HTTP front/);
+    assert.deepEqual(restored.mcpServers['github'], expected.mcpServers['github'], 'the ad-hoc entry is back too');
+    const everything = outcomes.find((outcome) => outcome.host === 'claude-code' && outcome.scope === 'local')?.entries.find((entry) => entry.name === 'everything');
+    assert.equal(everything?.action, 'skip');
+    assert.match(everything?.reason ?? '', /no longer points at muxd's HTTP front/);
+    assert.equal((JSON.parse(readFileSync(claude, 'utf8')) as typeof data).projects[home.env.projectDir]?.mcpServers['everything']?.['url'], 'https://api.example.com/mcp');
     assert.equal(readFileSync(codex, 'utf8'), codexOriginal.replace('[mcp_servers.memory]', '# mine\n[mcp_servers.memory]'), 'Codex: byte for byte but the added comment');
   });
 
@@ -632,8 +696,13 @@ describe('rewire: opencode, Continue, Goose', () => {
     const original = readFileSync(path, 'utf8');
     const services = importedServices(home);
     const [stdio] = await rewireFiles(options(home, { services, proxyCommand: PROXY_JS }));
-    assert.deepEqual(stdio?.entries.map((entry) => `${entry.name}=${entry.action}`), ['memory=rewire', 'fetch=rewire', 'github=skip', 'old-server=skip', 'docs=skip']);
-    assert.match(stdio?.entries[2]?.reason ?? '', /still holds \{env:GITHUB_TOKEN\}, which muxd cannot fill in/);
+    assert.deepEqual(stdio?.entries.map((entry) => `${entry.name}=${entry.action}`), ['memory=rewire', 'fetch=rewire', 'github=rewire', 'old-server=skip', 'docs=skip']);
+    assert.match(stdio?.entries[2]?.reason ?? '', /^\{env:GITHUB_TOKEN\} is filled in by opencode: shared ad hoc/);
+    assert.deepEqual(entryOf(home, 'opencode.jsonc', 'github'), {
+      type: 'local',
+      command: [process.execPath, PROXY_JS, '--env', 'GITHUB_PERSONAL_ACCESS_TOKEN', '--', 'npx', '-y', '@modelcontextprotocol/server-github'],
+      environment: { GITHUB_PERSONAL_ACCESS_TOKEN: '{env:GITHUB_TOKEN}' },
+    });
     assert.deepEqual(entryOf(home, 'opencode.jsonc', 'memory'), { type: 'local', command: [process.execPath, PROXY_JS, 'memory'], environment: { MEMORY_FILE_PATH: '/home/me/.memory.jsonl' }, enabled: true });
     assert.deepEqual(entryOf(home, 'opencode.jsonc', 'fetch'), { type: 'local', command: [process.execPath, PROXY_JS, 'fetch'], timeout: 10000 });
     const text = readFileSync(path, 'utf8');

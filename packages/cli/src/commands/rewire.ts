@@ -34,7 +34,12 @@ function printOutcome(outcome: FileOutcome, dryRun: boolean): void {
   const lines = [`${describeFile({ host: { name: outcome.hostName }, scope: outcome.scope, variant: outcome.variant })}  ${outcome.file}`];
   for (const entry of outcome.entries) {
     const verb = dryRun && (entry.action === 'rewire' || entry.action === 'restore') ? `would be ${VERBS[entry.action]}` : VERBS[entry.action];
-    const service = entry.service !== undefined && entry.action !== 'skip' ? ` -> service ${entry.service}${entry.transport === 'http' ? ' over HTTP' : ''}` : '';
+    const service =
+      entry.adhoc !== undefined
+        ? ` -> ad hoc: ${entry.adhoc}`
+        : entry.service !== undefined && entry.action !== 'skip'
+          ? ` -> service ${entry.service}${entry.transport === 'http' ? ' over HTTP' : ''}`
+          : '';
     lines.push(`  ${entry.name}: ${verb}${service}${entry.reason ? `: ${entry.reason}` : ''}`);
   }
   if (outcome.entries.length === 0 && !outcome.error) lines.push('  (nothing to do)');

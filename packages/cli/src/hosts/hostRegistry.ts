@@ -119,6 +119,11 @@ function extensionSettings(env: HostEnv, extensionId: string, fileName: string):
   return VSCODE_FAMILY.map(([product, variant]) => json(join(appData(env), product, 'User', 'globalStorage', extensionId, 'settings', fileName), HostScopes.User, ['mcpServers'], variant));
 }
 
+/** `${VAR}` and `${VAR:-default}`, as a shell writes them (and Claude Code expands them). */
+const SHELL_BRACES = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}/;
+/** The predefined variables of VS Code and its forks (`${workspaceFolder}`, `${userHome}`...); `${input:...}`, `${env:...}` are every host's. */
+const EDITOR_VARIABLES = /\$\{(?:workspaceFolder|workspaceFolderBasename|userHome|pathSeparator|\/)\}/;
+
 export const HOSTS: readonly HostDefinition[] = [
   {
     id: 'claude-code',
@@ -127,6 +132,8 @@ export const HOSTS: readonly HostDefinition[] = [
     stdioType: 'stdio',
     remoteKeys: ['url'],
     http: { urlKey: 'url', headersKey: 'headers', type: 'http' },
+    // It expands `${VAR}` and `${VAR:-default}` from its own environment.
+    hostVariables: SHELL_BRACES,
     locate(env) {
       const { join } = pathApi(env);
       const userFile = join(env.CLAUDE_CONFIG_DIR ?? env.home, '.claude.json');
@@ -164,6 +171,7 @@ export const HOSTS: readonly HostDefinition[] = [
     reload: 'Cursor picks up the change; if a server stays red, toggle it off and on in Settings > MCP',
     remoteKeys: ['url'],
     http: { urlKey: 'url', headersKey: 'headers' },
+    hostVariables: EDITOR_VARIABLES,
     locate(env) {
       return homeAndProject(env, ['.cursor', 'mcp.json'], ['.cursor', 'mcp.json']);
     },
@@ -175,6 +183,7 @@ export const HOSTS: readonly HostDefinition[] = [
     stdioType: 'stdio',
     remoteKeys: ['url'],
     http: { urlKey: 'url', headersKey: 'headers', type: 'http' },
+    hostVariables: EDITOR_VARIABLES,
     locate(env) {
       const { join } = pathApi(env);
       const files: HostFileLocation[] = [];
@@ -225,6 +234,8 @@ export const HOSTS: readonly HostDefinition[] = [
     remoteKeys: ['httpUrl', 'url'],
     sseKeys: ['url'],
     http: { urlKey: 'httpUrl', headersKey: 'headers' },
+    // It expands `$VAR` and `${VAR}` in every string of settings.json.
+    hostVariables: /\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*/,
     locate(env) {
       return homeAndProject(env, ['.gemini', 'settings.json'], ['.gemini', 'settings.json'], 'jsonc');
     },

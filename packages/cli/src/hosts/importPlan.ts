@@ -2,13 +2,13 @@
  * What `muxctl import` does with the hosts' entries: each stdio server
  * becomes a muxd service; identical entries are one service; a name taken by
  * a different server gets the host's name as a suffix, said out loud; what
- * muxd does not run is skipped with the reason. Host variables stay as
- * written.
+ * muxd does not run is skipped with the reason, and so is an entry holding
+ * a value only its host fills in (rewire shares it ad hoc).
  */
 import { resolveConfig } from '@muxd/config';
 import type { HostFile } from './hostRegistry.js';
 import { describeFile, labelOf } from './hostRegistry.js';
-import { EntryKind, dependsOnCwd, hasHostVariable, sameSpec, serviceNameFor } from './serverEntry.js';
+import { EntryKind, dependsOnCwd, hostVariableIn, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
 import type { HostEntry, ServerSpec } from './serverEntry.js';
 
 /** Where an entry came from. */
@@ -104,6 +104,12 @@ export function planImport(hosts: readonly HostFileEntries[], existing: Readonly
         skipped.push({ source, reason: reasonFor(entry) });
         continue;
       }
+      // A value the host fills in (a secret it prompts for, its own environment's) is the host's: rewire shares the entry as it is.
+      const variable = specTexts(entry.spec).map((text) => hostVariableIn(text, file.host)).find((found) => found !== undefined);
+      if (variable !== undefined) {
+        skipped.push({ source, reason: `${variable} is filled in by ${file.host.name}: muxctl rewire shares the entry as it is (mux-proxy --env), the value staying in ${file.host.name}` });
+        continue;
+      }
       const [spec, ...earlier] = importSpecs(file, entry.spec, projectDir, env) as [ServerSpec, ...ServerSpec[]];
       const problem = loadProblem(spec, env, configFile);
       if (problem) {
@@ -180,15 +186,6 @@ function loadProblem(spec: ServerSpec, env: NodeJS.ProcessEnv, configFile: strin
 /** Warnings for settings only the host can honour: the service needs the user's hand before rewire. */
 function hostOnlyNotes(service: string, entry: HostEntry, file: HostFile): string[] {
   const notes: string[] = [];
-  const spec = entry.spec as ServerSpec;
-  for (const [key, value] of Object.entries(spec.env)) {
-    if (hasHostVariable(value)) {
-      notes.push(`services.${service}.env.${key} is ${value}, which only ${file.host.name} can fill in; muxd passes it as written: set the value in muxd's config (\${NAME} reads muxd's environment), then rewire`);
-    }
-  }
-  for (const [index, arg] of spec.args.entries()) {
-    if (hasHostVariable(arg)) notes.push(`services.${service}.args[${index}] is ${arg}, which only ${file.host.name} can fill in: set it in muxd's config, then rewire`);
-  }
   if (entry.hostOnly.includes('envFile')) {
     notes.push(`'${entry.name}' in ${describeFile(file)} reads an envFile, which muxd does not: copy its variables into services.${service}.env`);
   }

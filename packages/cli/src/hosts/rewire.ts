@@ -19,14 +19,16 @@ import { isGitTracked, parseHostDocument } from './hostFiles.js';
 import type { HostDefinition, HostFile, HostScope } from './hostRegistry.js';
 import { HOSTS, labelOf } from './hostRegistry.js';
 import { importSpecs } from './importPlan.js';
-import { EntryKind, HEADER_KEYS, PLAIN_STDIO_FIELDS, URL_KEYS, argSecrets, hasHostVariable, hostVariableIn, isRemoteType, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
-import type { HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
+import { EntryKind, HEADER_KEYS, PLAIN_STDIO_FIELDS, URL_KEYS, argSecrets, commandLine, hasHostVariable, hostVariableIn, isRemoteType, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
+import type { EntryDialect, HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
 
 /** What happened (or would) to one entry. */
 export interface EntryOutcome {
   name: string;
   action: 'rewire' | 'already' | 'skip' | 'restore';
   service?: string;
+  /** For an entry rewired to be shared ad hoc (`mux-proxy -- CMD`): the server's command line, secrets hidden. */
+  adhoc?: string;
   /** For entries through muxd (rewired or already): how they reach it. */
   transport?: MuxdTransport;
   reason?: string;
@@ -118,9 +120,9 @@ interface PlannedChange {
 /**
  * Picks the service an entry maps to: same command, args, cwd and env. Only
  * when none is identical, one whose env filled in the entry's host variables
- * (or added variables) will do.
+ * (those of `dialect`, the entry's host, too), or added variables, will do.
  */
-export function matchService(entry: HostEntry, spec: ServerSpec, services: ReadonlyMap<string, ServerSpec>): { service: string } | { reason: string } {
+export function matchService(entry: HostEntry, spec: ServerSpec, services: ReadonlyMap<string, ServerSpec>, dialect?: Pick<EntryDialect, 'hostVariables'>): { service: string } | { reason: string } {
   const base = serviceNameFor(entry.name);
   const pick = (candidates: Array<[string, ServerSpec]>): { service: string } | { reason: string } | undefined => {
     if (candidates.length === 0) return undefined;
@@ -137,8 +139,8 @@ export function matchService(entry: HostEntry, spec: ServerSpec, services: Reado
   const filledIn = pick(
     all.filter(([, service]) => {
       if (service.command !== spec.command || (service.cwd ?? '') !== (spec.cwd ?? '') || service.args.length !== spec.args.length) return false;
-      if (service.args.some((arg, index) => arg !== spec.args[index] && !hasHostVariable(spec.args[index] as string))) return false;
-      return Object.entries(spec.env).every(([key, value]) => (Object.hasOwn(service.env, key) && (service.env[key] === value || hasHostVariable(value))));
+      if (service.args.some((arg, index) => arg !== spec.args[index] && !hasHostVariable(spec.args[index] as string, dialect))) return false;
+      return Object.entries(spec.env).every(([key, value]) => (Object.hasOwn(service.env, key) && (service.env[key] === value || hasHostVariable(value, dialect))));
     }),
   );
   return filledIn ?? { reason: "no service in muxd's config runs it (muxctl import adds one)" };
@@ -151,18 +153,55 @@ function planEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options:
   if (entry.hostOnly.includes('envFile')) {
     return outcome('skip', { reason: "reads an envFile, which muxd does not: copy its variables into muxd's config and remove envFile from the entry" });
   }
+  // A value the host fills in (a secret it prompts for, its own environment's) stays the host's.
+  const hostFilled = specTexts(entry.spec).map((text) => hostVariableIn(text, file.host)).find((variable) => variable !== undefined);
   // A service imported by an older muxctl (with the project as cwd) still counts.
   const [spec, ...earlier] = importSpecs(file, entry.spec, options.projectDir) as [ServerSpec, ...ServerSpec[]];
-  let match = matchService(entry, spec, options.services);
-  for (const form of earlier) if ('reason' in match) match = matchService(entry, form, options.services);
-  if ('reason' in match) return outcome('skip', { reason: match.reason });
-  const service = options.services.get(match.service) as ServerSpec;
-  const unresolved = specTexts(service).find(hasHostVariable);
-  if (unresolved !== undefined) {
-    return outcome('skip', { service: match.service, reason: `services.${match.service} still holds ${hostVariableIn(unresolved)}, which muxd cannot fill in: set the value in muxd's config first` });
+  let match = matchService(entry, spec, options.services, file.host);
+  for (const form of earlier) if ('reason' in match) match = matchService(entry, form, options.services, file.host);
+  if ('service' in match) {
+    const service = options.services.get(match.service) as ServerSpec;
+    const unresolved = specTexts(service).find((text) => hasHostVariable(text));
+    // The service runs it when muxd's config set those values itself (not the host's variables, copied).
+    if (unresolved === undefined && (hostFilled === undefined || fillsHostVariables(service, spec, file.host))) {
+      const { target, note } = targetFor(file.host, match.service, options, undefined);
+      return { outcome: { name: entry.name, action: 'rewire', service: match.service, transport: target.transport, ...(note === undefined ? {} : { reason: note }) }, target };
+    }
+    if (hostFilled === undefined) {
+      return outcome('skip', { service: match.service, reason: `services.${match.service} still holds ${hostVariableIn(unresolved as string)}, which muxd cannot fill in: set the value in muxd's config first` });
+    }
+  } else if (hostFilled === undefined) {
+    return outcome('skip', { reason: match.reason });
   }
-  const { target, note } = targetFor(file.host, match.service, options, undefined);
-  return { outcome: { name: entry.name, action: 'rewire', service: match.service, transport: target.transport, ...(note === undefined ? {} : { reason: note }) }, target };
+  return planAdhoc(file, doc, entry, hostFilled, options);
+}
+
+/** True when `service` sets its own value everywhere the entry holds a variable its host fills in. */
+function fillsHostVariables(service: ServerSpec, spec: ServerSpec, dialect: EntryDialect): boolean {
+  const filled = (mine: string | undefined, theirs: string) => !hasHostVariable(theirs, dialect) || (mine !== undefined && mine !== theirs && !hasHostVariable(mine));
+  return (
+    filled(service.command, spec.command) &&
+    spec.args.every((arg, index) => filled(service.args[index], arg)) &&
+    Object.entries(spec.env).every(([key, value]) => filled(Object.hasOwn(service.env, key) ? service.env[key] : undefined, value))
+  );
+}
+
+/**
+ * An entry holding a value only its host fills in (`variable`) is shared ad
+ * hoc: `mux-proxy --env NAMES -- CMD ARGS...`, its command and arguments as
+ * written, its env left in the entry for the host to fill in, and every
+ * variable of it named for mux-proxy to pass on to muxd.
+ */
+function planAdhoc(file: HostFile, doc: HostDocument, entry: HostEntry, variable: string, options: RewireOptions): EntryPlan {
+  const written = doc.transport(entry.name);
+  if (written?.command === undefined) return { outcome: { name: entry.name, action: 'skip', reason: 'no command to share' } };
+  const names = Object.keys(entry.spec?.env ?? {});
+  const server = { command: written.command, args: written.args ?? [] };
+  const proxyArgs = [...(names.length === 0 ? ['--env='] : ['--env', names.join(',')]), '--', server.command, ...server.args];
+  const target: Target = { transport: 'stdio', stdio: stdioTarget(file.host, proxyArgs, options.proxyCommand) };
+  const http = options.transport === 'http' ? ' (an ad-hoc server has no HTTP endpoint: kept on mux-proxy)' : '';
+  const reason = `${variable} is filled in by ${file.host.name}: shared ad hoc through mux-proxy --env, the value staying in ${file.host.name}${http}`;
+  return { outcome: { name: entry.name, action: 'rewire', adhoc: commandLine(server), transport: 'stdio', reason }, target };
 }
 
 /**
@@ -210,7 +249,7 @@ function missingProgram(transport: Transport | undefined): string | undefined {
  * entry's fields now: headers other than Authorization are kept.
  */
 function targetFor(host: HostDefinition, service: string, options: RewireOptions, current: Record<string, unknown> | undefined, urlKey?: string): { target: Target; note?: string } {
-  const stdio: Target = { transport: 'stdio', stdio: stdioTarget(host, service, options.proxyCommand) };
+  const stdio: Target = { transport: 'stdio', stdio: stdioTarget(host, [service], options.proxyCommand) };
   if ((options.transport ?? 'stdio') !== 'http') return { target: stdio };
   if (!options.http) throw new Error('rewire over HTTP needs the HTTP front\'s URL and token');
   if (!host.http) return { target: stdio, note: `${host.name} has no HTTP transport: kept on mux-proxy (stdio)` };
@@ -257,8 +296,8 @@ function upToDate(doc: HostDocument, host: HostDefinition, name: string, target:
  * this node, both by absolute path: GUI hosts have no shell PATH to resolve
  * the script's `#!/usr/bin/env node` with.
  */
-function stdioTarget(host: HostDefinition, service: string, proxyCommand: string): Transport {
-  const result: Transport = proxyCommand.endsWith('.js') ? { command: process.execPath, args: [proxyCommand, service] } : { command: proxyCommand, args: [service] };
+function stdioTarget(host: HostDefinition, proxyArgs: readonly string[], proxyCommand: string): Transport {
+  const result: Transport = proxyCommand.endsWith('.js') ? { command: process.execPath, args: [proxyCommand, ...proxyArgs] } : { command: proxyCommand, args: [...proxyArgs] };
   if (host.stdioType !== undefined) result.type = host.stdioType;
   return result;
 }

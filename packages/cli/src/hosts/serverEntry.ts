@@ -84,14 +84,18 @@ export const HEADER_KEYS = ['headers', 'http_headers'] as const;
  */
 const HOST_VARIABLE = /\$\{[A-Za-z_][\w.]*:(?!-)[^}]*\}|(?<!\$)\{(?:env|file):[^}\s]+\}/;
 
-/** True when `text` holds a variable only the host can fill in. */
-export function hasHostVariable(text: string): boolean {
-  return HOST_VARIABLE.test(text);
+/**
+ * True when `text` holds a variable only a host can fill in: the forms
+ * muxd cannot expand, and, given a host's `dialect`, the variables that host
+ * fills in itself (Claude Code's `${VAR}`, Gemini CLI's `$VAR`).
+ */
+export function hasHostVariable(text: string, dialect?: Pick<EntryDialect, 'hostVariables'>): boolean {
+  return hostVariableIn(text, dialect) !== undefined;
 }
 
-/** The first variable in `text` only the host can fill in, as written. */
-export function hostVariableIn(text: string): string | undefined {
-  return HOST_VARIABLE.exec(text)?.[0];
+/** The first variable in `text` only a host can fill in (see `hasHostVariable`), as written. */
+export function hostVariableIn(text: string, dialect?: Pick<EntryDialect, 'hostVariables'>): string | undefined {
+  return HOST_VARIABLE.exec(text)?.[0] ?? dialect?.hostVariables?.exec(text)?.[0];
 }
 
 /** Every text of a spec that a host variable may hide in. */
@@ -301,6 +305,13 @@ export interface EntryDialect {
   http?: HttpDialect;
   /** URL fields the host reads as SSE unless the entry's `type` says Streamable HTTP (Gemini's `url`). */
   sseKeys?: readonly string[];
+  /**
+   * Variables the host fills in itself, beyond the `${kind:name}` forms every
+   * check knows (`${input:id}`, `${env:NAME}`): Claude Code's `${VAR}` and
+   * `${VAR:-default}`, Gemini CLI's `$VAR`, VS Code's `${workspaceFolder}`.
+   * Their values are the host's: an entry holding one is shared ad hoc.
+   */
+  hostVariables?: RegExp;
   /** Zed: `command` may be `{ path, args, env }`, and entries with only `settings` are extension servers. */
   zed?: boolean;
   /** How a stdio entry's fields are named, when not `command`/`args`/`env` (Goose, opencode). */
