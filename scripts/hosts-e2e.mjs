@@ -294,7 +294,7 @@ async function probeHosts() {
 function makeScratch() {
   step('make a scratch HOME', 'scratch HOME');
   scratch = mkdtempSync(join(tmpdir(), 'muxd-hosts-e2e-'));
-  for (const dir of ['bin', 'project', '.config', '.local/state', '.local/share', '.cache', '.gemini']) mkdirSync(join(scratch, dir), { recursive: true });
+  for (const dir of ['bin', 'project', 'tmp', '.config', '.local/state', '.local/share', '.cache', '.gemini']) mkdirSync(join(scratch, dir), { recursive: true });
   mkdirSync(join(scratch, 'run'), { mode: 0o700 });
   chmodSync(join(scratch, 'run'), 0o700);
   // This repository's commands, by the names a user has on PATH.
@@ -312,6 +312,8 @@ function makeScratch() {
     XDG_DATA_HOME: join(scratch, '.local/share'),
     XDG_CACHE_HOME: join(scratch, '.cache'),
     XDG_RUNTIME_DIR: join(scratch, 'run'),
+    // The hosts keep session files in the temp dir (Claude Code's /tmp/claude-<uid>/...): keep them in the scratch HOME too.
+    TMPDIR: join(scratch, 'tmp'),
     PATH: [join(scratch, 'bin'), join(e2eDir, 'node_modules/.bin'), dirname(process.execPath), process.env.PATH].join(':'),
     // Neither host may reach for the network beyond the stand-in model on 127.0.0.1.
     DISABLE_AUTOUPDATER: '1',
@@ -326,7 +328,7 @@ function makeScratch() {
     `${JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } }, general: { enableAutoUpdate: false, enableAutoUpdateNotification: false }, privacy: { usageStatisticsEnabled: false } }, null, 2)}\n`,
   );
   writeFileSync(join(scratch, '.gemini', 'trustedFolders.json'), `${JSON.stringify({ [join(scratch, 'project')]: 'TRUST_FOLDER' }, null, 2)}\n`);
-  note(`HOME=${scratch} (XDG dirs under it, XDG_RUNTIME_DIR=$HOME/run, MUXD_HOME unset)`);
+  note(`HOME=${scratch} (XDG dirs under it, XDG_RUNTIME_DIR=$HOME/run, TMPDIR=$HOME/tmp, MUXD_HOME unset)`);
   note(`PATH starts with $HOME/bin: muxctl, mux-proxy, muxd -> <repo>/packages/{cli,proxy,daemon}/bin`);
   note('hosts run in $HOME/project');
 }
