@@ -178,17 +178,21 @@ function start(command, args, { cwd, extraEnv = {}, show = true } = {}) {
     },
     async done(timeoutMs) {
       let timer;
+      // Past the deadline the group is killed; a process outside it still holding the pipes does not hold this up past a grace.
       const timeout = new Promise((resolve) => {
         timer = setTimeout(() => {
           result.timedOut = true;
           killGroup(child, 'SIGTERM');
           setTimeout(() => killGroup(child, 'SIGKILL'), 3000).unref();
-          resolve();
+          setTimeout(() => {
+            result.ms = Date.now() - t0;
+            resolve(result);
+          }, 6000).unref();
         }, timeoutMs);
       });
-      await Promise.race([exited, timeout]);
+      const value = await Promise.race([exited, timeout]);
       clearTimeout(timer);
-      return exited;
+      return value;
     },
   };
 }
@@ -756,7 +760,7 @@ async function geminiSpellings(gemini) {
 
 async function undo(hosts, original) {
   step('muxctl rewire --undo gives back what the hosts wrote', 'undo');
-  const r = await muxctl(['rewire', '--undo'], { quiet: true });
+  const r = await muxctl(['rewire', '--undo']);
   check('muxctl rewire --undo', r.code === 0, outcome(r));
   for (const host of hosts) {
     const now = serversIn(host);
