@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import type {
   JSONRPCRequest,
   Root,
 } from '@modelcontextprotocol/sdk/types.js';
+import { processesWithEnv, readCmdline } from '../procfs.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MUXD_MAIN = join(ROOT, 'packages/daemon/dist/main.js');
@@ -128,35 +129,7 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
 
 // ---------------------------------------------------------------- processes
 
-/** True while `pid` exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-/** Live processes whose environment holds `NAME=value`. */
-function processesWithEnv(name: string, value: string): number[] {
-  const needle = Buffer.from(`\0${name}=${value}\0`);
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    let environ: Buffer;
-    try {
-      // Each entry ends with a NUL; one in front makes the first entry match too.
-      environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`)]);
-    } catch {
-      continue;
-    }
-    if (environ.includes(needle) && isAlive(pid)) pids.push(pid);
-  }
-  return pids.sort((a, b) => a - b);
-}
+export { isAlive } from '../procfs.js';
 
 /** The environment variable the harness adds to each service to find its children. */
 const SERVICE_MARK = 'MUXD_E2E_SERVICE';
@@ -275,7 +248,7 @@ export class Muxd {
 
   /** Pids of the service's live child processes (muxd's reaper shell is not one of them). */
   childPids(service: string): number[] {
-    return processesWithEnv(SERVICE_MARK, serviceMark(this.home, service));
+    return processesWithEnv(`${SERVICE_MARK}=${serviceMark(this.home, service)}`);
   }
 
   /** Waits until the service has exactly `count` children, and returns their pids. */
@@ -357,7 +330,7 @@ export class Muxd {
 
   /** Children of any service still alive (for the last-resort cleanup). */
   allChildPids(): number[] {
-    return processesWithEnv(SERVICE_MARK + '_HOME', this.home);
+    return processesWithEnv(`${SERVICE_MARK}_HOME=${this.home}`);
   }
 }
 
@@ -546,13 +519,7 @@ export function spawnMuxctl(scope: Scope, home: string, args: string[], options:
 
 /** Live muxd processes (packages/daemon/dist/main.js) whose MUXD_HOME is `home`. */
 export function daemonPids(home: string): number[] {
-  return processesWithEnv('MUXD_HOME', home).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(MUXD_MAIN);
-    } catch {
-      return false;
-    }
-  });
+  return processesWithEnv(`MUXD_HOME=${home}`).filter((pid) => readCmdline(pid)?.includes(MUXD_MAIN) ?? false);
 }
 
 /**
@@ -564,7 +531,7 @@ async function reapHome(home: string): Promise<void> {
   let quiet = 0;
   const deadline = Date.now() + 5000;
   while (quiet < 2 && Date.now() < deadline) {
-    const pids = [...processesWithEnv('MUXD_HOME', home), ...processesWithEnv(SERVICE_MARK + '_HOME', home)].filter((pid) => pid !== process.pid);
+    const pids = processesWithEnv(`MUXD_HOME=${home}`, `${SERVICE_MARK}_HOME=${home}`).filter((pid) => pid !== process.pid);
     if (pids.length === 0) quiet++;
     else quiet = 0;
     killAll(pids);
@@ -576,7 +543,7 @@ async function reapHome(home: string): Promise<void> {
 /** mux-proxy and muxctl processes of `home` (everything with its MUXD_HOME but the daemons and this process). */
 function clientPids(home: string): number[] {
   const daemons = new Set(daemonPids(home));
-  return processesWithEnv('MUXD_HOME', home).filter((pid) => pid !== process.pid && !daemons.has(pid));
+  return processesWithEnv(`MUXD_HOME=${home}`).filter((pid) => pid !== process.pid && !daemons.has(pid));
 }
 
 /** A muxd home with a config file and no daemon: muxctl or mux-proxy start one in the background. */
@@ -619,7 +586,7 @@ export function createHome(scope: Scope, services: Record<string, ServiceSpec>, 
     env: { MUXD_HOME: home },
     muxctl: (args, muxctlOptions) => runMuxctl(home, args, muxctlOptions),
     daemonPids: () => daemonPids(home),
-    childPids: (service) => processesWithEnv(SERVICE_MARK, serviceMark(home, service)),
+    childPids: (service) => processesWithEnv(`${SERVICE_MARK}=${serviceMark(home, service)}`),
   };
 }
 

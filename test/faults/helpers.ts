@@ -3,7 +3,6 @@
  * connection that polls muxd without starting a muxctl process each time,
  * and views of the process table (process groups, open files, memory).
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -11,6 +10,7 @@ import { CONTROL_PROTOCOL_VERSION, ControlMethods, RpcConnection } from '@muxd/p
 import type { ActionResult, HistoryResult, ListResult, RunRecord, ServiceRow } from '@muxd/protocol';
 import { waitFor } from '../e2e/harness.js';
 import type { Muxd, Scope } from '../e2e/harness.js';
+import { processesWithEnv } from '../procfs.js';
 
 /** A control-socket connection, as muxctl opens one; closed by `scope`'s after hook. */
 export class Control {
@@ -98,40 +98,7 @@ export function errorOf(message: Record<string, unknown> | undefined): { code: n
 
 // ------------------------------------------------------------ process table
 
-interface Stat {
-  pid: number;
-  ppid: number;
-  pgrp: number;
-  state: string;
-}
-
-function readStat(pid: number): Stat | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), pgrp: Number(fields[2]), state: fields[0] as string };
-  } catch {
-    return undefined;
-  }
-}
-
-function livePids(): Stat[] {
-  const stats: Stat[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat && stat.state !== 'Z' && stat.state !== 'X') stats.push(stat);
-  }
-  return stats;
-}
-
-/** Live (non-zombie) members of process group `pgid`. */
-export function processGroup(pgid: number): number[] {
-  return livePids()
-    .filter((stat) => stat.pgrp === pgid)
-    .map((stat) => stat.pid)
-    .sort((a, b) => a - b);
-}
+export { fdCount, processGroup, rssBytes } from '../procfs.js';
 
 /**
  * Every live process that belongs to a muxd home: daemons, the reaper,
@@ -139,29 +106,5 @@ export function processGroup(pgid: number): number[] {
  * its services and their descendants.
  */
 export function processesOfHome(home: string): number[] {
-  const needles = [Buffer.from(`\0MUXD_HOME=${home}\0`), Buffer.from(`\0MUXD_E2E_SERVICE_HOME=${home}\0`)];
-  const pids: number[] = [];
-  for (const { pid } of livePids()) {
-    if (pid === process.pid) continue;
-    let environ: Buffer;
-    try {
-      environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`)]);
-    } catch {
-      continue;
-    }
-    if (needles.some((needle) => environ.includes(needle))) pids.push(pid);
-  }
-  return pids.sort((a, b) => a - b);
-}
-
-/** Open file descriptors of `pid`. */
-export function fdCount(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** Resident memory of `pid`, bytes. */
-export function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-  return Number(kb) * 1024;
+  return processesWithEnv(`MUXD_HOME=${home}`, `MUXD_E2E_SERVICE_HOME=${home}`).filter((pid) => pid !== process.pid);
 }
