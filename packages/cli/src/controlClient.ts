@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { CONTROL_PROTOCOL_VERSION, ControlMethods, RpcConnection } from '@muxd/protocol';
-import type { HelloResult, MuxPaths } from '@muxd/protocol';
+import type { ControlMethod, ControlParams, ControlParamsArg, ControlResult, HelloResult, MuxPaths } from '@muxd/protocol';
 import { ensureDaemon } from '@muxd/protocol/launcher';
 import { connectSocket } from '@muxd/protocol/socket';
 import { CliError, ExitCodes } from './cliError.js';
@@ -34,7 +34,8 @@ export class ControlClient {
     }
     const socket = await openSocket(paths.controlSocket);
     const rpc = new RpcConnection(socket, options.onNotification ? { onNotification: options.onNotification } : {});
-    const hello = await rpc.request<HelloResult>(ControlMethods.Hello, { client: 'muxctl', version: VERSION, protocol: CONTROL_PROTOCOL_VERSION }, 10_000);
+    const greeting: ControlParams['hello'] = { client: 'muxctl', version: VERSION, protocol: CONTROL_PROTOCOL_VERSION };
+    const hello = await rpc.request<ControlResult['hello']>(ControlMethods.Hello, greeting, 10_000);
     if (hello.protocol !== CONTROL_PROTOCOL_VERSION) {
       rpc.destroy();
       throw new CliError(
@@ -47,8 +48,13 @@ export class ControlClient {
     return new ControlClient(rpc, hello);
   }
 
-  request<T>(method: string, params: object = {}, timeoutMs = 0): Promise<T> {
-    return this.#rpc.request<T>(method, params, timeoutMs);
+  /**
+   * Sends one control request and resolves with its result, typed by the
+   * protocol's method map; params may be left out when the method needs
+   * none. Rejects with `RpcError` (muxd's answer) or a closed connection.
+   */
+  request<M extends ControlMethod>(method: M, ...[params]: ControlParamsArg<M>): Promise<ControlResult[M]> {
+    return this.#rpc.request<ControlResult[M]>(method, params ?? {});
   }
 
   get closed(): Promise<void> {

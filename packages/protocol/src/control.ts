@@ -21,7 +21,6 @@ export const ControlMethods = {
   /** Streams `logs/line` notifications until the connection closes. */
   LogsFollow: 'logs/follow',
   History: 'history',
-  Health: 'health',
   /** Params `{ allowEmpty?: boolean }`: a config with no services is refused (`MUX_CONFIG_EMPTY`) unless it is true. */
   Reload: 'reload',
   Status: 'status',
@@ -133,6 +132,11 @@ export interface LogsParams {
   lines: number;
 }
 
+export interface LogsFollowParams {
+  /** A service; omitted for the daemon log. */
+  name?: string;
+}
+
 export interface LogsResult {
   file: string;
   /** Raw NDJSON log lines, oldest first. */
@@ -162,11 +166,17 @@ export interface HistoryResult {
   databaseError: string | null;
 }
 
+/** What `muxctl health --json` prints: its round trip goes through the service's data socket, not the control socket. */
 export interface HealthResult {
   name: string;
   ok: boolean;
   latencyMs: number | null;
   error: string | null;
+}
+
+export interface ReloadParams {
+  /** Apply a config that defines no services (refused with `MUX_CONFIG_EMPTY` otherwise). */
+  allowEmpty?: boolean;
 }
 
 export interface ReloadResult {
@@ -192,3 +202,56 @@ export interface AdhocResult {
   name: string;
   socket: string;
 }
+
+/** The params of a method that takes none. */
+export type EmptyParams = Record<string, never>;
+
+/** The result of a method that answers `{}`. */
+export type EmptyResult = Record<string, never>;
+
+export interface ShutdownResult {
+  /** The daemon's pid; it stops every service, then exits. */
+  pid: number;
+}
+
+/**
+ * What each control method takes. muxctl's client and muxd's dispatch are
+ * both typed by it, so a method, its params and its result cannot drift
+ * apart.
+ */
+export interface ControlParams {
+  [ControlMethods.Hello]: HelloParams;
+  [ControlMethods.Status]: EmptyParams;
+  [ControlMethods.List]: EmptyParams;
+  [ControlMethods.Describe]: NameParams;
+  [ControlMethods.Start]: NameParams;
+  [ControlMethods.Stop]: NameParams;
+  [ControlMethods.Restart]: NameParams;
+  [ControlMethods.Logs]: LogsParams;
+  [ControlMethods.LogsFollow]: LogsFollowParams;
+  [ControlMethods.History]: HistoryParams;
+  [ControlMethods.Reload]: ReloadParams;
+  [ControlMethods.Adhoc]: AdhocParams;
+  [ControlMethods.Shutdown]: EmptyParams;
+}
+
+/** What each control method answers (see `ControlParams`). */
+export interface ControlResult {
+  [ControlMethods.Hello]: HelloResult;
+  [ControlMethods.Status]: DaemonStatus;
+  [ControlMethods.List]: ListResult;
+  [ControlMethods.Describe]: DescribeResult;
+  [ControlMethods.Start]: ActionResult;
+  [ControlMethods.Stop]: ActionResult;
+  [ControlMethods.Restart]: ActionResult;
+  [ControlMethods.Logs]: LogsResult;
+  /** `{}`, then `logs/line` notifications until the connection closes. */
+  [ControlMethods.LogsFollow]: EmptyResult;
+  [ControlMethods.History]: HistoryResult;
+  [ControlMethods.Reload]: ReloadResult;
+  [ControlMethods.Adhoc]: AdhocResult;
+  [ControlMethods.Shutdown]: ShutdownResult;
+}
+
+/** A request's params as arguments: optional for a method whose params are all optional. */
+export type ControlParamsArg<M extends ControlMethod> = {} extends ControlParams[M] ? [params?: ControlParams[M]] : [params: ControlParams[M]];

@@ -1,7 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { findConfigFile, loadConfigFile, requireServices } from '@muxd/config';
 import { ControlMethods } from '@muxd/protocol';
-import type { DaemonStatus } from '@muxd/protocol';
 import { CliError, ExitCodes } from '../cliError.js';
 import { notice, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
@@ -15,7 +14,7 @@ interface CheckArgs extends GlobalArgs {
 /** The config file muxd uses: the running daemon's, else `$MUXD_CONFIG`, else the one muxd would find. */
 export async function configFileInUse(): Promise<{ file: string | undefined; from: 'daemon' | 'search' }> {
   try {
-    const status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
+    const status = await withDaemon((client) => client.request(ControlMethods.Status), { autoStart: false });
     return { file: status.configFile || undefined, from: 'daemon' };
   } catch {
     return { file: process.env['MUXD_CONFIG'] || (await findConfigFile()), from: 'search' };

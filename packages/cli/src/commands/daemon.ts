@@ -20,7 +20,7 @@ const startCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     } catch (error) {
       throw new CliError((error as Error).message);
     }
-    const status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
+    const status = await withDaemon((client) => client.request(ControlMethods.Status), { autoStart: false });
     if (argv.json) printJson({ outcome, ...status });
     else console.log(outcome === 'started' ? `muxd started (pid ${status.pid})` : `muxd is already running (pid ${status.pid})`);
   },
@@ -36,7 +36,7 @@ const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       else console.log('muxd is not running');
       return;
     }
-    const { pid } = await withDaemon((client) => client.request<{ pid: number }>(ControlMethods.Shutdown), { autoStart: false });
+    const { pid } = await withDaemon((client) => client.request(ControlMethods.Shutdown), { autoStart: false });
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
     if (isAlive(pid)) throw new CliError(`muxd (pid ${pid}) is still shutting down after 30 s`);
@@ -56,7 +56,7 @@ const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   handler: async (argv) => {
     let status: DaemonStatus;
     try {
-      status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
+      status = await withDaemon((client) => client.request(ControlMethods.Status), { autoStart: false });
     } catch (error) {
       if (error instanceof CliError && error.exitCode === ExitCodes.NotRunning) {
         // Read here: no daemon runs to read it.

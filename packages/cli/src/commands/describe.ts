@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
-import type { DescribeResult, RunRecord } from '@muxd/protocol';
+import type { RunRecord } from '@muxd/protocol';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { formatDuration, formatExit, formatMemory, formatTime, printJson } from '../format.js';
@@ -20,7 +20,7 @@ export const describeCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Show a service: resolved config (secrets hidden), socket, logs, runs, last exit',
   builder: (yargs) => yargs.positional('name', { type: 'string', demandOption: true, describe: 'Service name' }),
   handler: async (argv) => {
-    const result = await withDaemon((client) => client.request<DescribeResult>(ControlMethods.Describe, { name: argv.name }));
+    const result = await withDaemon((client) => client.request(ControlMethods.Describe, { name: argv.name }));
     if (argv.json) {
       printJson(result);
       return;

@@ -3,7 +3,6 @@ import { delimiter, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { findConfigFile } from '@muxd/config';
 import { ControlMethods } from '@muxd/protocol';
-import type { ListResult } from '@muxd/protocol';
 import { canConnect } from '@muxd/protocol/socket';
 import { readProcessTable } from '@muxd/protocol/processes';
 import type { ProcessInfo } from '@muxd/protocol/processes';
@@ -141,7 +140,7 @@ export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const daemonRunning = await canConnect(paths().controlSocket);
     let daemonPid: number | undefined;
     if (daemonRunning) {
-      const { daemon } = await withDaemon((client) => client.request<ListResult>(ControlMethods.List), { autoStart: false });
+      const { daemon } = await withDaemon((client) => client.request(ControlMethods.List), { autoStart: false });
       daemonPid = daemon.pid;
       checks.push(
         daemon.version === VERSION

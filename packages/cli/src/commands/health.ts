@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { CommandModule } from 'yargs';
 import { ControlMethods, RpcConnection, serviceSocketPath } from '@muxd/protocol';
-import type { HealthResult, ListResult } from '@muxd/protocol';
+import type { HealthResult } from '@muxd/protocol';
 import { CliError } from '../cliError.js';
 import { paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
@@ -47,7 +47,7 @@ export const healthCommand: CommandModule<GlobalArgs, Args> = {
   handler: async (argv) => {
     // Through the daemon first, so an unknown name gets a clear error (and muxd is started).
     await withDaemon(async (client) => {
-      const list = await client.request<ListResult>(ControlMethods.List);
+      const list = await client.request(ControlMethods.List);
       if (!list.services.some((service) => service.name === argv.name)) {
         throw new CliError(`no service '${argv.name}' (configured: ${list.services.map((service) => service.name).join(', ') || 'none'})`);
       }

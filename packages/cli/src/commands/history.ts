@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
-import type { HistoryResult } from '@muxd/protocol';
 import { CliError } from '../cliError.js';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
@@ -20,7 +19,7 @@ export const historyCommand: CommandModule<GlobalArgs, Args> = {
       .option('limit', { alias: 'n', type: 'number', default: 20, describe: 'How many runs' }) as never,
   handler: async (argv) => {
     const params = argv.name === undefined ? { limit: argv.limit } : { name: argv.name, limit: argv.limit };
-    const result = await withDaemon((client) => client.request<HistoryResult>(ControlMethods.History, params));
+    const result = await withDaemon((client) => client.request(ControlMethods.History, params));
     if (argv.json) {
       printJson(result);
     } else if (result.runs.length === 0 && !result.databaseError) {

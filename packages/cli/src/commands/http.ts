@@ -40,7 +40,7 @@ export function listenUrl(listen: string | number): string | undefined {
 export async function runningHttpFront(): Promise<{ url: string; token: string }> {
   let status: DaemonStatus;
   try {
-    status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
+    status = await withDaemon((client) => client.request(ControlMethods.Status), { autoStart: false });
   } catch (error) {
     if (error instanceof CliError && error.exitCode === ExitCodes.NotRunning) {
       throw new CliError('muxd is not running, and the HTTP URL comes from it: start it with muxctl daemon start (its config needs http: { listen: 127.0.0.1:7777 })', ExitCodes.NotRunning);
@@ -62,7 +62,7 @@ export async function knownHttpUrls(): Promise<string[]> {
   const urls = new Set<string>();
   let configFile: string | undefined;
   try {
-    const status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status), { autoStart: false });
+    const status = await withDaemon((client) => client.request(ControlMethods.Status), { autoStart: false });
     if (status.httpUrl) urls.add(status.httpUrl);
     configFile = status.configFile || undefined;
   } catch {
@@ -116,7 +116,7 @@ const urlCommand: CommandModule<GlobalArgs, UrlArgs> = {
   describe: "The HTTP front's base URL, or a service's endpoint",
   builder: (yargs) => yargs.positional('service', { type: 'string', describe: 'Service name' }),
   handler: async (argv) => {
-    const status = await withDaemon((client) => client.request<DaemonStatus>(ControlMethods.Status));
+    const status = await withDaemon((client) => client.request(ControlMethods.Status));
     if (!status.httpUrl) throw new CliError('the HTTP front is off: add http: { listen: "127.0.0.1:7777" } to the config, then: muxctl reload');
     const url = argv.service === undefined ? status.httpUrl : `${status.httpUrl}/mcp/${encodeURIComponent(argv.service)}`;
     if (argv.json) printJson({ url });

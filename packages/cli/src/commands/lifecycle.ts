@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
-import type { ActionResult } from '@muxd/protocol';
 import { CliError } from '../cliError.js';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
@@ -24,7 +23,7 @@ function lifecycleCommand(action: 'start' | 'stop' | 'restart', describe: string
     describe,
     builder: (yargs) => yargs.positional('name', { type: 'string', demandOption: true, describe: 'Service name, or "all"' }),
     handler: async (argv) => {
-      const result = await withDaemon((client) => client.request<ActionResult>(method, { name: argv.name }));
+      const result = await withDaemon((client) => client.request(method, { name: argv.name }));
       if (argv.json) printJson(result);
       const failed = result.services.filter((service) => !EXPECTED[action]?.includes(service.status));
       if (!argv.json) {

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods, LOG_LINE_NOTIFICATION } from '@muxd/protocol';
-import type { LogsResult } from '@muxd/protocol';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 
@@ -46,7 +45,7 @@ export const logsCommand: CommandModule<GlobalArgs, Args> = {
     await withDaemon(
       async (client) => {
         const params = argv.name === undefined ? { lines: argv.lines } : { name: argv.name, lines: argv.lines };
-        const result = await client.request<LogsResult>(ControlMethods.Logs, params);
+        const result = await client.request(ControlMethods.Logs, params);
         print(result.lines);
         if (!argv.follow) return;
         await client.request(ControlMethods.LogsFollow, argv.name === undefined ? {} : { name: argv.name });

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
-import type { ListResult, ServiceRow } from '@muxd/protocol';
+import type { ServiceRow } from '@muxd/protocol';
 import { notice, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { formatDuration, formatExit, formatMemory, printJson, table } from '../format.js';
@@ -14,7 +14,7 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: ['ls', 'list'],
   describe: 'List services: status, pids, uptime, restarts, clients, requests, memory, CPU',
   handler: async (argv) => {
-    const result = await withDaemon((client) => client.request<ListResult>(ControlMethods.List));
+    const result = await withDaemon((client) => client.request(ControlMethods.List));
     if (argv.json) {
       printJson(result);
       return;

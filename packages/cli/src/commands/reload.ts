@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
-import type { ReloadResult } from '@muxd/protocol';
 import { notice, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson } from '../format.js';
@@ -19,7 +18,7 @@ export const reloadCommand: CommandModule<GlobalArgs, ReloadArgs> = {
       describe: 'Apply a config that defines no services (stopping every one); refused otherwise, as a truncated file looks the same',
     }) as never,
   handler: async (argv) => {
-    const result = await withDaemon((client) => client.request<ReloadResult>(ControlMethods.Reload, { allowEmpty: argv.allowEmpty }));
+    const result = await withDaemon((client) => client.request(ControlMethods.Reload, { allowEmpty: argv.allowEmpty }));
     if (argv.json) {
       printJson(result);
       return;
