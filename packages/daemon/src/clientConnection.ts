@@ -1,9 +1,17 @@
 import type { Socket } from 'node:net';
 import { ErrorCodes, INPUT_ENDED_METHOD, LineReader, decodeMessage, encodeMessage, errorResponse, failureResponses, isJsonObject, sniffRequestId } from '@muxd/protocol';
-import type { ClientHandle, Mux, Peer } from '@muxd/engine';
+import type { ClientHandle, Peer } from '@muxd/engine';
 import type { Logger } from './logs.js';
 import { formatBytes } from '@muxd/config';
 
+
+/** Where a connection's client joins: a service's engine. */
+export interface ClientTarget {
+  /** The service's name, for error messages. */
+  readonly service: string;
+  /** Joins the engine as one more client, sending to it through `peer`. */
+  connect(peer: Peer): ClientHandle;
+}
 
 export interface ClientLimits {
   maxRequestBytes: number;
@@ -12,13 +20,13 @@ export interface ClientLimits {
 }
 
 /**
- * Connects one data-socket client to a Mux: NDJSON in (bounded lines, parse
+ * Connects one data-socket client to a service's engine: NDJSON in (bounded lines, parse
  * errors answered), JSON out. An end of input without `muxd/inputEnded`
  * first means the client is gone. A client that stops reading is disconnected
  * once its queue passes `maxClientBuffer`, so it can never hold up the
  * child's reader or the other clients.
  */
-export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimits, log: Logger): ClientHandle {
+export function attachClientSocket(socket: Socket, target: ClientTarget, limits: ClientLimits, log: Logger): ClientHandle {
   let handle: ClientHandle | undefined;
   const peer: Peer = {
     send(message) {
@@ -39,7 +47,7 @@ export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimit
       if (!socket.destroyed) socket.end();
     },
   };
-  const client = mux.connectClient(peer);
+  const client = target.connect(peer);
   /** The client said it will send nothing more (mux-proxy does when its stdin closes). */
   let inputEnded = false;
   handle = client;
@@ -68,7 +76,7 @@ export function attachClientSocket(socket: Socket, mux: Mux, limits: ClientLimit
       const id = sniffRequestId(overflow);
       log.warn({ client: client.id, bytes: overflow.bytes, id }, 'message from client over maxRequestBytes: discarded');
       peer.send(
-        errorResponse(id, ErrorCodes.RequestTooLarge, `Message too large: over ${formatBytes(limits.maxRequestBytes)} (maxRequestBytes of service '${mux.service}')`),
+        errorResponse(id, ErrorCodes.RequestTooLarge, `Message too large: over ${formatBytes(limits.maxRequestBytes)} (maxRequestBytes of service '${target.service}')`),
       );
     },
   });

@@ -11,6 +11,7 @@ import type { Reaper } from './reaper.js';
 import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
 import type { ExitInfo, SupervisorEvent } from './supervisor.js';
 import { closeUnixServer, listenUnix } from './unixSocket.js';
+import { Waiters } from './waiters.js';
 
 /** One child and the Mux in front of it. */
 interface Instance {
@@ -73,6 +74,8 @@ export class Service {
   #closing = false;
   /** Why the data socket could not be opened: the service is errored until `muxctl start` opens it. */
   #socketError: string | undefined;
+  /** `stop` waiting for requests to finish, `settled` for children to come up: re-tested on each change, never polled. */
+  readonly #waiters = new Waiters();
 
   constructor(config: ServiceConfig, socketPath: string, deps: ServiceDeps) {
     this.#config = config;
@@ -107,7 +110,7 @@ export class Service {
     this.#socketError = undefined;
     this.#deps.log.info({ socket: this.socketPath, isolation: this.config.isolation, lazy: this.config.lazy }, 'service listening');
     if (this.#shared) {
-      if (this.config.lazy) this.#shared.supervisor.status = ServiceStatus.Idle;
+      if (this.config.lazy) this.#shared.supervisor.markIdle();
       else this.#shared.supervisor.start();
     }
     this.#startMonitor();
@@ -186,8 +189,42 @@ export class Service {
       reaper: this.#deps.reaper,
       log,
       onEvent: (event) => this.#deps.onEvent?.(this.config.name, event),
+      onStatusChange: () => this.#waiters.check(),
     });
     return instance;
+  }
+
+  /**
+   * Joins `mux` as one more client. In-flight requests only end by an answer
+   * sent to a client, a cancellation from one, or a client leaving: each
+   * re-tests what `stop` waits for.
+   */
+  #join(mux: Mux, peer: Peer): ClientHandle {
+    const changed = () => this.#waiters.check();
+    const handle = mux.connectClient({
+      send: (message) => {
+        const refused = peer.send(message);
+        changed();
+        return refused;
+      },
+      close: (reason) => {
+        peer.close(reason);
+        changed();
+      },
+    });
+    return {
+      id: handle.id,
+      receive: (message, bytes) => {
+        handle.receive(message, bytes);
+        changed();
+      },
+      end: () => handle.end(),
+      disconnect: (reason) => {
+        handle.disconnect(reason);
+        changed();
+      },
+      setIdle: (idle) => handle.setIdle(idle),
+    };
   }
 
   #accept(socket: Socket): void {
@@ -203,7 +240,7 @@ export class Service {
       socket.destroy();
       return;
     }
-    attachClientSocket(socket, mux, limits, this.#deps.log);
+    attachClientSocket(socket, { service: this.name, connect: (peer) => this.#join(mux, peer) }, limits, this.#deps.log);
   }
 
   /**
@@ -213,7 +250,8 @@ export class Service {
    */
   connectClient(peer: Peer): ClientHandle | undefined {
     if (this.#closing) return undefined;
-    return this.#muxForNewClient()?.connectClient(peer);
+    const mux = this.#muxForNewClient();
+    return mux ? this.#join(mux, peer) : undefined;
   }
 
   /** The Mux a new client joins: the shared one, or a new per-client child's (undefined past maxClients). */
@@ -291,18 +329,13 @@ export class Service {
 
   /** Waits until no client request is in flight, or `graceMs` passed. */
   async #drain(graceMs: number): Promise<void> {
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && this.#instances().some((instance) => instance.mux.stats().inflight > 0)) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await this.#waiters.until(() => this.#instances().every((instance) => instance.mux.stats().inflight === 0), graceMs);
   }
 
   /** Resolves once no child is starting or backing off, or after `timeoutMs`. */
   async settled(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const busy = () =>
-      this.#instances().some(({ supervisor }) => supervisor.status === ServiceStatus.Starting || supervisor.status === ServiceStatus.Backoff);
-    while (busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    const busy = (status: ServiceStatus) => status === ServiceStatus.Starting || status === ServiceStatus.Backoff;
+    await this.#waiters.until(() => !this.#instances().some(({ supervisor }) => busy(supervisor.status)), timeoutMs);
   }
 
   /** Applies a changed config (same isolation): children restart with it, clients stay connected. */

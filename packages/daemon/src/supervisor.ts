@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { ErrorCodes, LineReader, decodeMessage, encodeMessage, errorResponse, failureResponses, sniffResponseId } from '@muxd/protocol';
-import type { JsonRpcErrorObject } from '@muxd/protocol';
-import type { Mux, Peer, UpstreamHandle } from '@muxd/engine';
-import { formatBytes } from '@muxd/config';
+import type { Mux, UpstreamHandle } from '@muxd/engine';
 import type { ServiceConfig } from '@muxd/config';
+import { ChildStdin, StderrTail, readChildStderr, readChildStdout } from './childStdio.js';
 import type { Logger } from './logs.js';
+import { reapGroup, settlesWithin, signalGroup } from './processGroup.js';
 import type { Reaper } from './reaper.js';
 
 /** What `muxctl ls` shows for a service. */
@@ -63,19 +62,9 @@ export interface SupervisorOptions {
   reaper: Reaper;
   log: Logger;
   onEvent?: (event: SupervisorEvent) => void;
+  /** Called after every change of `status`. */
+  onStatusChange?: (status: ServiceStatus) => void;
 }
-
-/** Longest stderr line kept whole in the service log. */
-const STDERR_LINE_BYTES = 64 * 1024;
-/** After the leader exits, how long the rest of its process group gets before SIGKILL. */
-const GROUP_GRACE_MS = 1000;
-/** How often a group left behind is checked during that grace. */
-const GROUP_POLL_MS = 25;
-/** How much of a child's stderr a client waiting for its handshake is shown. */
-const STDERR_TAIL_LINES = 5;
-const STDERR_TAIL_CHARS = 300;
-/** How long a child may leave `maxChildBuffer` unread when health checks are off. */
-const STALL_MS = 10_000;
 
 /**
  * Runs one MCP server child: spawns it in its own process group, feeds its
@@ -89,19 +78,18 @@ export class ChildSupervisor {
   readonly #reaper: Reaper;
   readonly #log: Logger;
   readonly #onEvent: ((event: SupervisorEvent) => void) | undefined;
+  readonly #onStatusChange: ((status: ServiceStatus) => void) | undefined;
 
-  status: ServiceStatus = ServiceStatus.Stopped;
-  /** Restarts after crashes since the daemon started. */
-  restarts = 0;
-  lastExit: ExitInfo | undefined;
-  /** Why the service is errored, when it is. */
-  errorMessage: string | undefined;
+  #status: ServiceStatus = ServiceStatus.Stopped;
+  #restarts = 0;
+  #lastExit: ExitInfo | undefined;
+  #errorMessage: string | undefined;
 
   #child: ChildProcessWithoutNullStreams | undefined;
   #startedAt = 0;
   #upstream: UpstreamHandle | undefined;
   /** The current child's stdin as the engine sees it. */
-  #childPeer: Peer | undefined;
+  #stdin: ChildStdin | undefined;
   #backoffTimer: ReturnType<typeof setTimeout> | undefined;
   #delayMs: number;
   #recentRestarts: number[] = [];
@@ -114,9 +102,7 @@ export class ChildSupervisor {
   /** Counts stop() calls, so a restart knows a stop came in while it waited. */
   #stopRequests = 0;
   /** The current child's last stderr lines, for clients of a handshake it never completed. */
-  #stderrTail: string[] = [];
-  /** Armed while the child leaves its stdin full: it fires a restart (hung) unless the stdin drains first. */
-  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #stderrTail = new StderrTail();
   #exited: Promise<void> = Promise.resolve();
   /** Settles once what the last child left in its process group is gone (or SIGKILLed). */
   #groupGone: Promise<void> = Promise.resolve();
@@ -127,7 +113,38 @@ export class ChildSupervisor {
     this.#reaper = options.reaper;
     this.#log = options.log;
     this.#onEvent = options.onEvent;
+    this.#onStatusChange = options.onStatusChange;
     this.#delayMs = this.#config.restart.initialDelayMs;
+  }
+
+  /** What `muxctl ls` shows; changed only by the supervisor itself (see `onStatusChange`). */
+  get status(): ServiceStatus {
+    return this.#status;
+  }
+
+  /** Restarts after crashes (and `muxctl restart`) since the daemon started. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  get lastExit(): ExitInfo | undefined {
+    return this.#lastExit;
+  }
+
+  /** Why the service is errored, when it is. */
+  get errorMessage(): string | undefined {
+    return this.#errorMessage;
+  }
+
+  #setStatus(status: ServiceStatus): void {
+    if (this.#status === status) return;
+    this.#status = status;
+    this.#onStatusChange?.(status);
+  }
+
+  /** A lazy service waiting for its first client: a stopped supervisor counts as idle. */
+  markIdle(): void {
+    if (this.#status === ServiceStatus.Stopped) this.#setStatus(ServiceStatus.Idle);
   }
 
   get pid(): number | undefined {
@@ -158,7 +175,7 @@ export class ChildSupervisor {
     this.#backoffTimer = undefined;
     this.#recentRestarts = [];
     this.#delayMs = this.#config.restart.initialDelayMs;
-    this.errorMessage = undefined;
+    this.#errorMessage = undefined;
     this.#mux.setUnavailable(undefined);
     this.#spawn();
   }
@@ -190,7 +207,7 @@ export class ChildSupervisor {
       }
     }
     // An idle stop leaves an errored service errored: only the user's start clears that.
-    if (!(wasErrored && reason === ExitReason.Idle)) this.status = target;
+    if (!(wasErrored && reason === ExitReason.Idle)) this.#setStatus(target);
     this.#markUnavailable(reason);
   }
 
@@ -224,7 +241,7 @@ export class ChildSupervisor {
     await this.stop(reason, false);
     // A stop asked for while this one ran wins over the start.
     if (stops !== this.#stopRequests) return;
-    this.restarts++;
+    this.#restarts++;
     this.start();
   }
 
@@ -237,14 +254,14 @@ export class ChildSupervisor {
   }
 
   #spawn(): void {
-    const { name, command, args, cwd, env } = this.#config;
-    this.status = ServiceStatus.Starting;
+    const { command, args, cwd, env } = this.#config;
+    this.#setStatus(ServiceStatus.Starting);
     const cwdProblem = checkDirectory(cwd);
     if (cwdProblem) {
       this.#spawnFailed(`working directory ${cwd} ${cwdProblem}`);
       return;
     }
-    this.#stderrTail = [];
+    this.#stderrTail.clear();
     let child: ChildProcessWithoutNullStreams;
     try {
       child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -270,63 +287,29 @@ export class ChildSupervisor {
 
     child.once('spawn', () => {
       const pid = child.pid as number;
-      this.status = ServiceStatus.Online;
+      this.#setStatus(ServiceStatus.Online);
       this.#reaper.watch(pid);
       this.#log.info({ child: pid, command }, 'child started');
       this.#onEvent?.({ type: 'spawn', pid });
-      this.#childPeer = this.#peerFor(child);
-      this.#upstream = this.#mux.attachUpstream(this.#childPeer);
+      this.#stdin = new ChildStdin(child, {
+        config: () => this.#config,
+        log: this.#log,
+        onStall: (why) => {
+          if (this.#child === child) void this.recycle(ExitReason.Hung, why);
+        },
+      });
+      this.#upstream = this.#mux.attachUpstream(this.#stdin.peer);
     });
 
-    const stdout = new LineReader({
-      maxLineBytes: this.#config.maxResponseBytes,
-      onLine: (line) => {
-        const decoded = decodeMessage(line);
-        if (decoded.ok) {
-          this.#upstream?.receive(decoded.message);
-          return;
-        }
-        const { failure } = decoded;
-        if (failure.code === ErrorCodes.ParseError) {
-          this.#log.warn({ line: preview(line) }, 'non-JSON line on the child\'s stdout: skipped');
-          return;
-        }
-        this.#log.error({ bytes: line.length, line: preview(line) }, `message on the child's stdout refused: ${failure.message}`);
-        // The server's own requests get their errors back; an answer fails the request it answers.
-        const owed = failureResponses(failure);
-        if (owed) this.#childPeer?.send(owed);
-        for (const id of failure.answers) this.#upstream?.receive(errorResponse(id, failure.code, `The server's answer was refused by muxd: ${failure.message}`));
-      },
-      onOverflow: (overflow) => {
-        const limit = this.#config.maxResponseBytes;
-        this.#log.error({ bytes: overflow.bytes, limit }, 'line on the child\'s stdout is over maxResponseBytes: skipped');
-        // An answer too large to take: its request fails now rather than at its timeout.
-        const id = sniffResponseId(overflow);
-        if (typeof id === 'number') {
-          this.#upstream?.receive(
-            errorResponse(id, ErrorCodes.ResponseTooLarge, `Answer too large: ${formatBytes(overflow.bytes)}, over ${formatBytes(limit)} (maxResponseBytes of service '${this.#config.name}')`),
-          );
-        }
-      },
-    });
+    const stdout = readChildStdout({ config: () => this.#config, log: this.#log, upstream: () => this.#upstream, stdin: () => this.#stdin?.peer });
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-
-    const stderr = new LineReader({
-      maxLineBytes: STDERR_LINE_BYTES,
-      onLine: (line) => {
-        const text = line.toString('utf8');
-        this.#log.info({ stream: 'stderr' }, text);
-        this.#stderrTail.push(text.length > STDERR_TAIL_CHARS ? `${text.slice(0, STDERR_TAIL_CHARS)}...` : text);
-        if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
-      },
-      onOverflow: ({ bytes }) => this.#log.warn({ stream: 'stderr', bytes }, 'stderr line over 64 KiB: skipped'),
-    });
+    const stderr = readChildStderr(this.#log, this.#stderrTail);
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', (error) => this.#log.debug({ err: error.message }, 'child stdin closed'));
 
     child.once('exit', (code, signal) => {
       const pid = child.pid;
-      if (pid !== undefined) this.#groupGone = this.#reapGroup(pid);
+      if (pid !== undefined) this.#groupGone = reapGroup(pid, this.#reaper, this.#log);
       // Let stdout drain (a last answer written just before exiting), but don't
       // wait for grandchildren holding the pipe open.
       let finished = false;
@@ -343,69 +326,18 @@ export class ChildSupervisor {
     });
   }
 
-  /**
-   * The engine's view of the child's stdin. What waits there is bounded by
-   * `maxChildBuffer`: past it a message is refused (a request gets the
-   * error back), and a child that leaves it full is restarted as hung.
-   */
-  #peerFor(child: ChildProcessWithoutNullStreams): Peer {
-    return {
-      send: (message): JsonRpcErrorObject | undefined => {
-        if (!child.stdin.writable) return undefined;
-        const line = encodeMessage(message);
-        if (line === undefined) {
-          this.#log.error({}, 'a message for the child could not be serialized: dropped');
-          return { code: ErrorCodes.InternalError, message: 'muxd could not serialize this request' };
-        }
-        const limit = this.#config.maxChildBuffer;
-        const waiting = child.stdin.writableLength;
-        if (waiting + Buffer.byteLength(line) > limit) {
-          this.#log.warn({ waiting, limit }, 'the child is not reading its stdin: message refused');
-          this.#watchStall(child);
-          return {
-            code: ErrorCodes.ChildBufferFull,
-            message: `Service '${this.#config.name}' is not reading its input: ${formatBytes(waiting)} already waits for it, and this would pass ${formatBytes(limit)} (maxChildBuffer)`,
-          };
-        }
-        child.stdin.write(line);
-        return undefined;
-      },
-      close: () => child.stdin.end(),
-    };
-  }
-
-  /** A child that leaves its stdin full (no 'drain') for the health-check timeout is restarted as hung. */
-  #watchStall(child: ChildProcessWithoutNullStreams): void {
-    if (this.#stallTimer) return;
-    const timeoutMs = this.#config.healthCheck.timeoutMs > 0 ? this.#config.healthCheck.timeoutMs : STALL_MS;
-    const drained = () => {
-      if (this.#stallTimer) clearTimeout(this.#stallTimer);
-      this.#stallTimer = undefined;
-    };
-    child.stdin.once('drain', drained);
-    this.#stallTimer = setTimeout(() => {
-      this.#stallTimer = undefined;
-      child.stdin.off('drain', drained);
-      if (this.#child !== child) return;
-      const why = `it left ${formatBytes(child.stdin.writableLength)} of input unread for ${timeoutMs} ms`;
-      this.#log.error({ child: child.pid, waiting: child.stdin.writableLength, timeoutMs }, `child is not reading its stdin: restarting it (hung)`);
-      void this.recycle(ExitReason.Hung, why);
-    }, timeoutMs);
-    this.#stallTimer.unref();
-  }
-
   #spawnFailed(why: string): void {
     this.#child = undefined;
     const exit: ExitInfo = { pid: undefined, code: null, signal: null, reason: ExitReason.SpawnFailed, at: Date.now(), uptimeMs: 0, error: why };
-    this.lastExit = exit;
+    this.#lastExit = exit;
     this.#log.error({ error: why }, 'child could not start');
     this.#onEvent?.({ type: 'exit', exit, willRestart: false });
     this.#becomeErrored(`Service '${this.#config.name}' cannot start: ${why}. Fix the config, then: muxctl start ${this.#config.name}`);
   }
 
   #becomeErrored(message: string): void {
-    this.status = ServiceStatus.Errored;
-    this.errorMessage = message;
+    this.#errorMessage = message;
+    this.#setStatus(ServiceStatus.Errored);
     this.#log.error({}, message);
     this.#onEvent?.({ type: 'errored', message });
     this.#mux.setUnavailable(message);
@@ -424,15 +356,14 @@ export class ChildSupervisor {
       at: now,
       uptimeMs: now - this.#startedAt,
     };
-    this.lastExit = exit;
-    if (this.#stallTimer) clearTimeout(this.#stallTimer);
-    this.#stallTimer = undefined;
+    this.#lastExit = exit;
+    this.#stdin?.dispose();
+    this.#stdin = undefined;
     const how = stopping?.failure ? `${stopping.reason}: ${stopping.failure}` : signal ? `signal ${signal}` : `exit code ${code}`;
-    this.#childPeer = undefined;
     const deliberate = stopping !== undefined && !stopping.failure;
     this.#upstream?.closed(deliberate ? `stopped (${stopping.reason})` : stopping ? `restarted (${how})` : `exited with ${how}`, {
       failed: !deliberate,
-      stderrTail: this.#stderrTail.join(' | '),
+      stderrTail: this.#stderrTail.toString(),
     });
     this.#upstream = undefined;
     if (stopping && !stopping.failure) {
@@ -454,8 +385,8 @@ export class ChildSupervisor {
     const delayMs = this.#delayMs;
     this.#delayMs = Math.min(this.#delayMs * 2, maxDelayMs);
     this.#recentRestarts.push(now);
-    this.restarts++;
-    this.status = ServiceStatus.Backoff;
+    this.#restarts++;
+    this.#setStatus(ServiceStatus.Backoff);
     this.#log.warn({ pid: child.pid, code, signal, delayMs }, `child ended (${how}); restarting in ${delayMs} ms`);
     this.#onEvent?.({ type: 'exit', exit, willRestart: true, delayMs });
     this.#backoffTimer = setTimeout(() => {
@@ -481,67 +412,6 @@ export class ChildSupervisor {
     // A stop is done when the whole group is, not just its leader.
     await this.#groupGone;
   }
-
-  /**
-   * Once the leader has exited, whatever is left of its group goes too:
-   * SIGTERM now, SIGKILL after `GROUP_GRACE_MS`. Settles when the group is
-   * gone, or once SIGKILL was sent.
-   */
-  #reapGroup(pgid: number): Promise<void> {
-    if (!groupAlive(pgid)) {
-      this.#reaper.forget(pgid);
-      return Promise.resolve();
-    }
-    signalGroup(pgid, 'SIGTERM');
-    return new Promise((resolve) => {
-      const deadline = Date.now() + GROUP_GRACE_MS;
-      const check = () => {
-        if (groupAlive(pgid) && Date.now() < deadline) {
-          setTimeout(check, GROUP_POLL_MS).unref();
-          return;
-        }
-        if (groupAlive(pgid)) {
-          this.#log.warn({ pgid }, 'processes left behind by the child: sending SIGKILL');
-          signalGroup(pgid, 'SIGKILL');
-        }
-        this.#reaper.forget(pgid);
-        resolve();
-      };
-      setTimeout(check, GROUP_POLL_MS).unref();
-    });
-  }
-
-  /** Resolves when the current child (if any) has exited. */
-  whenExited(): Promise<void> {
-    return this.#exited;
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 function checkDirectory(path: string): string | undefined {
@@ -550,9 +420,4 @@ function checkDirectory(path: string): string | undefined {
   } catch {
     return 'does not exist';
   }
-}
-
-function preview(line: Buffer): string {
-  const text = line.subarray(0, 200).toString('utf8');
-  return line.length > 200 ? `${text}...` : text;
 }
