@@ -1,15 +1,10 @@
-import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
-import type { Loader } from 'cosmiconfig';
-import { parse as parseToml } from 'smol-toml';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { MuxError, MuxErrorCodes } from '@muxd/protocol';
 import { isPrototypeKey, isValidServiceName } from '@muxd/protocol/paths';
+import { isLoopbackHost, parseListen } from './listen.js';
 import { parseDuration, parseSize } from './units.js';
+import { expandVariables } from './variables.js';
 
 /** How clients share a service's child. */
 export const Isolation = {
@@ -263,99 +258,6 @@ export const SERVICE_DEFAULTS = {
 
 export const LOG_DEFAULTS: LogRotation = { maxSizeBytes: 10 * 1024 ** 2, keep: 5 };
 
-/** `${A:-${B:-...}}` nests at most this deep in one config string. */
-export const MAX_VARIABLE_NESTING = 8;
-
-/** Longest a config string may grow to once its variables are expanded: Linux passes no longer argument or variable to a program. */
-export const MAX_EXPANDED_LENGTH = 128 * 1024;
-
-/** A parsed config string: literal text, and variables with their defaults. */
-type Template = Array<string | { name: string; fallback: Template | undefined }>;
-
-const VARIABLE_NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
-
-/**
- * Parses `text` from `start` into a template. Inside a default (`nested`),
- * stops at the `}` that closes it; `end` is where parsing stopped, and
- * `closed` whether that `}` was found. A `${` that does not open a
- * well-formed variable is literal text, as it was before defaults nested.
- */
-function parseTemplate(text: string, start: number, depth: number, nested: boolean, fail: (message: string) => never): { template: Template; end: number; closed: boolean } {
-  const template: Template = [];
-  let literal = '';
-  let index = start;
-  while (index < text.length) {
-    if (nested && text[index] === '}') {
-      if (literal) template.push(literal);
-      return { template, end: index, closed: true };
-    }
-    if (text.startsWith('${', index)) {
-      VARIABLE_NAME.lastIndex = index + 2;
-      const name = VARIABLE_NAME.exec(text)?.[0];
-      const after = index + 2 + (name?.length ?? 0);
-      if (name !== undefined && text[after] === '}') {
-        if (literal) template.push(literal);
-        literal = '';
-        template.push({ name, fallback: undefined });
-        index = after + 1;
-        continue;
-      }
-      if (name !== undefined && text.startsWith(':-', after)) {
-        if (depth >= MAX_VARIABLE_NESTING) fail(`\${...:-default} nested more than ${MAX_VARIABLE_NESTING} deep`);
-        const inner = parseTemplate(text, after + 2, depth + 1, true, fail);
-        if (inner.closed) {
-          if (literal) template.push(literal);
-          literal = '';
-          template.push({ name, fallback: inner.template });
-          index = inner.end + 1;
-          continue;
-        }
-      }
-    }
-    literal += text[index];
-    index++;
-  }
-  if (literal) template.push(literal);
-  return { template, end: index, closed: false };
-}
-
-/**
- * Replaces `${VAR}` and `${VAR:-default}` with values from `env`, as the
- * shell does: the default also stands in for an empty variable, while a
- * plain `${VAR}` set to '' expands to ''; a default may hold variables of
- * its own (`${A:-${B:-x}}`), expanded only when it is used. Only `env`'s own
- * entries count (`${constructor}` is not Object's). Throws
- * `MUX_CONFIG_INVALID` for an unset variable without a default, defaults
- * nested more than `MAX_VARIABLE_NESTING` deep, or a result longer than
- * `MAX_EXPANDED_LENGTH`.
- */
-export function expandVariables(text: string, env: NodeJS.ProcessEnv, where: string, file: string): string {
-  const fail = (message: string): never => {
-    throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: ${where}: ${message}`);
-  };
-  let length = 0;
-  const counted = (piece: string): string => {
-    length += piece.length;
-    if (length > MAX_EXPANDED_LENGTH) fail(`expands to more than ${MAX_EXPANDED_LENGTH / 1024} KiB, the longest string Linux passes to a program`);
-    return piece;
-  };
-  const expand = (template: Template): string => {
-    let out = '';
-    for (const part of template) {
-      if (typeof part === 'string') {
-        out += counted(part);
-        continue;
-      }
-      const value = Object.hasOwn(env, part.name) ? env[part.name] : undefined;
-      if (part.fallback !== undefined && (value === undefined || value === '')) out += expand(part.fallback);
-      else if (value !== undefined) out += counted(value);
-      else fail(`environment variable ${part.name} is not set (write \${${part.name}:-default} to give a default)`);
-    }
-    return out;
-  };
-  return expand(parseTemplate(text, 0, 0, false, fail).template);
-}
-
 /** Expands the variables of one config string; `where` is its key path. */
 type Expand = (text: string, where: string) => string;
 
@@ -398,30 +300,6 @@ function resolveService(name: string, input: ServiceInput, defaults: Tunables, b
     maxMemoryBytes: input.maxMemory ?? defaults.maxMemory ?? SERVICE_DEFAULTS.maxMemoryBytes,
     http: input.http ?? true,
   };
-}
-
-/** True for `localhost` and the loopback addresses (127.0.0.0/8, ::1). */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const lower = bare.toLowerCase();
-  if (lower === 'localhost' || lower === '::1' || lower === '0:0:0:0:0:0:0:1') return true;
-  const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(lower);
-  return octets !== null && octets.slice(1).every((octet) => Number(octet) <= 255) && octets[1] === '127';
-}
-
-/**
- * Parses `http.listen`: `HOST:PORT`, `[IPV6]:PORT`, or a bare port (on
- * 127.0.0.1). Returns undefined when it is none of those.
- */
-export function parseListen(listen: string | number): { host: string; port: number } | undefined {
-  const text = String(listen).trim();
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
-  if (!match) return undefined;
-  const port = Number(match[3]);
-  if (port > 65535) return undefined;
-  const host = match[1] || match[2] || '127.0.0.1';
-  if (host !== 'localhost' && isIP(host) === 0) return undefined;
-  return { host, port };
 }
 
 function resolveHttp(input: z.infer<typeof httpSchema>, file: string): HttpConfig {
@@ -559,73 +437,6 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
 export function requireServices(config: MuxConfig, instead: string): void {
   if (config.services.size > 0) return;
   throw new MuxError(MuxErrorCodes.ConfigEmpty, `${config.file}: defines no services; ${instead}`);
-}
-
-const tomlLoader: Loader = (_path, content) => parseToml(content);
-
-const explorer = cosmiconfig('muxd', {
-  loaders: { ...defaultLoaders, '.toml': tomlLoader },
-  searchPlaces: [
-    'muxd.config.json',
-    'muxd.config.yaml',
-    'muxd.config.yml',
-    'muxd.config.toml',
-    'muxd.config.js',
-    'muxd.config.mjs',
-    '.muxdrc',
-    '.muxdrc.json',
-    '.muxdrc.yaml',
-    '.muxdrc.yml',
-    '.muxdrc.toml',
-  ],
-  searchStrategy: 'none',
-  cache: false,
-});
-
-/** Reads, validates and resolves one config file. */
-export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<MuxConfig> {
-  const file = resolve(path);
-  try {
-    await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new MuxError(
-      code === 'ENOENT' ? MuxErrorCodes.ConfigNotFound : MuxErrorCodes.ConfigInvalid,
-      code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${(error as Error).message}`,
-    );
-  }
-  let loaded;
-  try {
-    loaded = await explorer.load(file);
-  } catch (error) {
-    throw new MuxError(MuxErrorCodes.ConfigInvalid, `${file}: cannot parse: ${firstLine((error as Error).message)}`);
-  }
-  return resolveConfig(loaded?.config, file, env);
-}
-
-function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '') ?? text;
-}
-
-/** Where muxd looks for its config when none is given. */
-export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env['XDG_CONFIG_HOME'] || join(homedir(), '.config'), 'muxd');
-}
-
-/**
- * Finds the config file: `muxd.config.*` or `.muxdrc*` in `cwd`, else the
- * same names or `config.{yaml,yml,json,toml}` in the user config directory.
- */
-export async function findConfigFile(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const local = await explorer.search(cwd).catch(() => null);
-  if (local) return local.filepath;
-  const dir = userConfigDir(env);
-  for (const name of ['config.yaml', 'config.yml', 'config.json', 'config.toml']) {
-    const path = join(dir, name);
-    if (existsSync(path)) return path;
-  }
-  const global = await explorer.search(dir).catch(() => null);
-  return global?.filepath;
 }
 
 /** What `mux-proxy -- COMMAND ARGS...` asks muxd to run. */

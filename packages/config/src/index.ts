@@ -4,15 +4,12 @@ export {
   LOG_DEFAULTS,
   SERVICE_DEFAULTS,
   adhocServiceConfig,
-  expandVariables,
-  findConfigFile,
-  isLoopbackHost,
-  loadConfigFile,
-  parseListen,
   requireServices,
   resolveConfig,
-  userConfigDir,
 } from './config.js';
+export { findConfigFile, loadConfigFile, userConfigDir } from './configFile.js';
+export { isLoopbackHost, parseListen } from './listen.js';
+export { MAX_EXPANDED_LENGTH, MAX_VARIABLE_NESTING, expandVariables } from './variables.js';
 export type { AdhocSpec, HttpConfig, LogRotation, MuxConfig, ServiceConfig } from './config.js';
 export { formatBytes, parseDuration, parseSize } from './units.js';
 export { REDACTED, argSecrets, redactArgs, redactConfig } from './redact.js';

@@ -5,7 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MuxErrorCodes } from '@muxd/protocol';
-import { SERVICE_DEFAULTS, adhocServiceConfig, expandVariables, isLoopbackHost, loadConfigFile, parseListen, requireServices, resolveConfig } from '../src/config.js';
+import { SERVICE_DEFAULTS, adhocServiceConfig, requireServices, resolveConfig } from '../src/config.js';
+import { loadConfigFile } from '../src/configFile.js';
+import { isLoopbackHost, parseListen } from '../src/listen.js';
+import { expandVariables } from '../src/variables.js';
 import { redactConfig } from '../src/redact.js';
 import type { MuxConfig, ServiceConfig } from '../src/config.js';
 
