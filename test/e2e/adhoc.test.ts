@@ -1,12 +1,12 @@
 // mux-proxy -- COMMAND ARGS...: sharing a server that is not in muxd's config.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { PROXY_BIN, ROOT, startMuxd, waitFor } from './harness.js';
 import type { Muxd } from './harness.js';
+import { allPids, readCmdline, readEnviron } from '../procfs.js';
 
 const MEMORY = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 
@@ -28,17 +28,11 @@ async function adhocClient(t: { after(fn: () => unknown): void }, muxd: Muxd, en
 /** Live processes running server-memory with MUXD_HOME = home, by the file they write. */
 function memoryChildren(home: string): Map<number, string> {
   const found = new Map<number, string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args[1] !== MEMORY) continue; // the server itself, not a proxy naming it
-      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (!env.includes(`MUXD_HOME=${home}`)) continue;
-      found.set(Number(entry), env.find((line) => line.startsWith('MEMORY_FILE_PATH=')) ?? '');
-    } catch {
-      // Gone meanwhile.
-    }
+  for (const pid of allPids()) {
+    if (readCmdline(pid)?.[1] !== MEMORY) continue; // the server itself, not a proxy naming it
+    const env = readEnviron(pid);
+    if (!env?.includes(`MUXD_HOME=${home}`)) continue;
+    found.set(pid, env.find((line) => line.startsWith('MEMORY_FILE_PATH=')) ?? '');
   }
   return found;
 }

@@ -187,13 +187,14 @@ test('a child that stops reading its stdin: requests past maxChildBuffer fail at
   const payload = 'x'.repeat(1.5 * MiB);
   for (let id = 1; id <= count; id++) call(raw, id, 'echo', { message: payload });
   // Every request gets exactly one answer: refused at once, or failed when the deaf child is replaced.
-  await raw.waitFor('an answer to every request', () => (raw.messages.filter((message) => typeof message['id'] === 'number').length >= count ? raw.messages[0] : undefined), 30_000);
+  await waitFor('an answer to every request', () => (raw.messages.filter((message) => typeof message['id'] === 'number').length >= count ? true : undefined), 30_000);
   const codes = raw.messages.filter((message) => typeof message['id'] === 'number').map((message) => errorOf(message)?.code);
   const ids = raw.messages.filter((message) => typeof message['id'] === 'number').map((message) => message['id']);
   assert.equal(new Set(ids).size, count, 'no request answered twice');
-  // Refused while the deaf child's 4 MiB were full; failed when it was replaced; served by its replacement after.
+  // Refused while the deaf child's 4 MiB were full; failed when it was replaced (or, on a loaded machine, timed
+  // out first); served by its replacement after.
   assert.ok(codes.includes(CHILD_BUFFER_FULL), `some are refused at once: ${JSON.stringify(codes)}`);
-  assert.ok(codes.every((code) => code === CHILD_BUFFER_FULL || code === UPSTREAM_EXITED || code === undefined), JSON.stringify(codes));
+  assert.ok(codes.every((code) => code === CHILD_BUFFER_FULL || code === UPSTREAM_EXITED || code === REQUEST_TIMEOUT || code === undefined), JSON.stringify(codes));
   assert.ok(rssBytes(muxd.pid) - before < 64 * MiB, `muxd grew by ${((rssBytes(muxd.pid) - before) / MiB).toFixed(1)} MiB for ${(count * 1.5).toFixed(0)} MiB sent`);
   const run = await control.endedRun('lines', pid as number);
   assert.equal(run.reason, 'hung');

@@ -224,7 +224,11 @@ export class ProxySession {
   async #reconnect(): Promise<void> {
     const label = this.#connector.label;
     this.#rawInput = false;
-    if (!this.#scanner.atLineStart) this.#toHost(NEWLINE);
+    if (!this.#scanner.atLineStart) {
+      // The half line ends here, for the host and for the scanner alike: the next connection's first answer is a line of its own.
+      this.#toHost(NEWLINE);
+      this.#scanner.push(NEWLINE);
+    }
     for (const id of this.#state.takeInflight()) {
       const message = `muxd stopped while handling this request; it was not retried. muxd is restarting '${label}'`;
       this.#toHost(encodeMessage({ jsonrpc: '2.0', id, error: { code: ErrorCodes.ConnectionClosed, message } }) ?? '');

@@ -282,7 +282,18 @@ describe('ProxySession', () => {
       id: 1,
       error: { code: ErrorCodes.ConnectionClosed, message: "muxd stopped while handling this request; it was not retried. muxd is restarting 'probe'" },
     });
+    // On the new connection the first answer is read as an answer, so a second loss owes the host nothing for it.
+    const second = await muxd.nextPeer();
+    host.input.write(request(2, 'tools/list'));
+    await second.waitForMessages(1);
+    second.send(answer(2, { tools: [] }));
+    // The first line is the half answer cut off above: only whole lines after it are messages.
+    const aboutTwo = (): unknown[] => host.output.text.split('\n').slice(1, -1).map((text) => JSON.parse(text) as Record<string, unknown>).filter((message) => message['id'] === 2);
+    await until('the answer to 2', () => aboutTwo().length > 0);
+    second.socket.destroy();
     await muxd.nextPeer();
+    await until('the session to reconnect', () => /reconnected to 'probe'/.test(host.error.text));
+    assert.deepEqual(aboutTwo(), [{ jsonrpc: '2.0', id: 2, result: { tools: [] } }], 'answered once, and no error after it');
   });
 
   test("muxd's shutdown notice ends the session (exit 1) instead of reconnecting", async (t) => {
