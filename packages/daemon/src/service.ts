@@ -1,23 +1,18 @@
 import type { Server, Socket } from 'node:net';
-import { Mux, UpstreamState } from '@muxd/engine';
+import { Mux } from '@muxd/engine';
 import type { ClientHandle, Peer } from '@muxd/engine';
-import { ErrorCodes, SHUTDOWN_LINE } from '@muxd/protocol';
+import { SHUTDOWN_LINE } from '@muxd/protocol';
 import type { ServiceConfig } from '@muxd/config';
-import { Isolation, formatBytes } from '@muxd/config';
+import { Isolation } from '@muxd/config';
 import { attachClientSocket } from './clientConnection.js';
+import { HealthMonitor } from './healthMonitor.js';
+import type { ServiceInstance } from './healthMonitor.js';
 import type { Logger } from './logs.js';
-import { readProcessTable, treeUsage } from '@muxd/protocol/processes';
 import type { Reaper } from './reaper.js';
 import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
 import type { ExitInfo, SupervisorEvent } from './supervisor.js';
 import { closeUnixServer, listenUnix } from './unixSocket.js';
 import { Waiters } from './waiters.js';
-
-/** One child and the Mux in front of it. */
-interface Instance {
-  mux: Mux;
-  supervisor: ChildSupervisor;
-}
 
 /** A row of `muxctl ls`. */
 export interface ServiceSnapshot {
@@ -56,17 +51,14 @@ export class Service {
   readonly #deps: ServiceDeps;
   #server: Server | undefined;
   /** The one instance in shared mode. */
-  #shared: Instance | undefined;
+  #shared: ServiceInstance | undefined;
   /** One instance per connected client in per-client mode. */
-  readonly #perClient = new Set<Instance>();
+  readonly #perClient = new Set<ServiceInstance>();
   /** Stops of per-client children whose client left, until their process group is gone. */
   readonly #leaving = new Set<Promise<void>>();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Health pings and memory checks. */
-  #monitor: ReturnType<typeof setInterval> | undefined;
-  readonly #pinging = new Set<Instance>();
-  /** Instances the monitor is restarting: the old child stays online (and over its limit) until it exits. */
-  readonly #restarting = new Set<Instance>();
+  readonly #monitor: HealthMonitor;
   /** Every client connection, to tell them when muxd shuts down on purpose. */
   readonly #sockets = new Set<Socket>();
   /** Set by `muxctl stop`: clients don't bring it back. */
@@ -81,6 +73,7 @@ export class Service {
     this.#config = config;
     this.socketPath = socketPath;
     this.#deps = deps;
+    this.#monitor = new HealthMonitor({ config: () => this.#config, instances: () => this.#instances(), closing: () => this.#closing, log: deps.log });
     if (config.isolation === Isolation.Shared) {
       this.#shared = this.#createInstance(config.maxClients);
     }
@@ -113,64 +106,12 @@ export class Service {
       if (this.config.lazy) this.#shared.supervisor.markIdle();
       else this.#shared.supervisor.start();
     }
-    this.#startMonitor();
+    this.#monitor.start();
   }
 
-  #startMonitor(): void {
-    if (this.#monitor) clearInterval(this.#monitor);
-    this.#monitor = undefined;
-    const { healthCheck, maxMemoryBytes } = this.#config;
-    if (healthCheck.intervalMs <= 0 && maxMemoryBytes <= 0) return;
-    this.#monitor = setInterval(() => this.#checkHealth(), healthCheck.intervalMs > 0 ? healthCheck.intervalMs : 10_000);
-    this.#monitor.unref();
-  }
-
-  /** Restarts a child over `maxMemory` (reason memory) or one that stopped answering pings (reason hung). */
-  #checkHealth(): void {
-    if (this.#closing) return;
-    const { healthCheck, maxMemoryBytes } = this.#config;
+  #createInstance(maxClients: number): ServiceInstance {
     const log = this.#deps.log;
-    const online = this.#instances().filter(({ supervisor }) => supervisor.status === ServiceStatus.Online);
-    const table = maxMemoryBytes > 0 && online.length > 0 ? readProcessTable() : undefined;
-    for (const instance of online) {
-      if (this.#restarting.has(instance)) continue;
-      const pid = instance.supervisor.pid;
-      const usage = table && pid !== undefined ? treeUsage(table, pid) : undefined;
-      if (usage && usage.rssBytes > maxMemoryBytes) {
-        log.warn({ child: pid, rssBytes: usage.rssBytes, maxMemoryBytes }, 'child over maxMemory: restarting');
-        void this.#monitorRestart(instance, ExitReason.Memory, `its processes use ${formatBytes(usage.rssBytes)}, over maxMemory ${formatBytes(maxMemoryBytes)}`);
-        continue;
-      }
-      if (healthCheck.intervalMs <= 0 || instance.mux.upstreamState !== UpstreamState.Ready || this.#pinging.has(instance)) continue;
-      this.#pinging.add(instance);
-      instance.mux
-        .ping(healthCheck.timeoutMs)
-        .catch((error: { code?: number }) => {
-          if (error?.code !== ErrorCodes.RequestTimeout || instance.supervisor.pid !== pid) return;
-          log.error({ child: pid, timeoutMs: healthCheck.timeoutMs }, 'child did not answer a health ping: restarting it (hung)');
-          return this.#monitorRestart(instance, ExitReason.Hung, `it did not answer a ping within ${healthCheck.timeoutMs} ms`);
-        })
-        .finally(() => this.#pinging.delete(instance));
-    }
-  }
-
-  /**
-   * One restart at a time per instance, however many checks find it unwell
-   * meanwhile. It counts as a crash: backoff, and errored after too many.
-   */
-  async #monitorRestart(instance: Instance, reason: ExitReason, why: string): Promise<void> {
-    this.#restarting.add(instance);
-    try {
-      await instance.supervisor.recycle(reason, why);
-    } finally {
-      this.#restarting.delete(instance);
-    }
-  }
-
-  #createInstance(maxClients: number): Instance {
-    const log = this.#deps.log;
-    const instance = {} as Instance;
-    instance.mux = new Mux({
+    const mux: Mux = new Mux({
       service: this.config.name,
       requestTimeoutMs: this.config.requestTimeoutMs,
       maxInflight: this.config.maxInflight,
@@ -180,17 +121,18 @@ export class Service {
       onClientsChanged: (active, total) => this.#clientsChanged(instance, active, total),
       onUpstreamFailure: (reason) => {
         log.error({ reason }, 'restarting a child whose handshake failed');
-        void instance.supervisor.recycle(ExitReason.Handshake, reason);
+        void supervisor.recycle(ExitReason.Handshake, reason);
       },
     });
-    instance.supervisor = new ChildSupervisor({
+    const supervisor = new ChildSupervisor({
       config: this.config,
-      mux: instance.mux,
+      mux,
       reaper: this.#deps.reaper,
       log,
       onEvent: (event) => this.#deps.onEvent?.(this.config.name, event),
       onStatusChange: () => this.#waiters.check(),
     });
+    const instance: ServiceInstance = { mux, supervisor };
     return instance;
   }
 
@@ -270,7 +212,7 @@ export class Service {
   }
 
   /** A shared child stays up for its active clients only; a per-client child lives as long as its connection. */
-  #clientsChanged(instance: Instance, active: number, total: number): void {
+  #clientsChanged(instance: ServiceInstance, active: number, total: number): void {
     if (instance !== this.#shared) {
       if (total === 0 && this.#perClient.delete(instance)) {
         const stopped = instance.supervisor.stop(ExitReason.ClientGone);
@@ -302,7 +244,7 @@ export class Service {
     this.#idleTimer.unref();
   }
 
-  #instances(): Instance[] {
+  #instances(): ServiceInstance[] {
     return this.#shared ? [this.#shared] : [...this.#perClient];
   }
 
@@ -349,7 +291,7 @@ export class Service {
         if (wasRunning) await supervisor.restart(ExitReason.Config);
       }),
     );
-    this.#startMonitor();
+    this.#monitor.start();
   }
 
   /** `muxctl restart`: new child(ren), clients stay connected. */
@@ -409,7 +351,7 @@ export class Service {
     // A deliberate shutdown: proxies leave with muxd instead of starting it again.
     if (reason === ExitReason.Shutdown) for (const socket of this.#sockets) if (socket.writable) socket.write(SHUTDOWN_LINE);
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    if (this.#monitor) clearInterval(this.#monitor);
+    this.#monitor.stop();
     const server = this.#server;
     this.#server = undefined;
     const closed = server ? closeUnixServer(server, this.socketPath) : Promise.resolve();
