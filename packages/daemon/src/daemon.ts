@@ -75,6 +75,8 @@ export class Daemon {
   #stopping: Promise<void> | undefined;
   /** Serializes reloads and start/stop/restart so they never interleave. */
   #actions: Promise<unknown> = Promise.resolve();
+  /** If muxd exits without stopping (a crash, a second signal), every child's group goes with it. */
+  readonly #killChildrenOnExit = (): void => this.#reaper?.killAllNow();
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -98,8 +100,7 @@ export class Daemon {
     checkSocketPathLength(paths.controlSocket);
     this.#lock = PidLock.acquire(paths.lockFile);
     this.#reaper = new Reaper();
-    const reaper = this.#reaper;
-    process.on('exit', () => reaper.killAllNow());
+    process.on('exit', this.#killChildrenOnExit);
     log.info({ config: this.#config.file, services: [...this.#config.services.keys()], runDir: paths.runDir, version: VERSION }, 'muxd starting');
     for (const note of this.#config.notes) log.warn({}, `config: ${note}`);
     if (this.#config.file) writeFileSync(paths.lastConfigFile, `${this.#config.file}\n`, { mode: 0o600 });
@@ -446,6 +447,7 @@ export class Daemon {
       this.#store?.close();
       this.#reaper?.close();
       this.#lock?.release();
+      process.off('exit', this.#killChildrenOnExit);
       this.log.info({}, 'muxd stopped');
     })();
     return this.#stopping;
