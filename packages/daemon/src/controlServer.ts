@@ -1,14 +1,22 @@
 import type { Server, Socket } from 'node:net';
-import {
-  CONTROL_PROTOCOL_VERSION,
-  ControlMethods,
-  ErrorCodes,
-  LOG_LINE_NOTIFICATION,
-  RpcConnection,
-  RpcError,
+import { CONTROL_PROTOCOL_VERSION, ControlMethods, ErrorCodes, LOG_LINE_NOTIFICATION, RpcConnection, RpcError } from '@muxd/protocol';
+import type {
+  ActionResult,
+  AdhocParams,
+  AdhocResult,
+  ControlMethod,
+  ControlParams,
+  ControlResult,
+  DaemonStatus,
+  DescribeResult,
+  HelloResult,
+  HistoryResult,
+  JsonObject,
+  ListResult,
+  LogsResult,
+  ReloadParams,
+  ReloadResult,
 } from '@muxd/protocol';
-import type { JsonObject } from '@muxd/protocol';
-import type { Daemon } from './daemon.js';
 import type { Logger } from './logs.js';
 import { closeUnixServer, listenUnix } from './unixSocket.js';
 
@@ -16,9 +24,102 @@ const MAX_LOG_LINES = 10_000;
 const MAX_HISTORY = 10_000;
 
 /**
- * The control socket: muxctl's JSON-RPC requests mapped onto the daemon.
- * Requests on a connection that has not said `hello` are refused, so a
- * version mismatch is always noticed.
+ * What the control socket asks of muxd, one method per control request
+ * (the daemon implements it). Errors thrown as `MuxError` reach muxctl as
+ * `-32050` with their stable code.
+ */
+export interface ControlHandlers {
+  hello(): HelloResult;
+  status(): DaemonStatus;
+  list(): ListResult;
+  describe(name: string): DescribeResult;
+  /** `name` is a service or "all"; each resolves once the action is done. */
+  startService(name: string): Promise<ActionResult>;
+  stopService(name: string): Promise<ActionResult>;
+  restartService(name: string): Promise<ActionResult>;
+  /** `name` undefined is the daemon's own log. */
+  logs(name: string | undefined, lines: number): LogsResult;
+  /** Calls `onLines` with each batch of new lines until the returned function is called. */
+  followLogs(name: string | undefined, onLines: (lines: string[]) => void): () => void;
+  history(name: string | undefined, limit: number): HistoryResult;
+  reload(options: ReloadParams): Promise<ReloadResult>;
+  ensureAdhoc(spec: AdhocParams): Promise<AdhocResult>;
+  /** Starts the shutdown once the answer is on its way. */
+  requestShutdown(): void;
+}
+
+/** One control connection, as a method that streams sees it. */
+interface ControlSession {
+  /** Sends a `logs/line` notification on this connection. */
+  notifyLines(lines: string[]): void;
+  /** Runs `stop` when the connection closes. */
+  onClose(stop: () => void): void;
+}
+
+/** Each method's params, checked: a wrong one is refused with `-32602` before muxd acts. */
+const PARAMS: { [M in ControlMethod]: (params: JsonObject) => ControlParams[M] } = {
+  // hello's params are informational: never refused.
+  [ControlMethods.Hello]: (params) => ({
+    client: typeof params['client'] === 'string' ? params['client'] : '',
+    version: typeof params['version'] === 'string' ? params['version'] : '',
+    protocol: typeof params['protocol'] === 'number' ? params['protocol'] : 0,
+  }),
+  [ControlMethods.Status]: () => ({}),
+  [ControlMethods.List]: () => ({}),
+  [ControlMethods.Describe]: (params) => ({ name: stringParam(params, 'name') }),
+  [ControlMethods.Start]: (params) => ({ name: stringParam(params, 'name') }),
+  [ControlMethods.Stop]: (params) => ({ name: stringParam(params, 'name') }),
+  [ControlMethods.Restart]: (params) => ({ name: stringParam(params, 'name') }),
+  [ControlMethods.Logs]: (params) => ({ ...optionalName(params), lines: countParam(params, 'lines', 100, MAX_LOG_LINES) }),
+  [ControlMethods.LogsFollow]: (params) => optionalName(params),
+  [ControlMethods.History]: (params) => ({ ...optionalName(params), limit: countParam(params, 'limit', 50, MAX_HISTORY) }),
+  [ControlMethods.Reload]: (params) => ({ allowEmpty: booleanParam(params, 'allowEmpty') }),
+  [ControlMethods.Adhoc]: adhocParams,
+  [ControlMethods.Shutdown]: () => ({}),
+};
+
+type Dispatch = { [M in ControlMethod]: (params: ControlParams[M], session: ControlSession) => ControlResult[M] | Promise<ControlResult[M]> };
+
+/** Where each control method is handled: its checked params mapped onto the handlers. */
+function dispatchTable(handlers: ControlHandlers): Dispatch {
+  return {
+    [ControlMethods.Hello]: () => handlers.hello(),
+    [ControlMethods.Status]: () => handlers.status(),
+    [ControlMethods.List]: () => handlers.list(),
+    [ControlMethods.Describe]: ({ name }) => handlers.describe(name),
+    [ControlMethods.Start]: ({ name }) => handlers.startService(name),
+    [ControlMethods.Stop]: ({ name }) => handlers.stopService(name),
+    [ControlMethods.Restart]: ({ name }) => handlers.restartService(name),
+    [ControlMethods.Logs]: ({ name, lines }) => handlers.logs(name, lines),
+    [ControlMethods.LogsFollow]: ({ name }, session) => {
+      session.onClose(handlers.followLogs(name, (lines) => session.notifyLines(lines)));
+      return {};
+    },
+    [ControlMethods.History]: ({ name, limit }) => handlers.history(name, limit),
+    [ControlMethods.Reload]: (params) => handlers.reload(params),
+    [ControlMethods.Adhoc]: (params) => handlers.ensureAdhoc(params),
+    [ControlMethods.Shutdown]: () => {
+      handlers.requestShutdown();
+      return { pid: process.pid };
+    },
+  };
+}
+
+function isControlMethod(method: string): method is ControlMethod {
+  return Object.hasOwn(PARAMS, method);
+}
+
+/** Checks `raw` as `method`'s params and runs its handler. */
+function dispatch<M extends ControlMethod>(table: Dispatch, method: M, raw: JsonObject, session: ControlSession): ControlResult[M] | Promise<ControlResult[M]> {
+  const handler: Dispatch[M] = table[method];
+  const parse: (typeof PARAMS)[M] = PARAMS[method];
+  return handler(parse(raw), session);
+}
+
+/**
+ * The control socket: muxctl's JSON-RPC requests mapped onto the daemon's
+ * `ControlHandlers`. Requests on a connection that has not said `hello`
+ * are refused, so a version mismatch is always noticed.
  */
 export class ControlServer {
   readonly #server: Server;
@@ -31,7 +132,8 @@ export class ControlServer {
     this.#connections = connections;
   }
 
-  static async listen(path: string, daemon: Daemon, log: Logger): Promise<ControlServer> {
+  static async listen(path: string, handlers: ControlHandlers, log: Logger): Promise<ControlServer> {
+    const table = dispatchTable(handlers);
     const connections = new Set<Socket>();
     const server = await listenUnix(path, (socket) => {
       connections.add(socket);
@@ -44,44 +146,18 @@ export class ControlServer {
       new RpcConnection(socket, {
         maxLineBytes: 1024 * 1024,
         onRequest: async (method, params, connection) => {
+          const session: ControlSession = {
+            notifyLines: (lines) => connection.notify(LOG_LINE_NOTIFICATION, { lines }),
+            onClose: (stop) => stopFollowing.push(stop),
+          };
           if (method === ControlMethods.Hello) {
             greeted = true;
-            return daemon.hello();
+            return dispatch(table, ControlMethods.Hello, params, session);
           }
           if (!greeted) throw new RpcError(ErrorCodes.InvalidRequest, `send 'hello' first (control protocol ${CONTROL_PROTOCOL_VERSION})`);
           log.debug({ method }, 'control request');
-          switch (method) {
-            case ControlMethods.Status:
-              return daemon.status();
-            case ControlMethods.List:
-              return daemon.list();
-            case ControlMethods.Describe:
-              return daemon.describe(stringParam(params, 'name'));
-            case ControlMethods.Start:
-              return daemon.startService(stringParam(params, 'name'));
-            case ControlMethods.Stop:
-              return daemon.stopService(stringParam(params, 'name'));
-            case ControlMethods.Restart:
-              return daemon.restartService(stringParam(params, 'name'));
-            case ControlMethods.Logs:
-              return daemon.logs(optionalString(params, 'name'), countParam(params, 'lines', 100, MAX_LOG_LINES));
-            case ControlMethods.LogsFollow: {
-              const stop = daemon.followLogs(optionalString(params, 'name'), (lines) => connection.notify(LOG_LINE_NOTIFICATION, { lines }));
-              stopFollowing.push(stop);
-              return {};
-            }
-            case ControlMethods.History:
-              return daemon.history(optionalString(params, 'name'), countParam(params, 'limit', 50, MAX_HISTORY));
-            case ControlMethods.Reload:
-              return daemon.reload({ allowEmpty: booleanParam(params, 'allowEmpty') });
-            case ControlMethods.Adhoc:
-              return daemon.ensureAdhoc(adhocParams(params));
-            case ControlMethods.Shutdown:
-              daemon.requestShutdown();
-              return { pid: process.pid };
-            default:
-              throw new RpcError(ErrorCodes.MethodNotFound, `unknown control method '${method}'`);
-          }
+          if (!isControlMethod(method)) throw new RpcError(ErrorCodes.MethodNotFound, `unknown control method '${method}'`);
+          return dispatch(table, method, params, session);
         },
       });
     });
@@ -102,8 +178,9 @@ function stringParam(params: JsonObject, key: string): string {
   return value;
 }
 
-function optionalString(params: JsonObject, key: string): string | undefined {
-  return params[key] === undefined || params[key] === null ? undefined : stringParam(params, key);
+/** `{ name }` when the params name a service, `{}` when they leave it out (or null). */
+function optionalName(params: JsonObject): { name?: string } {
+  return params['name'] === undefined || params['name'] === null ? {} : { name: stringParam(params, 'name') };
 }
 
 function booleanParam(params: JsonObject, key: string): boolean {
@@ -119,7 +196,7 @@ function countParam(params: JsonObject, key: string, fallback: number, max: numb
   return Math.min(value, max);
 }
 
-function adhocParams(params: JsonObject): { command: string; args: string[]; cwd: string; env: Record<string, string> } {
+function adhocParams(params: JsonObject): AdhocParams {
   const command = stringParam(params, 'command');
   const args = params['args'];
   const env = params['env'];

@@ -20,6 +20,7 @@ import type {
 import { adhocServiceConfig, redactConfig, requireServices } from '@muxd/config';
 import type { AdhocSpec, MuxConfig, ServiceConfig } from '@muxd/config';
 import { ControlServer } from './controlServer.js';
+import type { ControlHandlers } from './controlServer.js';
 import { HttpServer } from './http/httpServer.js';
 import { loadOrCreateToken } from './http/httpToken.js';
 import { readLastLines, followFile } from './logTail.js';
@@ -52,10 +53,11 @@ const START_WAIT_MS = 10_000;
 
 /**
  * muxd itself: the per-home lock, the reaper, the history store, the
- * control socket and one `Service` per configured server. `start()` returns
- * once every socket listens.
+ * control socket and one `Service` per configured server, and the answer
+ * to each control request (`ControlHandlers`). `start()` returns once every
+ * socket listens.
  */
-export class Daemon {
+export class Daemon implements ControlHandlers {
   readonly paths: MuxPaths;
   readonly log: Logger;
   readonly services = new Map<string, Service>();
