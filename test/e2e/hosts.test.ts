@@ -3,12 +3,12 @@
 // rewired host file now holds, served by a real muxd.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { parse as parseJsonc } from 'jsonc-parser';
-import { ROOT, createHome, waitFor, within } from './harness.js';
+import { MUXD_MAIN, ROOT, createHome, waitFor, within } from './harness.js';
 import type { MuxctlRun } from './harness.js';
 
 const MEMORY_MAIN = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
@@ -24,6 +24,25 @@ const HOME = join(user, 'home');
 const XDG = join(user, 'config');
 const env = { HOME, XDG_CONFIG_HOME: XDG, CLAUDE_CONFIG_DIR: '', CODEX_HOME: '', APPDATA: '', LOCALAPPDATA: '' };
 const memoryFile = join(user, 'memory.jsonl');
+
+/** muxd processes started with `HOME=home` and no MUXD_HOME: a wrong second daemon, in the fake user's default home. */
+function daemonsOfHome(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(MUXD_MAIN)) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (environ.includes(`HOME=${home}`) && !environ.some((line) => line.startsWith('MUXD_HOME='))) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+after(() => {
+  for (const pid of daemonsOfHome(HOME)) process.kill(pid, 'SIGKILL');
+});
 
 const files = {
   desktop: join(XDG, 'Claude', 'claude_desktop_config.json'),
@@ -100,18 +119,24 @@ test('hosts, import, rewire, undo, and a real client through a rewired entry', {
   assert.ok(dry.stdout.includes(`+      "command": "${NODE}",`) && dry.stdout.includes(`+        "${PROXY}",`), dry.stdout);
   assert.deepEqual(read(), originals);
 
-  // rewire: each entry goes to mux-proxy by absolute path, the rest of each file as it was.
+  // rewire: each entry goes to mux-proxy by absolute path, with what it needs to find this muxd (MUXD_HOME) in its env; the rest of each file as it was.
   const rewired = await muxctl(['rewire']);
   assert.match(rewired.stdout, /3 files changed/);
   assert.match(rewired.stdout, /reload: quit Claude Desktop completely/);
+  assert.match(rewired.stderr, new RegExp(`wrote MUXD_HOME=${home.home} into the env of each entry rewired to mux-proxy`));
   const now = read();
   const desktop = JSON.parse(now.desktop) as { mcpServers: Record<string, { command: string; args: string[]; env: Record<string, string> }>; preferences: unknown };
-  assert.deepEqual(desktop.mcpServers['memory'], { command: NODE, args: [PROXY, 'memory'], env: { MEMORY_FILE_PATH: memoryFile } });
+  assert.deepEqual(desktop.mcpServers['memory'], { command: NODE, args: [PROXY, 'memory'], env: { MEMORY_FILE_PATH: memoryFile, MUXD_HOME: home.home } });
   assert.deepEqual(desktop.preferences, { menuBarEnabled: false });
   const vscode = parseJsonc(now.vscode) as { servers: Record<string, { type: string; command: string; args: string[] }> };
   assert.deepEqual([vscode.servers['memory']?.type, vscode.servers['memory']?.command, vscode.servers['memory']?.args], ['stdio', NODE, [PROXY, 'memory-vscode']]);
   assert.ok(now.vscode.startsWith('{\n\t// mine\n'));
-  assert.equal(now.codex, originals.codex.replace('command = "node"\r\nargs = [' + JSON.stringify(MEMORY_MAIN) + ']', `command = "${NODE}"\r\nargs = [${JSON.stringify(PROXY)}, "memory"]`));
+  assert.equal(
+    now.codex,
+    originals.codex
+      .replace('command = "node"\r\nargs = [' + JSON.stringify(MEMORY_MAIN) + ']', `command = "${NODE}"\r\nargs = [${JSON.stringify(PROXY)}, "memory"]`)
+      .replace(`MEMORY_FILE_PATH = ${JSON.stringify(memoryFile)}\r\n`, `MEMORY_FILE_PATH = ${JSON.stringify(memoryFile)}\r\nMUXD_HOME = ${JSON.stringify(home.home)}\r\n`),
+  );
   const through = (await muxctl(['hosts', '--json'])).json<HostsJson>();
   assert.deepEqual(through.hosts.flatMap((item) => item.entries.filter((entry) => entry.kind === 'muxd').map((entry) => `${item.host}:${entry.service}`)), ['claude-desktop:memory', 'vscode:memory-vscode', 'codex:memory']);
 
@@ -123,18 +148,23 @@ test('hosts, import, rewire, undo, and a real client through a rewired entry', {
   // Rewire again, start muxd, and run real clients with the commands the host files now hold.
   await muxctl(['rewire']);
   await muxctl(['daemon', 'start']);
-  const rewiredDesktop = JSON.parse(readFileSync(files.desktop, 'utf8')) as { mcpServers: { memory: { command: string; args: string[] } } };
-  const rewiredVscode = parseJsonc(readFileSync(files.vscode, 'utf8')) as { servers: { memory: { command: string; args: string[] } } };
+  type Entry = { command: string; args: string[]; env: Record<string, string> };
+  const rewiredDesktop = JSON.parse(readFileSync(files.desktop, 'utf8')) as { mcpServers: { memory: Entry } };
+  const rewiredVscode = parseJsonc(readFileSync(files.vscode, 'utf8')) as { servers: { memory: Entry } };
   const clients: Client[] = [];
   t.after(async () => {
     for (const client of clients) await client.close().catch(() => undefined);
   });
-  const connect = async (entry: { command: string; args: string[] }) => {
+  const tmp = join(user, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  const connect = async (entry: Entry) => {
     const client = new Client({ name: 'rewired-host', version: '1.0.0' });
     clients.push(client);
-    // A GUI host's environment: no shell PATH (so no node on it); MUXD_HOME points mux-proxy at this test's muxd.
-    const env = { ...(process.env as Record<string, string>), ...home.env, PATH: '/nonexistent' };
-    await within(client.connect(new StdioClientTransport({ command: entry.command, args: entry.args, env, stderr: 'pipe' })), 20_000, `client of ${entry.args[0]}`);
+    // The barest host: env -i, no shell PATH (so no node on it), nothing but the entry's own env; HOME and TMPDIR
+    // are the fake user's, so a proxy that missed this muxd could only start another one there.
+    const bare = ['-i', 'PATH=/nonexistent', `HOME=${HOME}`, `TMPDIR=${tmp}`, ...Object.entries(entry.env).map(([key, value]) => `${key}=${value}`)];
+    const transport = new StdioClientTransport({ command: '/usr/bin/env', args: [...bare, entry.command, ...entry.args], cwd: user, stderr: 'pipe' });
+    await within(client.connect(transport), 20_000, `client of ${entry.args.at(-1)}`);
     return client;
   };
   const first = await connect(rewiredDesktop.mcpServers.memory);
@@ -154,4 +184,5 @@ test('hosts, import, rewire, undo, and a real client through a rewired entry', {
       ['memory-vscode', 'online', 1],
     ],
   );
+  assert.deepEqual(daemonsOfHome(HOME), [], 'no second muxd in the default home');
 });

@@ -54,7 +54,7 @@ test("rewire shares an entry holding VS Code's ${input:...} ad hoc: the value st
   const rewired = await muxctl(['rewire']);
   assert.match(rewired.stdout, /memory: rewired -> ad hoc: \S+ \S+: \$\{input:memfile\} is filled in by VS Code: shared ad hoc through mux-proxy --env, the value staying in VS Code/);
   const entry = (parseJsonc(readFileSync(file, 'utf8')) as { servers: { memory: { command: string; args: string[]; env: Record<string, string> } } }).servers.memory;
-  assert.deepEqual(entry.env, { MEMORY_FILE_PATH: '${input:memfile}' }, 'the variable stays for VS Code to fill in');
+  assert.deepEqual(entry.env, { MEMORY_FILE_PATH: '${input:memfile}', MUXD_HOME: muxd.home }, 'the variable stays for VS Code to fill in; mux-proxy gets where muxd is');
   assert.deepEqual(entry.args.slice(1), ['--env', 'MEMORY_FILE_PATH', '--', process.execPath, MEMORY_MAIN]);
 
   // VS Code: asks for the input, fills it in, and starts the entry as written.
@@ -63,7 +63,9 @@ test("rewire shares an entry holding VS Code's ${input:...} ad hoc: the value st
   const connect = async (name: string) => {
     const client = new Client({ name, version: '1.0.0' });
     t.after(() => client.close());
-    const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { ...(process.env as Record<string, string>), ...muxd.env, ...filled }, cwd: user, stderr: 'pipe' });
+    // Nothing but the entry's env, filled in.
+    const bare = ['-i', 'PATH=/nonexistent', `HOME=${env.HOME}`, `TMPDIR=${user}`, ...Object.entries(filled).map(([key, value]) => `${key}=${value}`)];
+    const transport = new StdioClientTransport({ command: '/usr/bin/env', args: [...bare, entry.command, ...entry.args], cwd: user, stderr: 'pipe' });
     await within(client.connect(transport), 20_000, `${name} to initialize`);
     return client;
   };

@@ -115,8 +115,9 @@ test('import, rewire --transport http, and real Streamable HTTP clients with wha
   // --transport stdio switches them back; undo walks back to the original bytes, each entry said once.
   await muxctl(['rewire', '--transport', 'stdio']);
   const stdio = JSON.parse(read().claude) as { mcpServers: { memory: Record<string, unknown> } };
-  assert.deepEqual(Object.keys(stdio.mcpServers.memory).sort(), ['args', 'command', 'timeout', 'type']);
+  assert.deepEqual(Object.keys(stdio.mcpServers.memory).sort(), ['args', 'command', 'env', 'timeout', 'type']);
   assert.equal(stdio.mcpServers.memory['type'], 'stdio');
+  assert.deepEqual(stdio.mcpServers.memory['env'], { MUXD_HOME: muxd.home }, 'what mux-proxy needs to find this muxd');
   const undone = await muxctl(['rewire', '--undo']);
   assert.match(undone.stdout, /2 files changed/);
   assert.equal(undone.stdout.match(/ {2}memory: restored/g)?.length, 2, `one line per entry:\n${undone.stdout}`);

@@ -273,6 +273,51 @@ describe('rewiring each host format in place', () => {
     for (const [text, expected] of cases) assert.equal(rewire(file, text, ['a']), expected);
   });
 
+  test("setMapEntries with swap: env keys added where each format keeps them, every other byte as it was", () => {
+    const apply = (file: Pick<HostFile, 'path' | 'serversPath' | 'host' | 'format'>, text: string, entries: Array<[string, string]> = [['MUXD_HOME', '/m']], swapToo = true) => {
+      const doc = parseHostDocument(file, text);
+      const swap = swapToo ? doc.swap('a', { command: PROXY, args: ['a'] }) : [];
+      return applyEdits(text, [...swap, ...doc.setMapEntries('a', file.host.stdioFields?.env ?? 'env', entries)]);
+    };
+    const json = FILES['claude_desktop_config.json'];
+    const cases: Array<[string, string]> = [
+      // No env: after the args, after the command when swap adds the args, before a last command.
+      ['{"mcpServers": {"a": {"command": "x", "args": ["y"]}}}', `{"mcpServers": {"a": {"command": "${PROXY}", "args": ["a"], "env": {"MUXD_HOME": "/m"}}}}`],
+      ['{"mcpServers": {"a": {"command": "x", "disabled": false}}}', `{"mcpServers": {"a": {"command": "${PROXY}", "args": ["a"], "env": {"MUXD_HOME": "/m"}, "disabled": false}}}`],
+      ['{\n  "mcpServers": {\n    "a": {\n      "command": "x" // why\n    }\n  }\n}', `{\n  "mcpServers": {\n    "a": {\n      "env": {"MUXD_HOME": "/m"},\n      "command": "${PROXY}", // why\n      "args": ["a"]\n    }\n  }\n}`],
+      // An env: a key after its last one (trailing comma kept), a value replaced, an empty one filled.
+      ['{\n\t"mcpServers": {\n\t\t"a": {\n\t\t\t"command": "x",\n\t\t\t"env": {\n\t\t\t\t"K": "v",\n\t\t\t},\n\t\t},\n\t},\n}', `{\n\t"mcpServers": {\n\t\t"a": {\n\t\t\t"command": "${PROXY}",\n\t\t\t"args": ["a"],\n\t\t\t"env": {\n\t\t\t\t"K": "v",\n\t\t\t\t"MUXD_HOME": "/m",\n\t\t\t},\n\t\t},\n\t},\n}`],
+      ['{"mcpServers": {"a": {"command": "x", "args": [], "env": {"MUXD_HOME": "/old", "K": "v"}}}}', `{"mcpServers": {"a": {"command": "${PROXY}", "args": ["a"], "env": {"MUXD_HOME": "/m", "K": "v"}}}}`],
+      ['{"mcpServers": {"a": {"command": "x", "env": {}}}}', `{"mcpServers": {"a": {"command": "${PROXY}", "args": ["a"], "env": {"MUXD_HOME": "/m"}}}}`],
+    ];
+    for (const [text, expected] of cases) assert.equal(apply(json, text), expected);
+    // Zed's nested command keeps its env inside it.
+    const zed = `{"context_servers": {"a": {"command": {"path": "x", "args": [], "env": {}}, "settings": {}}}}`;
+    assert.equal(apply(FILES['zed-settings.json'], zed), `{"context_servers": {"a": {"command": {"path": "${PROXY}", "args": ["a"], "env": {"MUXD_HOME": "/m"}}, "settings": {}}}}`);
+
+    const toml = FILES['codex-config.toml'];
+    const tomlCases: Array<[string, string]> = [
+      ['[mcp_servers.a]\ncommand = "x"\n\n[mcp_servers.a.env]\nK = "v"\n\n[other]\n', `[mcp_servers.a]\ncommand = "${PROXY}"\nargs = ["a"]\n\n[mcp_servers.a.env]\nK = "v"\nMUXD_HOME = "/m"\n\n[other]\n`],
+      ['[mcp_servers.a]\ncommand = "x"\nenv = { K = "v" }\n', `[mcp_servers.a]\ncommand = "${PROXY}"\nargs = ["a"]\nenv = { K = "v", MUXD_HOME = "/m" }\n`],
+      ['[mcp_servers.a]\ncommand = "x"\nenv = {}\n', `[mcp_servers.a]\ncommand = "${PROXY}"\nargs = ["a"]\nenv = { MUXD_HOME = "/m" }\n`],
+      ['[mcp_servers.a]\ncommand = "x"\nenv.K = "v"\n', `[mcp_servers.a]\ncommand = "${PROXY}"\nargs = ["a"]\nenv.K = "v"\nenv.MUXD_HOME = "/m"\n`],
+      ['[mcp_servers.a]\ncommand = "x"\n', `[mcp_servers.a]\ncommand = "${PROXY}"\nargs = ["a"]\nenv = { MUXD_HOME = "/m" }\n`],
+      ['[mcp_servers]\na = { command = "x" }\n', `[mcp_servers]\na = { command = "${PROXY}", args = ["a"], env = { MUXD_HOME = "/m" } }\n`],
+      ['[mcp_servers.a]\ncommand = "x"\n\n[mcp_servers.a.env]\nMUXD_HOME = "/old"\n', `[mcp_servers.a]\ncommand = "${PROXY}"\nargs = ["a"]\n\n[mcp_servers.a.env]\nMUXD_HOME = "/m"\n`],
+    ];
+    for (const [text, expected] of tomlCases) assert.equal(apply(toml, text), expected);
+    assert.throws(() => apply(toml, '[mcp_servers.a]\ncommand = "x"\n\n[other]\nk = 1\n\n[mcp_servers.a.env]\nK = "v"\n'), /is apart from \[mcp_servers\.a\]; move it right under that table/);
+
+    const goose = FILES['goose-config.yaml'];
+    const yamlCases: Array<[string, string]> = [
+      ['extensions:\n  a:\n    cmd: x\n    envs:\n      K: v # mine\n    type: stdio\n', `extensions:\n  a:\n    cmd: ${PROXY}\n    args: [a]\n    envs:\n      K: v # mine\n      MUXD_HOME: /m\n    type: stdio\n`],
+      ['extensions:\n  a:\n    cmd: x\n    envs: {}\n    type: stdio\n', `extensions:\n  a:\n    cmd: ${PROXY}\n    args: [a]\n    envs:\n      MUXD_HOME: /m\n    type: stdio\n`],
+      ['extensions:\n  a:\n    cmd: x\n    type: stdio\n', `extensions:\n  a:\n    cmd: ${PROXY}\n    args: [a]\n    type: stdio\n    envs:\n      MUXD_HOME: /m\n`],
+      ['extensions:\n  a:\n    cmd: x\n    envs:\n      MUXD_HOME: /old\n', `extensions:\n  a:\n    cmd: ${PROXY}\n    args: [a]\n    envs:\n      MUXD_HOME: /m\n`],
+    ];
+    for (const [text, expected] of yamlCases) assert.equal(apply(goose, text), expected);
+  });
+
   test('an entry already pointing at the proxy needs no edit', () => {
     const file = FILES['claude_desktop_config.json'];
     const text = `{"mcpServers": {"a": {"command": "${PROXY}", "args": ["a"]}}}`;

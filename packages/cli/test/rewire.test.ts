@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSyn
 import { join } from 'node:path';
 import { updateFileAtomic } from '../src/hosts/atomicFile.js';
 import { BackupStore } from '../src/hosts/backupStore.js';
-import { applyEdits } from '../src/hosts/hostDocument.js';
+import { applyEdits, valueAt } from '../src/hosts/hostDocument.js';
 import { findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
 import type { HostDefinition, HostFile } from '../src/hosts/hostRegistry.js';
 import { planImport } from '../src/hosts/importPlan.js';
@@ -213,7 +213,7 @@ describe('rewire', () => {
     assert.deepEqual(summary(switched), [
       'linked=rewire/http',
       'script=rewire/http',
-      'adhoc=already/stdio: shared ad hoc: npx -y @modelcontextprotocol/server-github (an ad-hoc server has no HTTP endpoint: kept on mux-proxy)',
+      'adhoc=already/stdio: shared ad hoc: npx -y @modelcontextprotocol/server-github; an ad-hoc server has no HTTP endpoint: kept on mux-proxy',
       'http=already/http',
       'gone=rewire/http',
     ]);
@@ -297,6 +297,68 @@ describe('rewire', () => {
     assert.deepEqual(filled?.entries.map((entry) => `${entry.name}=${entry.action}:${entry.service ?? entry.adhoc}`), ['github=rewire:github', 'ws=rewire:node "${workspaceFolder}/server.js"']);
     const [verbatim] = await rewireFiles(options(home, { files: [files[0] as HostFile], services: new Map([['github', copied]]), dryRun: true }));
     assert.deepEqual(verbatim?.entries.map((entry) => `${entry.name}=${entry.action}:${entry.service ?? entry.adhoc}`)[0], 'github=rewire:npx -y @modelcontextprotocol/server-github');
+  });
+
+  test("with muxd in another home, every entry rewired to mux-proxy gets MUXD_HOME in its env, in each host's format; undo gives back the bytes, also after a host rewrote the file", async (t) => {
+    const home = createFakeHome(t);
+    const original = home.snapshot();
+    const proxyEnv = { MUXD_HOME: '/srv/muxd home' };
+    const outcomes = await rewireFiles(options(home, { proxyEnv }));
+    assert.deepEqual(outcomes.filter((outcome) => outcome.error).map((outcome) => outcome.error), []);
+    const files = findHostFiles(home.env);
+    let rewired = 0;
+    for (const outcome of outcomes) {
+      const file = files.find((item) => item.path === outcome.file && item.scope === outcome.scope) as HostFile;
+      const doc = parseHostDocument(file, readFileSync(file.path, 'utf8'));
+      for (const entry of outcome.entries.filter((item) => item.action === 'rewire')) {
+        const where = doc.transportPath(entry.name);
+        const holder = valueAt(doc.value, where.path) as Record<string, unknown>;
+        const env = holder[file.host.stdioFields?.env ?? 'env'] as Record<string, string>;
+        assert.equal(env['MUXD_HOME'], '/srv/muxd home', `${outcome.host}: ${entry.name}`);
+        rewired++;
+      }
+    }
+    assert.equal(rewired, 32);
+    // Each format's own layout: a JSONC map keeps its tabs and trailing comma, Codex's [env] table gets a line, Goose's empty flow map becomes a block.
+    const text = (name: string) => readFileSync(home.files[name] as string, 'utf8');
+    assert.ok(text('vscode-mcp.json').includes('\t\t\t"env": {"MEMORY_FILE_PATH": "/home/me/.memory.jsonl", "MUXD_HOME": "/srv/muxd home"},\n'), text('vscode-mcp.json'));
+    assert.ok(text('codex-config.toml').includes('[mcp_servers.memory.env]\r\nMEMORY_FILE_PATH = "/home/me/.memory.jsonl"\r\nMUXD_HOME = "/srv/muxd home"\r\n'), text('codex-config.toml'));
+    assert.ok(text('codex-config.toml').includes('tool_timeout_sec = 60\r\nenv = { MUXD_HOME = "/srv/muxd home" }\r\n'), text('codex-config.toml'));
+    assert.ok(text('goose-config.yaml').includes('    envs:\n      MUXD_HOME: "/srv/muxd home"\n    name: time'), text('goose-config.yaml'));
+    assert.ok(text('cursor-mcp.json').includes(`"local-tool": {"env": {"MUXD_HOME": "/srv/muxd home"}, "command": "${PROXY}", "args": ["local-tool"]}`), text('cursor-mcp.json'));
+    // Rewiring again changes nothing.
+    assert.equal((await rewireFiles(options(home, { proxyEnv }))).filter((outcome) => outcome.changed).length, 0);
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.deepEqual(home.snapshot(), original);
+
+    // Claude Code rewrites ~/.claude.json its own way: undo still takes MUXD_HOME out.
+    await rewireFiles(options(home, { proxyEnv }));
+    const claude = home.files['claude.json'] as string;
+    writeFileSync(claude, JSON.stringify({ ...(JSON.parse(readFileSync(claude, 'utf8')) as object), numStartups: 43 }, null, 2));
+    await undoRewire({ store: new BackupStore(home.stateDir), dryRun: false });
+    assert.deepEqual(JSON.parse(readFileSync(claude, 'utf8')), { ...(JSON.parse(original.get(claude.slice(home.root.length + 1)) as string) as object), numStartups: 43 });
+  });
+
+  test('an entry through muxd that lacks what mux-proxy needs to find this muxd is left, saying so; one naming another home is that muxd\'s', async (t) => {
+    const home = createFakeHome(t, []);
+    const path = join(home.env.home, '.cursor', 'mcp.json');
+    mkdirSync(join(path, '..'), { recursive: true });
+    const script = join(home.root, 'mux-proxy.js');
+    writeFileSync(script, '');
+    const text = JSON.stringify({ mcpServers: { bare: { command: process.execPath, args: [script, 'memory'] }, other: { command: process.execPath, args: [script, 'memory'], env: { MUXD_HOME: '/other' } }, ours: { command: process.execPath, args: [script, 'memory'], env: { MUXD_HOME: '/srv/muxd' } } } });
+    writeFileSync(path, text);
+    const files = findHostFiles(home.env, [host('cursor')]);
+    const services = new Map<string, ServerSpec>([['memory', { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: {} }]]);
+    const summary = (outcome: FileOutcome | undefined) => outcome?.entries.map((entry) => `${entry.name}=${entry.action}: ${entry.reason ?? ''}`);
+    const [plain] = await rewireFiles(options(home, { files, services, proxyEnv: { MUXD_HOME: '/srv/muxd' }, dryRun: true }));
+    assert.deepEqual(summary(plain), [
+      "bare=already: its env lacks MUXD_HOME=/srv/muxd: from a host that gives mux-proxy a bare environment it looks for another muxd (add it to the entry's env)",
+      'other=already: through the muxd of another home (its env has MUXD_HOME=/other): left as it is',
+      'ours=already: ',
+    ]);
+    // Over HTTP no env is needed: ours and the bare one are switched, the other home's is not.
+    const [http] = await rewireFiles(httpOptions(home, { files, services, proxyEnv: { MUXD_HOME: '/srv/muxd' }, dryRun: true }));
+    assert.deepEqual(summary(http), ['bare=rewire: ', 'other=already: through the muxd of another home (its env has MUXD_HOME=/other): left as it is', 'ours=rewire: ']);
   });
 
   test('backups are timestamped per file and never overwritten', async (t) => {

@@ -10,7 +10,7 @@ import { hostEnvFromProcess } from '../hosts/hostEnv.js';
 import { HostIds, describeFile, findHostFiles } from '../hosts/hostRegistry.js';
 import { selectHosts } from '../hosts/hostSelection.js';
 import { readMuxConfig } from '../hosts/muxConfigFile.js';
-import { findProxyCommand } from '../hosts/proxyCommand.js';
+import { findProxyCommand, proxyEnvironment } from '../hosts/proxyCommand.js';
 import { rewireFiles, undoRewire } from '../hosts/rewire.js';
 import type { FileOutcome, HttpFront } from '../hosts/rewire.js';
 import { MuxdTransports } from '../hosts/serverEntry.js';
@@ -82,6 +82,8 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
     let outcomes: FileOutcome[];
     let proxy: string | undefined;
     let http: HttpFront | undefined;
+    // What mux-proxy needs in a rewired entry's env to find this muxd (MUXD_HOME...): hosts may give it next to no environment.
+    const proxyEnv = proxyEnvironment();
     if (argv.undo) {
       outcomes = await undoRewire({ store, hosts, dryRun });
     } else {
@@ -116,6 +118,7 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
         httpUrls,
         ...(httpToken === undefined ? {} : { httpToken }),
         httpOff: config.httpOff,
+        proxyEnv,
       });
     }
     if (argv.json) {
@@ -134,8 +137,9 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
       console.log(dryRun ? `dry run: ${changed} file${changed === 1 ? '' : 's'} would change; nothing written` : `${changed} file${changed === 1 ? '' : 's'} changed`);
     }
     const rewired = (transport: MuxdTransport) => outcomes.some((outcome) => outcome.changed && outcome.entries.some((entry) => entry.action === 'rewire' && entry.transport === transport));
-    if (!argv.undo && !dryRun && process.env['MUXD_HOME'] && rewired('stdio')) {
-      notice('MUXD_HOME is set here: a host that does not pass your environment to its servers (Claude Desktop, Codex) has mux-proxy look for muxd in the default place');
+    if (!argv.undo && rewired('stdio') && Object.keys(proxyEnv).length > 0) {
+      const written = Object.entries(proxyEnv).map(([key, value]) => `${key}=${value}`).join(', ');
+      notice(`${dryRun ? 'would write' : 'wrote'} ${written} into the env of each entry rewired to mux-proxy: it finds this muxd whatever environment its host gives it`);
     }
     if (http && !dryRun) {
       // The file keeps its mode (it is the user's); say so when others can read the token in it.

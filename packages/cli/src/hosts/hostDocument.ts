@@ -59,6 +59,15 @@ export interface HostDocument {
    * edit in place (the message says how).
    */
   replaceFields(name: string, set: ReadonlyArray<readonly [string, FieldValue]>, remove: readonly string[]): Edit[];
+  /**
+   * Edits that give the map `field` of the object holding the entry's
+   * transport fields (the entry; Zed's nested `command`) the keys `entries`,
+   * adding those it lacks after its last key and replacing the values of
+   * those it has, every other key as written; a missing map is added. For
+   * the variables mux-proxy needs in its environment. Throws `Error` when
+   * the map is laid out in a way it cannot edit in place (the message says how).
+   */
+  setMapEntries(name: string, field: string, entries: ReadonlyArray<readonly [string, string]>): Edit[];
 }
 
 /** A value `replaceFields` writes: a string, a list of strings, or a map (headers; what undo puts back, such as `env`). */

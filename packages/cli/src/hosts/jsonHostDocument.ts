@@ -211,6 +211,42 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       edits.push(...removeListItems(properties, removed));
       return edits;
     },
+    setMapEntries(name, field, entries): Edit[] {
+      const found = holder(name);
+      if (!found) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      const { node, where } = found;
+      const pair = ([key, value]: readonly [string, string]) => `${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+      const mapProperty = property(node, field);
+      if (mapProperty) {
+        const map = mapProperty.children?.[1];
+        if (map?.type !== 'object') throw new Error(`${file.path}: ${name}.${field} is not an object; make it one and run again`);
+        const edits: Edit[] = [];
+        const added: string[] = [];
+        for (const entry of entries) {
+          const existing = property(map, entry[0])?.children?.[1];
+          if (!existing) added.push(pair(entry));
+          else if (getNodeValue(existing) !== entry[1]) edits.push({ offset: existing.offset, length: existing.length, content: JSON.stringify(entry[1]) });
+        }
+        const last = map.children?.at(-1);
+        if (added.length > 0 && !last) edits.push({ offset: map.offset + 1, length: 0, content: added.join(', ') });
+        else if (added.length > 0 && last) {
+          const indent = leadingIndent(source, last.offset);
+          edits.push(...insertAfterLast(source, eol, last, added.join(indent === undefined ? ', ' : `,${eol}${indent}`)));
+        }
+        return edits;
+      }
+      // A new map after the arguments, or after the command when `swap` adds them (before the command when it is last: the
+      // arguments' edits are there), so that the two never touch the same text.
+      const text = `${JSON.stringify(field)}: {${entries.map(pair).join(', ')}}`;
+      const properties = node.children ?? [];
+      const command = property(node, where.names.command);
+      const after = property(node, where.names.args) ?? command;
+      const next = after === undefined ? undefined : properties[properties.indexOf(after) + 1];
+      if (next) return [insertBefore(source, eol, next, text)];
+      if (after && after !== command) return insertAfterLast(source, eol, after, text);
+      const anchor = command ?? properties[0];
+      return anchor ? [insertBefore(source, eol, anchor, text)] : [{ offset: node.offset + 1, length: 0, content: text }];
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolvePaths } from '@muxd/protocol/paths';
 
 function isExecutable(path: string): boolean {
   try {
@@ -30,4 +31,35 @@ export function findProxyCommand(from: string = fileURLToPath(import.meta.url), 
     if (isExecutable(candidate)) return candidate;
   }
   return undefined;
+}
+
+/** The variables mux-proxy reads to find muxd (its home and config); never passed on to an ad-hoc server. */
+export const PROXY_ENV_NAMES = ['MUXD_HOME', 'MUXD_CONFIG', 'XDG_STATE_HOME', 'XDG_RUNTIME_DIR'] as const;
+
+/**
+ * What a mux-proxy started by a host needs in its environment to reach the
+ * muxd this muxctl reaches, and to start that muxd with the same config,
+ * when the host gives it next to no environment (Claude Desktop, Codex's
+ * allowlist, `env -i`): `MUXD_HOME` when set; without it, `XDG_STATE_HOME`
+ * and `XDG_RUNTIME_DIR` when set and they move muxd's state or sockets from
+ * where an environment without them puts them; and `MUXD_CONFIG` when set
+ * (absolute). mux-proxy has no flags for these: they go into the entry's env.
+ */
+export function proxyEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const result: Record<string, string> = {};
+  const set = (name: string) => env[name] || undefined;
+  const home = set('MUXD_HOME');
+  if (home !== undefined) {
+    result['MUXD_HOME'] = resolve(home);
+  } else {
+    const here = resolvePaths(env);
+    const bare = resolvePaths({});
+    const state = set('XDG_STATE_HOME');
+    const runtime = set('XDG_RUNTIME_DIR');
+    if (state !== undefined && here.stateDir !== bare.stateDir) result['XDG_STATE_HOME'] = state;
+    if (runtime !== undefined && here.runDir !== bare.runDir) result['XDG_RUNTIME_DIR'] = runtime;
+  }
+  const config = set('MUXD_CONFIG');
+  if (config !== undefined) result['MUXD_CONFIG'] = resolve(config);
+  return result;
 }

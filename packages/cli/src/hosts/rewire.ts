@@ -13,12 +13,13 @@ import { createTwoFilesPatch } from 'diff';
 import { updateFileAtomic } from './atomicFile.js';
 import { BackupStore, fromJournalTransport, toJournalTransport } from './backupStore.js';
 import type { JournalEntry, StoredJournal } from './backupStore.js';
-import { applyEdits, canonical, checkOnlyTransportChanged } from './hostDocument.js';
+import { applyEdits, canonical, checkOnlyTransportChanged, valueAt } from './hostDocument.js';
 import type { Edit, FieldChange, FieldValue, HostDocument, Transport, TransportChange } from './hostDocument.js';
 import { isGitTracked, parseHostDocument } from './hostFiles.js';
 import type { HostDefinition, HostFile, HostScope } from './hostRegistry.js';
 import { HOSTS, labelOf } from './hostRegistry.js';
 import { importSpecs } from './importPlan.js';
+import { PROXY_ENV_NAMES } from './proxyCommand.js';
 import { EntryKind, HEADER_KEYS, PLAIN_STDIO_FIELDS, URL_KEYS, argSecrets, commandLine, hasHostVariable, hostVariableIn, isRemoteType, sameSpec, serviceNameFor, specTexts } from './serverEntry.js';
 import type { EntryDialect, HostEntry, MuxdMarks, MuxdTransport, ServerSpec } from './serverEntry.js';
 
@@ -96,6 +97,12 @@ export interface RewireOptions {
   httpToken?: string;
   /** Services muxd keeps off its HTTP front (`http: false`): they stay on mux-proxy. */
   httpOff?: ReadonlySet<string>;
+  /**
+   * Variables written into the env of each entry rewired to mux-proxy, for
+   * it to reach this muxd whatever environment its host gives it
+   * (`proxyEnvironment()`: `MUXD_HOME`...). Default none.
+   */
+  proxyEnv?: Readonly<Record<string, string>>;
 }
 
 /** What an entry becomes; over HTTP, in the URL and headers fields the entry already uses, if any (a Gemini entry's `url`). */
@@ -112,7 +119,7 @@ interface EntryPlan {
 interface PlannedChange {
   name: string;
   edits: Edit[];
-  check: TransportChange | FieldChange;
+  checks: Array<TransportChange | FieldChange>;
   /** For a change of whole fields: the touched fields before and after (null: absent). */
   fields?: { before: Record<string, unknown>; after: Record<string, unknown> };
 }
@@ -195,11 +202,12 @@ function fillsHostVariables(service: ServerSpec, spec: ServerSpec, dialect: Entr
 function planAdhoc(file: HostFile, doc: HostDocument, entry: HostEntry, variable: string, options: RewireOptions): EntryPlan {
   const written = doc.transport(entry.name);
   if (written?.command === undefined) return { outcome: { name: entry.name, action: 'skip', reason: 'no command to share' } };
-  const names = Object.keys(entry.spec?.env ?? {});
+  // The server's variables: not those that tell mux-proxy where muxd is.
+  const names = Object.keys(entry.spec?.env ?? {}).filter((key) => !(PROXY_ENV_NAMES as readonly string[]).includes(key));
   const server = { command: written.command, args: written.args ?? [] };
   const proxyArgs = [...(names.length === 0 ? ['--env='] : ['--env', names.join(',')]), '--', server.command, ...server.args];
   const target: Target = { transport: 'stdio', stdio: stdioTarget(file.host, proxyArgs, options.proxyCommand) };
-  const http = options.transport === 'http' ? ' (an ad-hoc server has no HTTP endpoint: kept on mux-proxy)' : '';
+  const http = options.transport === 'http' ? '; an ad-hoc server has no HTTP endpoint: kept on mux-proxy' : '';
   const reason = `${variable} is filled in by ${file.host.name}: shared ad hoc through mux-proxy --env, the value staying in ${file.host.name}${http}`;
   return { outcome: { name: entry.name, action: 'rewire', adhoc: commandLine(server), transport: 'stdio', reason }, target };
 }
@@ -213,28 +221,44 @@ function planAdhoc(file: HostFile, doc: HostDocument, entry: HostEntry, variable
 function planMuxdEntry(file: HostFile, doc: HostDocument, entry: HostEntry, options: RewireOptions): EntryPlan {
   const from = entry.via ?? 'stdio';
   const service = entry.service;
-  const already = (reason?: string): EntryPlan => ({
-    outcome: { name: entry.name, action: 'already', ...(service === undefined ? {} : { service }), transport: from, ...(reason === undefined ? {} : { reason }) },
-  });
-  if (service === undefined) {
-    return already(`${entry.detail ?? 'shared ad hoc'}${options.transport === 'http' ? ' (an ad-hoc server has no HTTP endpoint: kept on mux-proxy)' : ''}`);
+  const already = (...notes: Array<string | undefined>): EntryPlan => {
+    const reason = notes.filter((note) => note !== undefined).join('; ');
+    return { outcome: { name: entry.name, action: 'already', ...(service === undefined ? {} : { service }), transport: from, ...(reason === '' ? {} : { reason }) } };
+  };
+  // Which muxd its mux-proxy finds: an entry for another home's muxd is that muxd's; one lacking what it needs to find this muxd is said so.
+  let lacks: string | undefined;
+  if (from === 'stdio') {
+    const env = entryEnv(file, doc, entry.name);
+    const proxyEnv = options.proxyEnv ?? {};
+    const home = env['MUXD_HOME'];
+    if (typeof home === 'string' && home !== '' && home !== proxyEnv['MUXD_HOME']) return already(`through the muxd of another home (its env has MUXD_HOME=${home}): left as it is`);
+    const missing = Object.entries(proxyEnv).filter(([key, value]) => env[key] !== value);
+    if (missing.length > 0) {
+      lacks = `its env lacks ${missing.map(([key, value]) => `${key}=${value}`).join(', ')}: from a host that gives mux-proxy a bare environment it looks for another muxd (add ${missing.length === 1 ? 'it' : 'them'} to the entry's env)`;
+    }
   }
+  if (service === undefined) return already(entry.detail ?? 'shared ad hoc', options.transport === 'http' ? 'an ad-hoc server has no HTTP endpoint: kept on mux-proxy' : undefined, lacks);
   const { target, note } = targetFor(file.host, service, options, doc.fields(entry.name), entry.urlKey);
   // Only a transport asked for (and one the host has) switches an entry.
   const switching = options.transport !== undefined && target.transport !== from;
-  if (upToDate(doc, file.host, entry.name, target)) return already(note);
+  if (upToDate(doc, file.host, entry.name, target) && lacks === undefined) return already(note);
   let why: string | undefined;
   if (!switching) {
     if (from === 'http' && !options.http) return already();
     const gone = from === 'stdio' ? missingProgram(doc.transport(entry.name)) : undefined;
-    if (from === 'stdio' && gone === undefined) return already();
+    if (from === 'stdio' && gone === undefined) return already(note, lacks);
     why = gone === undefined ? "muxd's HTTP front has a new token or URL" : `${gone} is gone`;
   }
-  if (!options.services.has(service)) {
-    return already(`services.${service} is not in muxd's config (or is disabled): left as it is`);
-  }
+  if (!options.services.has(service)) return already(`services.${service} is not in muxd's config (or is disabled): left as it is`);
   const reason = [why, note].filter((part) => part !== undefined).join('; ');
   return { outcome: { name: entry.name, action: 'rewire', service, transport: target.transport, ...(reason === '' ? {} : { reason }) }, target, from };
+}
+
+/** The env map of the object holding an entry's transport fields (the entry; Zed's nested command), as written; empty when there is none. */
+function entryEnv(file: HostFile, doc: HostDocument, name: string): Record<string, unknown> {
+  const holder = valueAt(doc.value, doc.transportPath(name).path) as Record<string, unknown> | undefined;
+  const env = holder?.[file.host.stdioFields?.env ?? PLAIN_STDIO_FIELDS.env];
+  return env && typeof env === 'object' && !Array.isArray(env) ? (env as Record<string, unknown>) : {};
 }
 
 /** The program or proxy script of a mux-proxy entry that no longer exists (an upgraded node, a moved checkout), by absolute path; undefined when both are there or cannot be told. */
@@ -307,11 +331,28 @@ function stdioTarget(host: HostDefinition, proxyArgs: readonly string[], proxyCo
  * `type` are swapped; to or from HTTP whole fields come and go, and what they
  * were is kept for undo.
  */
-function planChange(file: HostFile, doc: HostDocument, name: string, target: Target, from: MuxdTransport | undefined): PlannedChange {
-  if (target.transport === 'stdio' && from !== 'http') {
-    return { name, edits: doc.swap(name, target.stdio), check: { where: doc.transportPath(name), target: target.stdio } };
-  }
+function planChange(file: HostFile, doc: HostDocument, name: string, target: Target, from: MuxdTransport | undefined, proxyEnv: Readonly<Record<string, string>> = {}): PlannedChange {
   const now = doc.fields(name) ?? {};
+  const envField = file.host.stdioFields?.env ?? PLAIN_STDIO_FIELDS.env;
+  if (target.transport === 'stdio' && from !== 'http') {
+    const where = doc.transportPath(name);
+    const check: TransportChange = { where, target: target.stdio };
+    const holder = valueAt(doc.value, where.path);
+    const env = (holder && typeof holder === 'object' ? (holder as Record<string, unknown>)[envField] : undefined) as Record<string, unknown> | undefined;
+    const missing = Object.entries(proxyEnv).filter(([key, value]) => env?.[key] !== value);
+    if (missing.length === 0) return { name, edits: doc.swap(name, target.stdio), checks: [check] };
+    // What mux-proxy needs to find this muxd goes into the entry's env too.
+    const newEnv = { ...(env && typeof env === 'object' ? env : {}), ...Object.fromEntries(missing) };
+    const edits = [...doc.swap(name, target.stdio), ...doc.setMapEntries(name, envField, missing)];
+    const checks = [check, { path: where.path, set: { [envField]: newEnv }, remove: [] }];
+    // For undo once a host rewrote the entry: its fields as they were and as written (the entry's own, not Zed's nested command).
+    if (where.path.length !== file.serversPath.length + 1) return { name, edits, checks };
+    const { command, args, type } = target.stdio;
+    const program: Record<string, unknown> = where.joined ? { [where.names.command]: [command, ...(args ?? [])] } : { [where.names.command]: command, [where.names.args]: args };
+    const after: Record<string, unknown> = { ...program, ...('type' in target.stdio ? { [where.names.type]: type ?? null } : {}), [envField]: newEnv };
+    const before = Object.fromEntries(Object.keys(after).map((key) => [key, key in now ? now[key] : null]));
+    return { name, edits, checks, fields: { before, after } };
+  }
   let set: Array<[string, FieldValue]>;
   let remove: string[];
   if (target.transport === 'http') {
@@ -328,7 +369,9 @@ function planChange(file: HostFile, doc: HostDocument, name: string, target: Tar
     // opencode: one list, the program then its arguments.
     const program: Array<[string, FieldValue]> =
       names.args === undefined ? [[names.command, [command as string, ...(args ?? [])]]] : [[names.command, command as string], [names.args, args as string[]]];
-    set = [...(type === undefined ? [] : [['type', type] as [string, FieldValue]]), ...program];
+    const env = now[envField];
+    const withEnv: Array<[string, FieldValue]> = Object.keys(proxyEnv).length === 0 ? [] : [[envField, { ...(env && typeof env === 'object' ? env : {}), ...proxyEnv }]];
+    set = [...(type === undefined ? [] : [['type', type] as [string, FieldValue]]), ...program, ...withEnv];
     // Whatever spelling the URL and headers had.
     remove = [...URL_KEYS, ...HEADER_KEYS, ...(type === undefined ? ['type'] : [])];
   }
@@ -338,7 +381,7 @@ function planChange(file: HostFile, doc: HostDocument, name: string, target: Tar
     before: Object.fromEntries(touched.map((key) => [key, key in now ? now[key] : null])),
     after: Object.fromEntries(touched.map((key) => [key, key in setMap ? setMap[key] : null])),
   };
-  return { name, edits: doc.replaceFields(name, set, remove), check: { path: [...file.serversPath, name], set: setMap, remove }, fields };
+  return { name, edits: doc.replaceFields(name, set, remove), checks: [{ path: [...file.serversPath, name], set: setMap, remove }], fields };
 }
 
 /** Literal env and header values of every entry, to mask in diffs. */
@@ -403,7 +446,7 @@ export function planFileRewire(file: HostFile, text: string, options: RewireOpti
   for (const plan of entries) {
     if (!plan.target) continue;
     try {
-      changes.push(planChange(file, doc, plan.outcome.name, plan.target, plan.from));
+      changes.push(planChange(file, doc, plan.outcome.name, plan.target, plan.from, plan.target.transport === 'stdio' ? options.proxyEnv : undefined));
     } catch (error) {
       plan.outcome = { name: plan.outcome.name, action: 'skip', ...(plan.outcome.service === undefined ? {} : { service: plan.outcome.service }), reason: (error as Error).message.replace(/^[^:]*: /, '') };
       delete plan.target;
@@ -411,7 +454,7 @@ export function planFileRewire(file: HostFile, text: string, options: RewireOpti
   }
   if (changes.length === 0) return { entries, changes, after: undefined, doc };
   const after = applyEdits(text, changes.flatMap((change) => change.edits));
-  checkOnlyTransportChanged(doc.value, parseHostDocument(file, after).value, changes.map((change) => change.check), file.path);
+  checkOnlyTransportChanged(doc.value, parseHostDocument(file, after).value, changes.flatMap((change) => change.checks), file.path);
   return { entries, changes, after, doc };
 }
 

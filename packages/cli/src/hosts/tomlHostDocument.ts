@@ -258,6 +258,61 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       }
       return edits;
     },
+    setMapEntries(name, field, entries): Edit[] {
+      const entry = layout(name);
+      const where = `${file.serversPath.join('.')}.${name}`;
+      if (entry === 'dotted') throw new Error(`${file.path}: ${where} is written with dotted keys; rewire edits [${where}] tables and inline tables`);
+      if (!entry) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      const line = (key: string, value: string) => `${tomlKey(key)} = ${JSON.stringify(value)}`;
+      const edits: Edit[] = [];
+      /** Sets the keys among `kvs` (keyed by their part after `prefix`), and returns the entries still to add. */
+      const update = (kvs: readonly KeyValue[], prefix: number): Array<readonly [string, string]> =>
+        entries.filter(([key, value]) => {
+          const kv = kvs.find((item) => item.key.keys.length === prefix + 1 && keyNames(item.key)[prefix] === key);
+          if (!kv) return true;
+          if (kv.value.type !== 'TOMLValue' || kv.value.value !== value) {
+            edits.push({ offset: kv.value.range[0], length: kv.value.range[1] - kv.value.range[0], content: JSON.stringify(value) });
+          }
+          return false;
+        });
+      const sub = entry.subTables.find((item) => item.key === field && item.table.resolvedKey.length === file.serversPath.length + 2);
+      const inline = entry.fields.find((kv) => keyNames(kv.key)[0] === field);
+      const dotted = entry.body.filter((kv) => kv.key.keys.length === 2 && keyNames(kv.key)[0] === field);
+      if (sub) {
+        // [mcp_servers.NAME.env]: lines at its end.
+        if (!sub.inExtent) throw new Error(`${file.path}: [${sub.table.resolvedKey.join('.')}] is apart from [${where}]; move it right under that table and run again`);
+        const added = update(sub.table.body, 0);
+        const last = sub.table.body.at(-1);
+        const at = lineEnd(source, last ? last.range[1] : sub.table.range[0]);
+        if (added.length > 0) edits.push({ offset: at, length: 0, content: added.map(([key, value]) => `${eol}${last ? (leadingIndent(source, last.range[0]) ?? '') : ''}${line(key, value)}`).join('') });
+      } else if (inline && inline.value.type === 'TOMLInlineTable') {
+        // env = { A = "1" }: `, K = "v"` after its last key.
+        const table = inline.value;
+        const added = update(table.body, 0);
+        const last = table.body.at(-1);
+        if (added.length > 0) {
+          const text = added.map(([key, value]) => line(key, value)).join(', ');
+          edits.push(last ? { offset: last.range[1], length: 0, content: `, ${text}` } : { offset: table.range[0], length: table.range[1] - table.range[0], content: `{ ${text} }` });
+        }
+      } else if (inline) {
+        throw new Error(`${file.path}: ${where}.${field} is not a table; make it one and run again`);
+      } else if (dotted.length > 0) {
+        // env.A = "1": lines after the last one.
+        const added = update(dotted, 1);
+        const last = dotted.at(-1) as KeyValue;
+        if (added.length > 0) {
+          const separator = entry.inline ? ', ' : `${eol}${leadingIndent(source, last.range[0]) ?? ''}`;
+          edits.push({ offset: entry.inline ? last.range[1] : lineEnd(source, last.range[1]), length: 0, content: added.map(([key, value]) => `${separator}${tomlKey(field)}.${line(key, value)}`).join('') });
+        }
+      } else {
+        // No map yet: `env = { K = "v" }` after the entry's last field.
+        const text = `${tomlKey(field)} = { ${entries.map(([key, value]) => line(key, value)).join(', ')} }`;
+        const last = entry.body.at(-1);
+        if (entry.inline) edits.push(last ? { offset: last.range[1], length: 0, content: `, ${text}` } : { offset: entry.region.offset + 1, length: 0, content: ` ${text} ` });
+        else edits.push({ offset: lineEnd(source, last ? last.range[1] : entry.region.offset), length: 0, content: `${eol}${last ? (leadingIndent(source, last.range[0]) ?? '') : ''}${text}` });
+      }
+      return edits;
+    },
   };
 
   /** A field's value as TOML: strings and lists as before, maps as an inline table. */

@@ -299,6 +299,36 @@ export function parseYamlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       for (const pair of removed) edits.push(removePair(map, pair, removed));
       return edits;
     },
+    setMapEntries(name, field, entries): Edit[] {
+      const { entry, map } = editable(name);
+      const indent = indentOf(map);
+      const unit = unitOf(entry, indent);
+      const pair = pairOf(map, field);
+      const wanted = Object.fromEntries(entries);
+      if (!pair) {
+        // No map yet: a block mapping after the entry's last field.
+        const last = map.items.at(-1);
+        if (!last) throw new Error(`${file.path}: ${name} has no fields to edit`);
+        return [insertAt(last, [`${yamlString(field)}${afterKey(wanted, indent, unit)}`], indent, false)];
+      }
+      const inner = pair.value;
+      if (isMap(inner) && !inner.flow && inner.items.length > 0) {
+        // A block mapping: values replaced where they are, new keys on lines after its last one.
+        const edits: Edit[] = [];
+        const added: string[] = [];
+        for (const [key, value] of entries) {
+          const existing = pairOf(inner, key);
+          if (!existing) added.push(`${yamlString(key)}: ${flowValue(value)}`);
+          else if (canonical((inner.toJSON() as Record<string, unknown>)[key]) !== canonical(value)) edits.push(replaceValue(existing, value, indentOf(inner), unit));
+        }
+        if (added.length > 0) edits.push(insertAt(inner.items.at(-1) as YamlPair, added, indentOf(inner), false));
+        return edits;
+      }
+      if (inner !== null && inner !== undefined && !isMap(inner)) throw new Error(`${file.path}: ${name}.${field} is not a mapping; make it one and run again`);
+      // Empty (`envs:`, `envs: {}`) or flow style: written again as a block mapping.
+      const current = isMap(inner) ? (inner.toJSON() as Record<string, unknown>) : {};
+      return [replaceValue(pair, { ...current, ...wanted }, indent, unit)];
+    },
   };
 }
 
