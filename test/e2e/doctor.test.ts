@@ -9,6 +9,7 @@ import { ROOT, everythingServer, isAlive, startMuxd, waitFor } from './harness.j
 interface Doctor {
   checks: Array<{ name: string; level: string; detail: string; fix?: string }>;
   strays: Array<{ pid: number; rssBytes: number; command: string }>;
+  otherMuxd: Array<{ pid: number; rssBytes: number; command: string; muxdPid: number; home?: string }>;
 }
 
 test('doctor lists MCP servers running outside muxd, not muxd\'s own children, and flags loose permissions and stale sockets', { timeout: 60_000 }, async (t) => {
@@ -46,4 +47,33 @@ test('doctor lists MCP servers running outside muxd, not muxd\'s own children, a
   assert.match(byName.get('stale sockets')?.detail ?? '', /ghost\.sock/);
   assert.equal(byName.get('versions')?.level, 'ok');
   assert.equal(byName.get('MCP servers outside muxd')?.level, 'warn');
+});
+
+test("doctor lists another muxd's children (another MUXD_HOME) apart, with that muxd's home, not as servers outside muxd", { timeout: 60_000 }, async (t) => {
+  const muxd = await startMuxd(t, { everything: everythingServer({ lazy: false }) });
+  const other = await startMuxd(t, { everything: everythingServer({ lazy: false }) });
+  const [own] = await muxd.waitForChildren('everything', 1);
+  const [theirs] = await other.waitForChildren('everything', 1);
+
+  const run = await muxd.muxctl(['doctor', '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  const doctor = run.json<Doctor>();
+  const strayPids = doctor.strays.map((entry) => entry.pid);
+  assert.ok(!strayPids.includes(theirs as number), `another muxd's child is no stray: ${JSON.stringify(doctor.strays)}`);
+  assert.ok(!strayPids.includes(own as number));
+  const listed = doctor.otherMuxd.find((entry) => entry.pid === theirs);
+  assert.deepEqual([listed?.muxdPid, listed?.home], [other.pid, other.home], JSON.stringify(doctor.otherMuxd));
+  assert.ok((listed?.rssBytes ?? 0) > 1024 * 1024, 'with its memory');
+  assert.ok(!doctor.otherMuxd.some((entry) => entry.pid === own), "this muxd's own child is not another's");
+  const check = doctor.checks.find((item) => item.name === 'MCP servers of other muxd instances');
+  assert.equal(check?.level, 'ok');
+  assert.ok(check?.detail.includes(other.home), check?.detail);
+
+  // As text, listed under that check, apart from the servers outside muxd.
+  const text = await muxd.muxctl(['doctor']);
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.split('\n');
+  const at = lines.findIndex((line) => line.startsWith('ok    MCP servers of other muxd instances: '));
+  assert.ok(at !== -1, text.stdout);
+  assert.ok(lines.slice(at + 1).some((line) => line.includes(`pid ${theirs} `) && line.includes(`(muxd pid ${other.pid}, home ${other.home})`)), text.stdout);
 });

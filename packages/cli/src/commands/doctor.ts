@@ -1,9 +1,10 @@
 import { accessSync, constants, existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { findConfigFile } from '@muxd/config';
 import { ControlMethods } from '@muxd/protocol';
 import { canConnect } from '@muxd/protocol/socket';
+import { resolvePaths } from '@muxd/protocol/paths';
 import { readProcessTable } from '@muxd/protocol/processes';
 import type { ProcessInfo } from '@muxd/protocol/processes';
 import { CliError } from '../cliError.js';
@@ -30,6 +31,17 @@ interface StrayServer {
   command: string;
   /** The process that started it (the host), if known. */
   parent: string;
+}
+
+/** An MCP server another muxd runs (another `MUXD_HOME`): not this muxd's, not a stray either. */
+interface OtherMuxdServer {
+  pid: number;
+  rssBytes: number;
+  command: string;
+  /** The muxd that runs it. */
+  muxdPid: number;
+  /** That muxd's home (its state directory), when its environment can be read (Linux). */
+  home?: string;
 }
 
 function findOnPath(name: string, pathValue: string): string | undefined {
@@ -111,30 +123,67 @@ async function checkSockets(daemonRunning: boolean): Promise<Check> {
 
 const MCP_SERVER = /@modelcontextprotocol\/server-|mcp-server|server-mcp|\bmcp[-_][\w-]*server|\bmcp\b.*\bserver\b/i;
 
-/** MCP servers not started by muxd: the processes rewiring would save. */
-function strayServers(daemonPid: number | undefined): StrayServer[] {
+/**
+ * True for a muxd daemon, by its command line: node running @muxd/daemon's
+ * `dist/main.js`, its `bin/muxd.js`, or the linked `muxd` bin.
+ */
+export function isMuxdCommand(command: string): boolean {
+  const [program, script] = command.split(' ');
+  const isDaemon = (path: string | undefined) =>
+    path !== undefined && (/\/daemon\/dist\/main\.js$/.test(path) || /\/(?:@muxd\/daemon|packages\/daemon)\/bin\/muxd\.js$/.test(path) || basename(path) === 'muxd');
+  return isDaemon(program) || (program !== undefined && /^node(\.exe)?$/.test(basename(program)) && isDaemon(script));
+}
+
+/** A muxd's home (its state directory), from its environment: readable on Linux, for processes of this user. */
+function muxdHome(pid: number): string | undefined {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const env = Object.fromEntries(environ.filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+    return resolvePaths(env).stateDir;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * MCP servers not started by this muxd: those no muxd started (the
+ * processes rewiring would save), and those another muxd runs, told apart
+ * by the muxd among their ancestors (muxd spawns each child itself).
+ */
+function mcpServers(daemonPid: number | undefined): { strays: StrayServer[]; others: OtherMuxdServer[] } {
   const table = readProcessTable();
-  const underMuxd = (info: ProcessInfo): boolean => {
-    for (let current: ProcessInfo | undefined = info, hops = 0; current && hops < 64; current = table.get(current.ppid), hops++) {
-      if (daemonPid !== undefined && current.pid === daemonPid) return true;
+  const ownHome = paths().stateDir;
+  /** The pid of the nearest muxd above `info`, if any. */
+  const muxdAbove = (info: ProcessInfo): number | undefined => {
+    for (let current = table.get(info.ppid), hops = 0; current && hops < 64; current = table.get(current.ppid), hops++) {
+      if (current.pid === daemonPid || isMuxdCommand(current.command)) return current.pid;
     }
-    return false;
+    return undefined;
   };
   const strays: StrayServer[] = [];
+  const others: OtherMuxdServer[] = [];
   for (const info of table.values()) {
-    if (info.pid === process.pid || !MCP_SERVER.test(info.command) || /mux-proxy|muxctl|packages\/daemon/.test(info.command)) continue;
-    if (underMuxd(info)) continue;
+    if (info.pid === process.pid || !MCP_SERVER.test(info.command) || /mux-proxy|muxctl/.test(info.command) || isMuxdCommand(info.command)) continue;
     // npm's wrapper and the server it starts are one server: count the leaf.
     const hasServerChild = [...table.values()].some((child) => child.ppid === info.pid && MCP_SERVER.test(child.command));
     if (hasServerChild) continue;
-    strays.push({ pid: info.pid, rssBytes: info.rss, command: info.command, parent: table.get(info.ppid)?.command.split(' ')[0] ?? '?' });
+    const muxdPid = muxdAbove(info);
+    if (muxdPid === undefined) {
+      strays.push({ pid: info.pid, rssBytes: info.rss, command: info.command, parent: table.get(info.ppid)?.command.split(' ')[0] ?? '?' });
+      continue;
+    }
+    if (muxdPid === daemonPid) continue;
+    const home = muxdHome(muxdPid);
+    // This home's muxd, seen while muxctl could not ask it (it was starting or stopping).
+    if (home !== undefined && home === ownHome) continue;
+    others.push({ pid: info.pid, rssBytes: info.rss, command: info.command, muxdPid, ...(home === undefined ? {} : { home }) });
   }
-  return strays;
+  return { strays, others };
 }
 
 export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'doctor',
-  describe: 'Check the setup: service PATH, socket permissions, stale sockets, versions, MCP servers running outside muxd',
+  describe: 'Check the setup: service PATH, socket permissions, stale sockets, versions, MCP servers running outside muxd (and those of other muxd instances, apart)',
   handler: async (argv) => {
     const checks: Check[] = [...checkPath(), ...checkSocketDirectory()];
     const daemonRunning = await canConnect(paths().controlSocket);
@@ -155,7 +204,7 @@ export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     checks.push(await checkSockets(daemonRunning));
     const configFile = process.env['MUXD_CONFIG'] || (await findConfigFile());
     checks.push(configFile ? { name: 'config', level: 'ok', detail: configFile } : { name: 'config', level: 'warn', detail: 'no config file', fix: 'muxctl import' });
-    const strays = strayServers(daemonPid);
+    const { strays, others } = mcpServers(daemonPid);
     const strayMemory = strays.reduce((sum, stray) => sum + stray.rssBytes, 0);
     checks.push(
       strays.length === 0
@@ -167,15 +216,25 @@ export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             fix: 'muxctl import && muxctl rewire, then restart those hosts',
           },
     );
+    // Another muxd's children (another MUXD_HOME) are not this one's to fold in: listed apart, by home.
+    const homes = [...new Set(others.map((other) => other.home ?? `muxd pid ${other.muxdPid}`))];
+    if (others.length > 0) {
+      checks.push({ name: 'MCP servers of other muxd instances', level: 'ok', detail: `${others.length} process${others.length === 1 ? '' : 'es'} served by another muxd (home ${homes.join(', ')})` });
+    }
     if (argv.json) {
-      printJson({ checks, strays });
+      printJson({ checks, strays, otherMuxd: others });
     } else {
       const mark: Record<Level, string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' };
+      const row = (pid: number, rssBytes: number, command: string, from: string) => `      pid ${pid}  ${formatMemory(rssBytes).padStart(6)}  ${command.slice(0, 100)}  (${from})`;
+      const listed: Record<string, string[]> = {
+        'MCP servers outside muxd': strays.map((stray) => row(stray.pid, stray.rssBytes, stray.command, `from ${stray.parent}`)),
+        'MCP servers of other muxd instances': others.map((other) => row(other.pid, other.rssBytes, other.command, `muxd pid ${other.muxdPid}${other.home === undefined ? '' : `, home ${other.home}`}`)),
+      };
       for (const check of checks) {
         console.log(`${mark[check.level]}  ${check.name}: ${check.detail}`);
         if (check.fix && check.level !== 'ok') console.log(`      -> ${check.fix}`);
+        for (const line of listed[check.name] ?? []) console.log(line);
       }
-      for (const stray of strays) console.log(`      pid ${stray.pid}  ${formatMemory(stray.rssBytes).padStart(6)}  ${stray.command.slice(0, 100)}  (from ${stray.parent})`);
     }
     if (checks.some((check) => check.level === 'fail')) throw new CliError('doctor found problems that stop muxd from working (marked FAIL)');
   },
