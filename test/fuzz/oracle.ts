@@ -45,6 +45,8 @@ export class Expected {
   readonly cancelled = new Set<string>();
   /** For the report: the raw id of each request, with the line it came in (as sent; folded when reported). */
   readonly origin = new Map<string, string>();
+  /** For the report: each line that may or must be answered with id null, and how many times. */
+  readonly nullSources: Array<{ min: number; max: number; line: string }> = [];
 
   addMust(id: string, line: string): void {
     this.must.set(id, (this.must.get(id) ?? 0) + 1);
@@ -56,9 +58,10 @@ export class Expected {
     if (!this.origin.has(id)) this.origin.set(id, line);
   }
 
-  addNull(min: number, max: number): void {
+  addNull(min: number, max: number, line: string): void {
     this.nullMin += min;
     this.nullMax += max;
+    this.nullSources.push({ min, max, line });
   }
 
   /** Cancelled requests may go unanswered: their `must` becomes `may`. Call once all lines are in. */
@@ -140,29 +143,29 @@ function expectMessage(parsed: unknown, raw: RawValue, context: MessageContext, 
   noteCancel(parsed, raw, expected);
   if (context.lenient) {
     if (readable) expected.addMay(id, context.line);
-    expected.addNull(0, 1);
+    expected.addNull(0, 1, context.line);
     return;
   }
   const deepish = raw.depth > SURELY_SHALLOW;
   const answerable = kind === 'request' || (kind === 'invalid' && hasMethod && readable);
   if (answerable) {
     expected.addMust(id as string, context.line);
-    if (overflows(id)) expected.addNull(0, 1);
+    if (overflows(id)) expected.addNull(0, 1, context.line);
     if (raw.depth >= SURELY_DEEP && !context.inBatch) expected.deep.set(id as string, (expected.deep.get(id as string) ?? 0) + 1);
     return;
   }
   if (kind === 'notification') return;
   if (kind === 'response') {
     if (deepish && readable) expected.addMay(id, context.line);
-    if (overflows(id) || deepish) expected.addNull(0, 1);
+    if (overflows(id) || deepish) expected.addNull(0, 1, context.line);
     return;
   }
   // Invalid, and no id muxd is sure to read.
   if (readable) {
     expected.addMay(id, context.line);
-    expected.addNull(0, 1);
+    expected.addNull(0, 1, context.line);
   } else {
-    expected.addNull(deepish ? 0 : 1, 1);
+    expected.addNull(deepish ? 0 : 1, 1, context.line);
   }
 }
 
@@ -189,7 +192,7 @@ function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
  * reads in it. Each `"id":value` in the text is allowed one such answer.
  */
 function expectDeepGarbage(text: string, line: string, expected: Expected): void {
-  expected.addNull(0, 1);
+  expected.addNull(0, 1, line);
   const ids = new Set<string>();
   for (const match of text.matchAll(/"id"\s*:\s*(-?\d[\d.eE+-]*|"(?:[^"\\]|\\.)*")/g)) {
     if (ids.size >= 16) break;
@@ -215,7 +218,7 @@ export function expectSocketLine(bytes: Buffer, expected: Expected): void {
     if (bracketDepth(text) > SURELY_SHALLOW) {
       expectDeepGarbage(text, line, expected);
     } else {
-      expected.addNull(1, 1);
+      expected.addNull(1, 1, line);
       expected.parseErrors++;
     }
     return;
@@ -226,12 +229,12 @@ export function expectSocketLine(bytes: Buffer, expected: Expected): void {
     return;
   }
   if (members.length === 0) {
-    expected.addNull(lenient ? 0 : 1, 1);
+    expected.addNull(lenient ? 0 : 1, 1, line);
     return;
   }
   // A batch past the limit may be refused whole; each of its members may be too.
   const whole = lenient || depth > SURELY_SHALLOW;
-  if (whole) expected.addNull(0, 1);
+  if (whole) expected.addNull(0, 1, line);
   for (const [member, raw] of members) expectMessage(member, raw, { line, inBatch: true, lenient: whole }, expected);
 }
 
@@ -245,7 +248,7 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
       const { members } = messagesOf(parsed.value, text.startsWith('\ufeff') ? text.slice(1) : text);
       for (const [member, raw] of members) expectMessage(member, raw, { line, inBatch: true, lenient: true }, expected);
     }
-    expected.addNull(0, 1);
+    expected.addNull(0, 1, line);
     return { statuses: 'any' };
   };
   if (isInvalidUtf8(bytes) || text.startsWith('\ufeff')) return leniently();
@@ -255,7 +258,7 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
       expectDeepGarbage(text, line, expected);
       return { statuses: 'any' };
     }
-    expected.addNull(1, 1);
+    expected.addNull(1, 1, line);
     expected.parseErrors++;
     return { statuses: [400] };
   }
@@ -264,7 +267,7 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
   if (depth >= SURELY_DEEP && !batch) {
     // Nested past the limit: refused before anything else is looked at, under its id if it has one.
     // Over HTTP even a notification gets a reply, which may carry an error with id null.
-    expected.addNull(0, 1);
+    expected.addNull(0, 1, line);
     expectMessage(parsed.value, members[0]?.[1] as RawValue, { line, inBatch: false, lenient: false }, expected);
     return { statuses: 'any' };
   }
@@ -277,7 +280,7 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
       const id = raw.members.get('id');
       if (isRawId(id)) expected.addMay(id, line);
     }
-    expected.addNull(1, 1);
+    expected.addNull(1, 1, line);
     return { statuses: [400] };
   }
   const initialize = members.some(([member], k) => kinds[k] === 'request' && isObject(member) && member['method'] === 'initialize');
@@ -286,7 +289,7 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
       const id = raw.members.get('id');
       if (isRawId(id)) expected.addMay(id, line);
     }
-    expected.addNull(1, 1);
+    expected.addNull(1, 1, line);
     return { statuses: [400] };
   }
   if (!kinds.includes('request')) return { statuses: [202] };
@@ -302,6 +305,8 @@ export class Answers {
   readonly byId = new Map<string, number[]>();
   /** Error codes of the answers with id null. */
   readonly nullCodes: number[] = [];
+  /** The first few answers with id null, for the report. */
+  readonly nullAnswers: string[] = [];
   /** Lines that were not JSON, or responses without an id. */
   readonly malformed: string[] = [];
 
@@ -325,6 +330,7 @@ export class Answers {
         this.malformed.push(`a response without an id: ${preview(text, 200)}`);
       } else if (id === 'null') {
         this.nullCodes.push(code);
+        if (this.nullAnswers.length < 6) this.nullAnswers.push(JSON.stringify(member));
       } else {
         const codes = this.byId.get(id) ?? [];
         codes.push(code);
@@ -379,6 +385,8 @@ export function judge(expected: Expected, answers: Answers, who: string): string
   const nulls = answers.nullCodes.length;
   if (nulls < expected.nullMin || nulls > expected.nullMax) {
     problems.push(`${who}: ${nulls} answer(s) with id null (codes ${[...new Set(answers.nullCodes)].join(', ') || 'none'}), expected between ${expected.nullMin} and ${expected.nullMax}`);
+    for (const answer of answers.nullAnswers) problems.push(`${who}:   got ${preview(answer, 200)}`);
+    for (const source of expected.nullSources.slice(0, 8)) problems.push(`${who}:   owed ${source.min === source.max ? source.min : `${source.min} to ${source.max}`} for ${preview(source.line, 200)}`);
   }
   const parseErrors = answers.nullCodes.filter((code) => code === ErrorCodes.ParseError).length;
   if (parseErrors < expected.parseErrors) problems.push(`${who}: ${parseErrors} -32700 answer(s) for ${expected.parseErrors} line(s) that are not JSON`);

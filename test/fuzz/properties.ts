@@ -19,6 +19,8 @@ import { Gone, PATIENCE_MS, Rig, until } from './rig.js';
 import type { LineClient } from './rig.js';
 
 const NEWLINE = Buffer.from('\n');
+/** muxd's refusal when a client has maxInflight requests waiting: answers are still coming. */
+const TOO_MANY_REQUESTS = -32033;
 const INITIALIZE = (id: string, version = '2025-06-18'): string =>
   `{"jsonrpc":"2.0","id":${id},"method":"initialize","params":{"protocolVersion":"${version}","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}`;
 const INITIALIZED = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
@@ -68,24 +70,39 @@ async function exchange(rig: Rig, client: LineClient, bytes: Buffer, cuts: Socke
   const gone = (): string | undefined => rig.gone() ?? (client.closed ? 'muxd closed the connection' : undefined);
   const problems: string[] = [];
   let sent = 0;
-  /** Sends a barrier; true once the fixture answered it, false if muxd refused it, undefined if it never came back. */
-  const barrier = async (): Promise<boolean | undefined> => {
+  /** Sends one request behind the traffic; its answer, or undefined if none came. */
+  const send = async (method: 'tools/call' | 'ping'): Promise<{ id: string; code: number } | undefined> => {
     const id = `§barrier-${++sent}`;
     expected.addMust(JSON.stringify(id), `barrier ${sent}`);
-    await client.write(`${JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: id } } })}\n`);
-    if (!(await until(`barrier ${sent} to be answered`, () => barriers.has(id), gone))) {
+    const params = method === 'ping' ? undefined : { name: 'echo', arguments: { message: id } };
+    await client.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    if (!(await until(`barrier ${sent} to be answered`, () => answers.count(JSON.stringify(id)) > 0, gone))) {
       problems.push(`${who}: barrier ${sent} got no answer within ${PATIENCE_MS} ms`);
       return undefined;
     }
-    return barriers.get(id);
+    return { id, code: answers.byId.get(JSON.stringify(id))?.[0] ?? 0 };
+  };
+  /**
+   * One barrier: an echo only the fixture answers; for a client muxd
+   * refuses it to (not initialized), a ping, the one request such a client
+   * has forwarded. 'busy' when muxd refused it for too many in flight.
+   */
+  const barrier = async (): Promise<'passed' | 'busy' | 'lost'> => {
+    const echo = await send('tools/call');
+    if (echo === undefined) return 'lost';
+    if (barriers.get(echo.id) === true) return 'passed';
+    if (echo.code === TOO_MANY_REQUESTS) return 'busy';
+    const ping = await send('ping');
+    if (ping === undefined) return 'lost';
+    return ping.code === TOO_MANY_REQUESTS ? 'busy' : 'passed';
   };
   await client.writeInPieces(bytes, cuts);
   let passed = 0;
   while (!allAnswered(expected, answers) && passed < BARRIERS) {
     const received = answers.total;
     const result = await barrier();
-    if (result === undefined) break;
-    if (result) {
+    if (result === 'lost') break;
+    if (result === 'passed') {
       passed++;
     } else if (!(await until('more answers after a refused barrier', () => answers.total > received + 1 || allAnswered(expected, answers), gone))) {
       problems.push(`${who}: no answer came for ${PATIENCE_MS} ms while requests were still owed one`);
