@@ -8,7 +8,7 @@ import type { Surface } from './arbitraries.js';
 import { Rig } from './rig.js';
 
 /** Runs per surface: bounded by count, so the time a run takes never decides it. */
-const RUNS: Record<Surface, number> = { socket: 40, http: 40, child: 15 };
+const RUNS: Record<Surface, number> = { socket: 80, http: 80, child: 25 };
 const forced = Number(process.env['FUZZ_SEED'] || NaN);
 const seed = Number.isSafeInteger(forced) ? forced : Math.floor(Math.random() * 2 ** 31);
 /** How long shrinking a counterexample may take: the failure is already found, this only makes it smaller. */
