@@ -132,7 +132,7 @@ test('--transport http with the HTTP front off fails with one line saying how to
   assert.deepEqual(read(), originals, 'nothing written');
 });
 
-test("Gemini entries written by hand at muxd's front (\"type\": \"http\" with url, or httpUrl) are muxd's: hosts lists them so, import skips them", { timeout: 30_000 }, async () => {
+test("Gemini entries written by hand at muxd's front (\"type\": \"http\" with url, httpUrl, or an untyped url, which Gemini CLI tries as Streamable HTTP first) are muxd's: hosts lists them so, import skips them", { timeout: 30_000 }, async () => {
   const geminiUser = mkdtempSync('/tmp/mx-user-');
   after(() => rmSync(geminiUser, { recursive: true, force: true }));
   const geminiEnv = { ...env, HOME: join(geminiUser, 'home'), XDG_CONFIG_HOME: join(geminiUser, 'config') };
@@ -142,18 +142,19 @@ test("Gemini entries written by hand at muxd's front (\"type\": \"http\" with ur
   const headers = { Authorization: `Bearer ${token}` };
   // An address muxd's status does not name (localhost), found by the token it sends.
   const localhost = base.replace('127.0.0.1', 'localhost');
-  const text = JSON.stringify({ mcpServers: { typed: { type: 'http', url: `${base}/mcp/memory`, headers }, streamable: { httpUrl: `${localhost}/mcp/memory`, headers, trust: true } } }, null, 2) + '\n';
+  const text = JSON.stringify({ mcpServers: { typed: { type: 'http', url: `${base}/mcp/memory`, headers }, streamable: { httpUrl: `${localhost}/mcp/memory`, headers, trust: true }, untyped: { url: `${base}/mcp/memory`, headers } } }, null, 2) + '\n';
   writeFileSync(settings, text);
 
   const hosts = await muxd.muxctl(['hosts', '--json'], { env: geminiEnv });
   assert.equal(hosts.code, 0, hosts.stderr);
   const listed = hosts.json<{ hosts: Array<{ host: string; entries: Array<{ name: string; kind: string; service?: string; transport?: string }> }> }>();
-  assert.deepEqual(listed.hosts.map((item) => [item.host, item.entries.map((entry) => `${entry.name}:${entry.kind}:${entry.service}:${entry.transport}`)]), [['gemini', ['typed:muxd:memory:http', 'streamable:muxd:memory:http']]]);
+  assert.deepEqual(listed.hosts.map((item) => [item.host, item.entries.map((entry) => `${entry.name}:${entry.kind}:${entry.service}:${entry.transport}`)]), [['gemini', ['typed:muxd:memory:http', 'streamable:muxd:memory:http', 'untyped:muxd:memory:http']]]);
   const imported = await muxd.muxctl(['import', '--dry-run', '--json'], { env: geminiEnv });
   assert.equal(imported.code, 0, imported.stderr);
   assert.deepEqual(imported.json<{ skipped: Array<{ source: { entry: string }; reason: string }> }>().skipped.map((skip) => [skip.source.entry, skip.reason]), [
     ['typed', 'goes through muxd already (service memory)'],
     ['streamable', 'goes through muxd already (service memory)'],
+    ['untyped', 'goes through muxd already (service memory)'],
   ]);
   assert.equal(readFileSync(settings, 'utf8'), text);
 });

@@ -122,9 +122,9 @@ describe('reading host files', () => {
     assert.deepEqual(kind(`${base}/mcp/memory`), ['remote', undefined, undefined], 'no known URL: a remote server');
     assert.deepEqual(kind('http://127.0.0.1:7778/mcp/memory', [base]), ['remote', undefined, undefined], 'another port');
     assert.deepEqual(kind(`${base}/other/memory`, [base]), ['remote', undefined, undefined]);
-    // Gemini: `httpUrl` is Streamable HTTP, `url` is SSE (not muxd's).
+    // Gemini: `httpUrl` is Streamable HTTP; its `url`, SSE by the docs, tries Streamable HTTP first and reaches muxd too.
     const gemini = (key: string) => parseHostDocument(FILES['gemini-settings.json'], `{"mcpServers": {"a": {${JSON.stringify(key)}: "${base}/mcp/m"}}}`, { httpUrls: [base] }).entries?.[0]?.kind;
-    assert.deepEqual([gemini('httpUrl'), gemini('url')], ['muxd', 'remote']);
+    assert.deepEqual([gemini('httpUrl'), gemini('url')], ['muxd', 'muxd']);
     // Codex: `url` in TOML.
     const codex = parseHostDocument(FILES['codex-config.toml'], `[mcp_servers.a]\nurl = "${base}/mcp/m"\nhttp_headers = { Authorization = "Bearer x" }\n`, { httpUrls: [base] });
     assert.deepEqual([codex.entries?.[0]?.kind, codex.entries?.[0]?.service], ['muxd', 'm']);
@@ -147,9 +147,6 @@ describe('reading host files', () => {
         assert.deepEqual(read(name, { [key]: `${base}/mcp/m` }), ['muxd', 'm', 'http', key], `${name}: ${key}`);
       }
     }
-    // Gemini's untyped url is SSE, which muxd's front does not speak: a remote, saying so.
-    const sse = parseHostDocument(FILES['gemini-settings.json'], JSON.stringify({ mcpServers: { a: { url: `${base}/mcp/m` } } }), { httpUrls: [base] }).entries?.[0];
-    assert.deepEqual([sse?.kind, sse?.detail], ['remote', `SSE at muxd's URL (url), which muxd's front does not speak: write httpUrl, or "type": "http"`]);
     // No known base URL (muxd down, an ephemeral port, localhost for 127.0.0.1): muxd's token tells.
     const byToken = { httpToken: token };
     assert.deepEqual(read('gemini-settings.json', { type: 'http', url: 'http://localhost:40123/mcp/memory', headers: bearer }, byToken), ['muxd', 'memory', 'http', 'url']);

@@ -230,9 +230,8 @@ export const HOSTS: readonly HostDefinition[] = [
     id: 'gemini',
     name: 'Gemini CLI',
     reload: 'restart Gemini CLI (or /mcp refresh in a running one)',
-    // `url` is SSE there (unless `"type": "http"`); `httpUrl` is Streamable HTTP.
+    // `url` is SSE there (unless `"type": "http"`), but Gemini CLI tries Streamable HTTP first; `httpUrl` is Streamable HTTP.
     remoteKeys: ['httpUrl', 'url'],
-    sseKeys: ['url'],
     http: { urlKey: 'httpUrl', headersKey: 'headers' },
     // It expands `$VAR` and `${VAR}` in every string of settings.json.
     hostVariables: /\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*/,

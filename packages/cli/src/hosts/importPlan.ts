@@ -162,8 +162,7 @@ function uniqueName(taken: ReadonlyMap<string, unknown>, base: string, file: Hos
 function reasonFor(entry: HostEntry): string {
   switch (entry.kind) {
     case EntryKind.Remote:
-      // A remote of muxd's own (SSE at its URL) says what to do itself.
-      return entry.detail?.startsWith('a remote server') === false ? entry.detail : `${entry.detail ?? 'a remote server'}: muxd runs stdio servers`;
+      return `${entry.detail ?? 'a remote server'}: muxd runs stdio servers`;
     case EntryKind.Extension:
       return `${entry.detail ?? 'an extension server'}: not muxd's to run`;
     case EntryKind.Disabled:

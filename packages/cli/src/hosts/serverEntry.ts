@@ -217,8 +217,6 @@ export function httpService(url: string, bases: readonly string[], anyLoopback =
 }
 
 const REMOTE_TYPES = new Set(['http', 'sse', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote', 'ws', 'websocket']);
-/** Entry types that name Streamable HTTP, in every host's spelling. */
-const STREAMABLE_HTTP_TYPES = new Set(['http', 'streamable-http', 'streamableHttp', 'streamable_http', 'remote']);
 
 /** True when `type` names an HTTP or SSE transport in some host's spelling. */
 export function isRemoteType(type: unknown): boolean {
@@ -244,19 +242,17 @@ function bearerToken(raw: Record<string, unknown>): string | undefined {
  * URL is in: the host's own URL field first, then every host's spelling
  * (a Gemini entry written `"type": "http", "url": ...`, a Cursor one with
  * `serverUrl`), at a known base URL of muxd's front, or at a loopback address
- * with muxd's token. A field the host reads as SSE (`sseKeys`) counts only
- * with a Streamable HTTP `type`: muxd's front does not speak SSE.
+ * with muxd's token. Gemini CLI's untyped `url` counts too: documented as
+ * SSE, it tries Streamable HTTP first, and reaches muxd.
  */
-function muxdHttpTarget(dialect: EntryDialect, raw: Record<string, unknown>, marks: MuxdMarks): { service: string; urlKey: string } | { sse: string } | undefined {
+function muxdHttpTarget(dialect: EntryDialect, raw: Record<string, unknown>, marks: MuxdMarks): { service: string; urlKey: string } | undefined {
   const keys = [...new Set([...(dialect.http ? [dialect.http.urlKey] : []), ...dialect.remoteKeys, ...URL_KEYS])];
   const token = marks.httpToken !== undefined && marks.httpToken !== '' && bearerToken(raw) === marks.httpToken;
   for (const key of keys) {
     const url = raw[key];
     if (typeof url !== 'string') continue;
     const service = httpService(url, marks.httpUrls ?? [], token);
-    if (service === undefined) continue;
-    if (dialect.sseKeys?.includes(key) && !STREAMABLE_HTTP_TYPES.has(String(raw['type']))) return { sse: key };
-    return { service, urlKey: key };
+    if (service !== undefined) return { service, urlKey: key };
   }
   return undefined;
 }
@@ -303,8 +299,6 @@ export interface EntryDialect {
   remoteKeys: readonly string[];
   /** Streamable HTTP with headers; undefined for hosts that run stdio servers only (Claude Desktop). */
   http?: HttpDialect;
-  /** URL fields the host reads as SSE unless the entry's `type` says Streamable HTTP (Gemini's `url`). */
-  sseKeys?: readonly string[];
   /**
    * Variables the host fills in itself, beyond the `${kind:name}` forms every
    * check knows (`${input:id}`, `${env:NAME}`): Claude Code's `${VAR}` and
@@ -348,8 +342,7 @@ export function classifyEntry(dialect: EntryDialect, name: string, raw: unknown,
   const remoteKey = [...dialect.remoteKeys, ...URL_KEYS].find((key) => raw[key] !== undefined && (dialect.remoteKeys.includes(key) || raw['command'] === undefined));
   if (remoteKey !== undefined || isRemoteType(type)) {
     const muxd = muxdHttpTarget(dialect, raw, marks);
-    if (muxd && 'service' in muxd) return entry(EntryKind.Muxd, { service: muxd.service, via: 'http', urlKey: muxd.urlKey });
-    if (muxd) return entry(EntryKind.Remote, { detail: `SSE at muxd's URL (${muxd.sse}), which muxd's front does not speak: write httpUrl, or "type": "http"` });
+    if (muxd) return entry(EntryKind.Muxd, { service: muxd.service, via: 'http', urlKey: muxd.urlKey });
     return entry(EntryKind.Remote, { detail: `a remote server (${type ?? remoteKey})` });
   }
   const names = dialect.stdioFields ?? PLAIN_STDIO_FIELDS;
