@@ -57,8 +57,15 @@ function serializable(scenario: Scenario): unknown {
 console.log(`fuzz: seed ${seed}, surface ${surface}, ${path ? `replaying path ${path}` : `${seconds} s`}, shrinking up to ${shrinkSeconds} s`);
 const rig = await Rig.start();
 const started = Date.now();
-const progress = setInterval(() => console.log(`fuzz: ${Math.round((Date.now() - started) / 1000)} s, muxd started ${rig.generation} time(s)`), 60_000);
+const progress = setInterval(() => console.log(`fuzz: ${Math.round((Date.now() - started) / 1000)} s, ${rig.runs} scenario(s) run, muxd started ${rig.generation} time(s)`), 60_000);
 progress.unref();
+// Interrupted: stop muxd and its children before leaving.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.log(`fuzz: ${signal} after ${rig.runs} scenario(s), seed ${seed}`);
+    void rig.close().finally(() => process.exit(130));
+  });
+}
 let code = 0;
 try {
   const result = await fuzz(rig, {

@@ -210,6 +210,7 @@ const RUNS: { [S in Surface]: (rig: Rig, scenario: Extract<Scenario, { surface: 
 /** Runs one scenario on `rig` and returns every broken promise. */
 export async function runScenario(rig: Rig, scenario: Scenario): Promise<string[]> {
   await rig.ensure();
+  rig.runs++;
   const during = rig.bystanderCalls('during');
   let problems: string[];
   try {

@@ -220,6 +220,8 @@ export class Rig {
   bystanders: Bystander[] = [];
   /** How many daemons this rig has started (a new one after each that died or went wrong). */
   generation = 0;
+  /** Scenarios run so far, shrinking included. */
+  runs = 0;
   #hooks: Array<() => unknown> = [];
   #broken: string | undefined;
 
