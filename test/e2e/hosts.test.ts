@@ -3,13 +3,14 @@
 // rewired host file now holds, served by a real muxd.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { MUXD_MAIN, ROOT, createHome, waitFor, within } from './harness.js';
 import type { MuxctlRun } from './harness.js';
+import { allPids, readCmdline, readEnviron } from '../procfs.js';
 
 const MEMORY_MAIN = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 // Rewired entries run the proxy script with node, both by absolute path.
@@ -28,15 +29,10 @@ const memoryFile = join(user, 'memory.jsonl');
 /** muxd processes started with `HOME=home` and no MUXD_HOME: a wrong second daemon, in the fake user's default home. */
 function daemonsOfHome(home: string): number[] {
   const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(MUXD_MAIN)) continue;
-      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (environ.includes(`HOME=${home}`) && !environ.some((line) => line.startsWith('MUXD_HOME='))) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
+  for (const pid of allPids()) {
+    if (!readCmdline(pid)?.includes(MUXD_MAIN)) continue;
+    const environ = readEnviron(pid);
+    if (environ?.includes(`HOME=${home}`) && !environ.some((line) => line.startsWith('MUXD_HOME='))) pids.push(pid);
   }
   return pids;
 }

@@ -5,13 +5,14 @@
 // which gets the value; undo gives back the original bytes.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { ROOT, startMuxd, waitFor, within } from './harness.js';
 import type { MuxctlRun } from './harness.js';
+import { allPids, readCmdline, readEnviron } from '../procfs.js';
 
 const MEMORY_MAIN = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 
@@ -33,16 +34,10 @@ async function muxctl(args: string[]): Promise<MuxctlRun> {
 /** Live server-memory processes under this muxd, with the MEMORY_FILE_PATH each got. */
 function memoryChildren(): string[] {
   const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args[1] !== MEMORY_MAIN) continue;
-      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (environ.includes(`MUXD_HOME=${muxd.home}`)) found.push(environ.find((line) => line.startsWith('MEMORY_FILE_PATH=')) ?? '');
-    } catch {
-      // Gone meanwhile.
-    }
+  for (const pid of allPids()) {
+    if (readCmdline(pid)?.[1] !== MEMORY_MAIN) continue;
+    const environ = readEnviron(pid);
+    if (environ?.includes(`MUXD_HOME=${muxd.home}`)) found.push(environ.find((line) => line.startsWith('MEMORY_FILE_PATH=')) ?? '');
   }
   return found;
 }
