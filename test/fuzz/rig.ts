@@ -133,7 +133,7 @@ export class LineClient {
  * A well-behaved client of one service that makes real calls (echo) and
  * checks each answer is its own: right text, once, under its id.
  */
-export class Bystander {
+export class Bystander implements Caller {
   readonly service: string;
   readonly #client: LineClient;
   readonly #expect: (message: string) => string;
@@ -204,6 +204,64 @@ export class Bystander {
   }
 }
 
+/** What a bystander needs of the rig: one real call, and what it got that it should not have. */
+interface Caller {
+  call(tag: string): Promise<string[]>;
+  problems(): string[];
+  destroy(): void;
+}
+
+/** A well-behaved HTTP session of the fixture: each echo call, POSTed, must come back once, right, on its own stream. */
+export class HttpBystander implements Caller {
+  readonly #rig: Rig;
+  readonly #headers: Record<string, string>;
+  #sent = 0;
+
+  private constructor(rig: Rig, session: string) {
+    this.#rig = rig;
+    this.#headers = { 'Mcp-Session-Id': session, 'MCP-Protocol-Version': '2025-06-18' };
+  }
+
+  static async connect(rig: Rig): Promise<HttpBystander> {
+    const init = await rig.http('POST', 'fuzz', {}, Buffer.from('{"jsonrpc":"2.0","id":"hby-init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"http-bystander","version":"1"}}}'));
+    const session = init.headers['mcp-session-id'];
+    if (init.status !== 200 || typeof session !== 'string') throw new Error(`the HTTP bystander could not initialize: ${init.status} ${init.messages.join('\n')}`);
+    const bystander = new HttpBystander(rig, session);
+    await rig.http('POST', 'fuzz', bystander.#headers, Buffer.from('{"jsonrpc":"2.0","method":"notifications/initialized"}'));
+    return bystander;
+  }
+
+  async call(tag: string): Promise<string[]> {
+    const n = ++this.#sent;
+    const id = `hby-${n}`;
+    const message = `${tag} ${n} é \u{1f600} \u202e`;
+    let reply: HttpReply;
+    try {
+      reply = await this.#rig.http('POST', 'fuzz', this.#headers, Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message } } })));
+    } catch (error) {
+      return [`HTTP bystander of 'fuzz': call ${id} failed: ${(error as Error).message}`];
+    }
+    const answers = new Answers();
+    for (const data of reply.messages) answers.add(data);
+    const mine = reply.messages.map((data) => JSON.parse(data) as { id?: unknown; method?: unknown; result?: { content?: Array<{ text?: string }> } }).filter((m) => m.method === undefined);
+    const problems: string[] = [];
+    if (reply.status !== 200) problems.push(`HTTP bystander of 'fuzz': call ${id} got HTTP ${reply.status}`);
+    if (mine.length !== 1 || mine[0]?.id !== id || mine[0]?.result?.content?.[0]?.text !== `fuzzchild: ${message}`) {
+      problems.push(`HTTP bystander of 'fuzz': call ${id} got ${preview(JSON.stringify(mine), 300)}, expected one answer with the text ${JSON.stringify(`fuzzchild: ${message}`)}`);
+    }
+    for (const malformed of answers.malformed.slice(0, 2)) problems.push(`HTTP bystander of 'fuzz': muxd sent ${malformed}`);
+    return problems;
+  }
+
+  problems(): string[] {
+    return [];
+  }
+
+  destroy(): void {
+    void this.#rig.http('DELETE', 'fuzz', this.#headers).catch(() => undefined);
+  }
+}
+
 export interface HttpReply {
   status: number;
   headers: IncomingHttpHeaders;
@@ -217,7 +275,7 @@ export class Rig {
   control!: Control;
   port = 0;
   token = '';
-  bystanders: Bystander[] = [];
+  bystanders: Caller[] = [];
   /** How many daemons this rig has started (a new one after each that died or went wrong). */
   generation = 0;
   /** Scenarios run so far, shrinking included. */
@@ -250,6 +308,7 @@ export class Rig {
     this.bystanders = [
       await Bystander.connect(this.muxd, 'fuzz', (message) => `fuzzchild: ${message}`),
       await Bystander.connect(this.muxd, 'everything', (message) => `Echo: ${message}`),
+      await HttpBystander.connect(this),
     ];
     this.#hooks.push(() => this.bystanders.forEach((bystander) => bystander.destroy()));
   }
