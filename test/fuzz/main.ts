@@ -60,8 +60,12 @@ const started = Date.now();
 const progress = setInterval(() => console.log(`fuzz: ${Math.round((Date.now() - started) / 1000)} s, ${rig.runs} scenario(s) run, muxd started ${rig.generation} time(s)`), 60_000);
 progress.unref();
 // Interrupted: stop muxd and its children before leaving.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  // A terminal's Ctrl-C reaches this process twice (directly, and forwarded by scripts/fuzz.mjs): the first one counts.
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     console.log(`fuzz: ${signal} after ${rig.runs} scenario(s), seed ${seed}`);
     void rig.close().finally(() => process.exit(130));
   });
