@@ -3,7 +3,8 @@
  * checks them with fast-check. After each run:
  * - muxd is alive and its control socket answers `ls`;
  * - a bystander client of each service (the fixture, and server-everything)
- *   makes real calls, during the run and after it, and gets its own answers;
+ *   and an HTTP session of the fixture make real calls, during the run and
+ *   after it, and get their own answers;
  * - every request the fuzzer sent got exactly the answers it is owed (see
  *   oracle.ts), matched by the raw text of its id; nothing was answered twice,
  *   and nothing was answered under an id nobody sent.
