@@ -8,14 +8,16 @@
 // esbuild does the bundling: it is the standard tool for it and already in
 // the tree (through tsx).
 //
-// The launcher and the control client stay outside the bundle, loaded with
-// import() only when muxd is not running or a command is shared ad hoc:
-// the common path, connecting to a running muxd, never pays for them.
+// The launcher (@muxd/runtime/launcher) and the control client (@muxd/protocol)
+// stay outside the bundle, loaded with import() only when muxd is not running
+// or a command is shared ad hoc: the common path, connecting to a running
+// muxd, never pays for them. import.meta.url is the bundle's own URL, from
+// which mux-proxy finds the @muxd/daemon it starts.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const lazyModules = /^@muxd\/protocol(\/launcher)?$/;
+const lazyModules = /^@muxd\/(protocol|runtime\/launcher)$/;
 
 await build({
   absWorkingDir: root,
@@ -26,6 +28,8 @@ await build({
   format: 'cjs',
   target: 'node20',
   logLevel: 'warning',
+  inject: ['scripts/bundle-proxy/importMetaUrl.mjs'],
+  define: { 'import.meta.url': 'importMetaUrl' },
   plugins: [
     {
       name: 'lazy-muxd-modules',

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonStatus } from '@muxd/protocol';
-import type { LastCrash } from '@muxd/protocol/crash';
+import type { LastCrash } from '@muxd/protocol';
 import { MUXD_MAIN, ROOT, createHome, fixtureServer, waitFor, within } from '../e2e/harness.js';
 import type { LogEntry } from '../e2e/harness.js';
 

@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import { CONTROL_PROTOCOL_VERSION, ControlMethods, RpcConnection } from '@muxd/protocol';
 import type { ControlMethod, ControlParams, ControlParamsArg, ControlResult, HelloResult, MuxPaths } from '@muxd/protocol';
-import { ensureDaemon } from '@muxd/protocol/launcher';
-import { connectSocket } from '@muxd/protocol/socket';
+import { ensureDaemon } from './daemonLauncher.js';
+import { connectSocket } from '@muxd/runtime/socket';
 import { CliError, ExitCodes } from './cliError.js';
 import { VERSION } from './version.js';
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_PROTOCOL_VERSION, MuxError, MuxErrorCodes, serviceSocketPath } from '@muxd/protocol';
-import { readCrashRecord } from '@muxd/protocol/crash';
+import { readCrashRecord } from '@muxd/runtime/crash';
 import type {
   ActionResult,
   AdhocParams,

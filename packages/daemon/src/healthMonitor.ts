@@ -1,7 +1,7 @@
 import { UpstreamState } from '@muxd/engine';
 import type { Mux } from '@muxd/engine';
 import { ErrorCodes } from '@muxd/protocol';
-import { readProcessTable, treeUsage } from '@muxd/protocol/processes';
+import { readProcessTable, treeUsage } from '@muxd/runtime/processes';
 import { formatBytes } from '@muxd/config';
 import type { ServiceConfig } from '@muxd/config';
 import type { Logger } from './logs.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MuxErrorCodes, isMuxError, resolvePaths } from '@muxd/protocol';
-import { describeThrown, writeCrashRecord } from '@muxd/protocol/crash';
+import { describeThrown, writeCrashRecord } from '@muxd/runtime/crash';
 import { LOG_DEFAULTS, findConfigFile, loadConfigFile, userConfigDir } from '@muxd/config';
 import { Daemon } from './daemon.js';
 import { createDaemonLogger, logFatalSync } from './logs.js';

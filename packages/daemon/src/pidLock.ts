@@ -1,5 +1,6 @@
 import { linkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { MuxError, MuxErrorCodes, isAlive, readPid } from '@muxd/protocol';
+import { MuxError, MuxErrorCodes } from '@muxd/protocol';
+import { isAlive, readPid } from '@muxd/runtime/pidFile';
 
 /**
  * One daemon per home: a lock file holding the owner's pid, created

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { DescribeResult, MuxPaths, RunRecord, ServiceRow } from '@muxd/protocol';
-import { CpuSampler, readProcessTable, treeUsage } from '@muxd/protocol/processes';
+import { CpuSampler, readProcessTable, treeUsage } from '@muxd/runtime/processes';
 import { redactConfig } from '@muxd/config';
 import { serviceLogDir } from './logs.js';
 import type { Service } from './service.js';

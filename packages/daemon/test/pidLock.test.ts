@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MuxErrorCodes } from '@muxd/protocol';
-import { readPid } from '@muxd/protocol';
+import { readPid } from '@muxd/runtime/pidFile';
 import { PidLock } from '../src/pidLock.js';
 
 function lockPath(t: TestContext): string {

@@ -5,7 +5,6 @@
  * number so either side can report a mismatch. Documented in
  * docs/control-protocol.md.
  */
-import type { LastCrash } from './crash.js';
 
 /** Bumped on any incompatible change to a method or result below. */
 export const CONTROL_PROTOCOL_VERSION = 1;
@@ -103,6 +102,25 @@ export interface DaemonStatus {
   httpUrl?: string | null;
   /** How a muxd of this home last died of an uncaught error; null when none did (absent from older daemons). */
   lastCrash?: LastCrash | null;
+}
+
+/** How muxd last died, as its crash record holds it. */
+export interface CrashRecord {
+  /** ms since the epoch */
+  at: number;
+  pid: number;
+  version: string;
+  /** `uncaughtException` or `unhandledRejection`. */
+  origin: string;
+  /** One line: the error's name and the first line of its message. */
+  message: string;
+  /** The stack, at most 16 KiB (the daemon log has the whole error). */
+  stack: string;
+}
+
+/** A crash record as read back, with the file that holds it (the full stack). */
+export interface LastCrash extends CrashRecord {
+  file: string;
 }
 
 export interface DescribeResult {

@@ -45,6 +45,7 @@ export type {
   ControlParams,
   ControlParamsArg,
   ControlResult,
+  CrashRecord,
   DaemonStatus,
   DescribeResult,
   EmptyParams,
@@ -55,6 +56,7 @@ export type {
   HelloResult,
   HistoryParams,
   HistoryResult,
+  LastCrash,
   ListResult,
   LogsFollowParams,
   LogsParams,
@@ -67,4 +69,3 @@ export type {
   ShutdownResult,
 } from './control.js';
 export { INPUT_ENDED_LINE, INPUT_ENDED_METHOD, SHUTDOWN_LINE, SHUTDOWN_METHOD } from './wire.js';
-export { isAlive, readPid } from './pidFile.js';

@@ -5,7 +5,7 @@
  * connecting to a running muxd, never pays for them (scripts/bundle-proxy.mjs).
  */
 import type { Socket } from 'node:net';
-import { connectSocket } from '@muxd/protocol/socket';
+import { connectSocket } from '@muxd/runtime/socket';
 import { resolvePaths, serviceSocketPath } from '@muxd/protocol/paths';
 import type { MuxPaths } from '@muxd/protocol/paths';
 import { FatalConnectError } from './proxySession.js';
@@ -28,7 +28,7 @@ export function createMuxdConnector(target: Target): Connector {
     label,
     connect: () => connectService(target, paths, label),
     reconnect: async (timeoutMs) => {
-      const { ensureDaemon } = await import('@muxd/protocol/launcher');
+      const ensureDaemon = await loadLauncher();
       await ensureDaemon(paths, { timeoutMs });
       try {
         return await connectSocket(await socketFor(target, paths));
@@ -38,6 +38,19 @@ export function createMuxdConnector(target: Target): Connector {
       }
     },
   };
+}
+
+type EnsureDaemon = (paths: MuxPaths, options?: { timeoutMs?: number }) => Promise<'running' | 'started'>;
+
+/**
+ * The launcher, loaded only now, starting the muxd that goes with this
+ * mux-proxy: @muxd/daemon, a dependency of this package, found from here
+ * (from the bundle, once built).
+ */
+async function loadLauncher(): Promise<EnsureDaemon> {
+  const { ensureDaemon, resolveDaemonEntry } = await import('@muxd/runtime/launcher');
+  const daemonEntry = () => resolveDaemonEntry(import.meta.url);
+  return (paths, options = {}) => ensureDaemon(paths, { ...options, daemonEntry });
 }
 
 /** Connects to the service, starting muxd first when it is not running. Rejects with the message to print. */
@@ -52,7 +65,7 @@ async function connectService(target: Target, paths: MuxPaths, label: string): P
     }
   }
   // Only now load the launcher: the common path stays as small as it can be.
-  const { ensureDaemon } = await import('@muxd/protocol/launcher');
+  const ensureDaemon = await loadLauncher();
   const outcome = await ensureDaemon(paths);
   let socketPath: string;
   try {

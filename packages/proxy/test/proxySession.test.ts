@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { ErrorCodes } from '@muxd/protocol/errorCodes';
-import { connectSocket } from '@muxd/protocol/socket';
+import { connectSocket } from '@muxd/runtime/socket';
 import { INPUT_ENDED_LINE, SHUTDOWN_LINE } from '@muxd/protocol/wire';
 import { FatalConnectError, ProxySession } from '../src/proxySession.js';
 import type { Connector, ProxyOutcome } from '../src/proxySession.js';

@@ -1,10 +1,10 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
 import type { DaemonStatus } from '@muxd/protocol';
-import { readCrashRecord } from '@muxd/protocol/crash';
-import type { LastCrash } from '@muxd/protocol/crash';
-import { ensureDaemon } from '@muxd/protocol/launcher';
-import { canConnect } from '@muxd/protocol/socket';
+import { readCrashRecord } from '@muxd/runtime/crash';
+import type { LastCrash } from '@muxd/protocol';
+import { ensureDaemon } from '../daemonLauncher.js';
+import { canConnect } from '@muxd/runtime/socket';
 import { CliError, ExitCodes } from '../cliError.js';
 import { notice, paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { findConfigFile } from '@muxd/config';
 import { ControlMethods } from '@muxd/protocol';
-import { canConnect } from '@muxd/protocol/socket';
+import { canConnect } from '@muxd/runtime/socket';
 import { CliError } from '../cliError.js';
 import { notice, paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { daemonEntry } from '@muxd/protocol/launcher';
+import { daemonEntry } from '../daemonLauncher.js';
 
 /** Where the repository's launchd/ and systemd/ templates are. */
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));

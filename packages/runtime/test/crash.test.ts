@@ -5,7 +5,7 @@ import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeThrown, readCrashRecord, writeCrashRecord } from '../src/crash.js';
-import { resolvePaths } from '../src/paths.js';
+import { resolvePaths } from '@muxd/protocol/paths';
 
 function home(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'muxd-crash-'));

@@ -8,31 +8,12 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
-import type { MuxPaths } from './paths.js';
+import type { CrashRecord, LastCrash, MuxPaths } from '@muxd/protocol';
 
 /** The longest stack a crash record keeps; the daemon log has the whole error. */
 const MAX_STACK_CHARS = 16 * 1024;
 /** The longest one-line message a crash record keeps. */
 const MAX_MESSAGE_CHARS = 1000;
-
-/** How muxd last died, as its crash record holds it. */
-export interface CrashRecord {
-  /** ms since the epoch */
-  at: number;
-  pid: number;
-  version: string;
-  /** `uncaughtException` or `unhandledRejection`. */
-  origin: string;
-  /** One line: the error's name and the first line of its message. */
-  message: string;
-  /** The stack, as long as `MAX_STACK_CHARS`. */
-  stack: string;
-}
-
-/** A crash record as read back, with the file that holds it (the full stack). */
-export interface LastCrash extends CrashRecord {
-  file: string;
-}
 
 /**
  * What a crash record says of a thrown value: one line (an error's name and

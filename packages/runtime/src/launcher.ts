@@ -4,16 +4,25 @@
  * wait until its control socket answers. Many callers at once end with one
  * daemon: the lock makes one of them the starter, and the daemon's own pid
  * lock turns away any second daemon that slips through. Node built-ins only.
+ *
+ * This package does not depend on @muxd/daemon (the daemon depends on this
+ * one): the caller, which declares that dependency, says which entry point
+ * to start, usually `() => resolveDaemonEntry(import.meta.url)`.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { MuxPaths } from './paths.js';
+import type { MuxPaths } from '@muxd/protocol/paths';
 import { isAlive, readPid } from './pidFile.js';
 import { canConnect } from './socket.js';
 
 export interface EnsureDaemonOptions {
+  /**
+   * Absolute path of muxd's entry point, run with this process's node;
+   * called only when this call starts muxd (see `resolveDaemonEntry`).
+   */
+  daemonEntry: () => string;
   /** Give up after this long. Default 15000 ms. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -21,9 +30,14 @@ export interface EnsureDaemonOptions {
   onStarting?: () => void;
 }
 
-/** Path of the daemon's entry point, found through the installed @muxd/daemon package. */
-export function daemonEntry(): string {
-  const require = createRequire(import.meta.url);
+/**
+ * Path of muxd's entry point (`dist/main.js` of @muxd/daemon), resolved as
+ * the module at `from` (a file URL or path, usually the caller's
+ * `import.meta.url`) sees @muxd/daemon: through the caller's declared
+ * dependency. Throws when @muxd/daemon cannot be found from there.
+ */
+export function resolveDaemonEntry(from: string | URL): string {
+  const require = createRequire(from);
   return join(dirname(require.resolve('@muxd/daemon/package.json')), 'dist', 'main.js');
 }
 
@@ -75,7 +89,7 @@ function openStartupLog(path: string): number {
  * 'started' if this call started it. Rejects with the daemon's own error
  * when it fails to start (a broken config, say).
  */
-export async function ensureDaemon(paths: MuxPaths, options: EnsureDaemonOptions = {}): Promise<'running' | 'started'> {
+export async function ensureDaemon(paths: MuxPaths, options: EnsureDaemonOptions): Promise<'running' | 'started'> {
   if (await canConnect(paths.controlSocket)) return 'running';
   const timeoutMs = options.timeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
@@ -87,7 +101,7 @@ export async function ensureDaemon(paths: MuxPaths, options: EnsureDaemonOptions
         if (await canConnect(paths.controlSocket)) return 'running';
         if (!daemonStarting(paths)) {
           options.onStarting?.();
-          const child = startDetached(paths, options.env ?? process.env);
+          const child = startDetached(paths, options.daemonEntry, options.env ?? process.env);
           await waitForDaemon(paths, deadline, child);
           return 'started';
         }
@@ -112,7 +126,7 @@ interface Started {
   code: number | null;
 }
 
-function startDetached(paths: MuxPaths, env: NodeJS.ProcessEnv): Started {
+function startDetached(paths: MuxPaths, daemonEntry: () => string, env: NodeJS.ProcessEnv): Started {
   const fd = openStartupLog(daemonStartupLog(paths));
   const args = [daemonEntry()];
   // Restart with the config the previous daemon of this home used, unless told otherwise.
