@@ -1,7 +1,8 @@
 /**
  * What muxd owes a client for what it sent, worked out from the bytes alone,
- * and the check of what came back. Ids are compared as raw text: a request
- * sent with id `1.0` must be answered with `1.0`, not `1`.
+ * and the check of what came back. Numeric ids are compared as raw text: a
+ * request sent with id `1.0` must be answered with `1.0`, not `1`; string
+ * ids as the strings they are (`idText`).
  *
  * The rules, from docs/multiplexing.md and docs/reliability.md:
  * - a request (an object with a string `method` and a string or number id)
@@ -18,7 +19,7 @@
  * allowed, but never more than one answer per request, and never an answer
  * to an id nobody sent.
  */
-import { bracketDepth, isInvalidUtf8, isRawId, isRawNumber, preview, scanJson } from './rawJson.js';
+import { bracketDepth, idText, isInvalidUtf8, isRawId, isRawNumber, preview, scanJson } from './rawJson.js';
 import type { RawValue } from './rawJson.js';
 
 /** The error codes the checks look for (docs/multiplexing.md). */
@@ -94,7 +95,7 @@ type Kind = 'request' | 'notification' | 'response' | 'invalid';
 /** JSON-RPC 2.0 as MCP uses it (params, when present, an object), with ids judged by their raw text. */
 function classify(parsed: unknown, raw: RawValue): Kind {
   if (!isObject(parsed) || parsed['jsonrpc'] !== '2.0') return 'invalid';
-  const id = raw.members.get('id');
+  const id = idText(raw.members.get('id'));
   const method = parsed['method'];
   if (typeof method === 'string') {
     const params = parsed['params'];
@@ -137,7 +138,7 @@ interface MessageContext {
 /** What one message (a line, or a member of a batch) is owed. */
 function expectMessage(parsed: unknown, raw: RawValue, context: MessageContext, expected: Expected): void {
   const kind = classify(parsed, raw);
-  const id = raw.members.get('id');
+  const id = idText(raw.members.get('id'));
   const readable = isRawId(id);
   const hasMethod = isObject(parsed) && typeof parsed['method'] === 'string';
   noteCancel(parsed, raw, expected);
@@ -277,7 +278,7 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
   if (members.length === 0 || kinds.includes('invalid')) {
     // The whole body is refused (400, id null); a muxd that reads ids may name them.
     for (const [, raw] of members) {
-      const id = raw.members.get('id');
+      const id = idText(raw.members.get('id'));
       if (isRawId(id)) expected.addMay(id, line);
     }
     expected.addNull(1, 1, line);
@@ -286,7 +287,7 @@ export function expectHttpBody(bytes: Buffer, expected: Expected): { statuses: n
   const initialize = members.some(([member], k) => kinds[k] === 'request' && isObject(member) && member['method'] === 'initialize');
   if (initialize) {
     for (const [, raw] of members) {
-      const id = raw.members.get('id');
+      const id = idText(raw.members.get('id'));
       if (isRawId(id)) expected.addMay(id, line);
     }
     expected.addNull(1, 1, line);
@@ -323,7 +324,7 @@ export class Answers {
     const members: Array<[unknown, RawValue]> = Array.isArray(parsed.value) ? parsed.value.map((member, k) => [member, raw.elements[k] as RawValue]) : [[parsed.value, raw]];
     for (const [member, value] of members) {
       if (!isObject(member) || typeof member['method'] === 'string') continue;
-      const id = value.members.get('id');
+      const id = idText(value.members.get('id'));
       const error = member['error'];
       const code = isObject(error) && typeof error['code'] === 'number' ? error['code'] : 0;
       if (id === undefined) {

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { anyScenario, describeScenario, scenarios } from './arbitraries.js';
 import type { ChildScenario, HttpScenario, Scenario, SocketScenario, Surface } from './arbitraries.js';
 import { Answers, Expected, allAnswered, expectHttpBody, expectSocketLine, judge } from './oracle.js';
-import { preview, scanJson, splitLines } from './rawJson.js';
+import { idText, preview, scanJson, splitLines } from './rawJson.js';
 import { Gone, PATIENCE_MS, Rig, until } from './rig.js';
 import type { LineClient } from './rig.js';
 
@@ -144,7 +144,7 @@ async function childRun(rig: Rig, scenario: ChildScenario): Promise<string[]> {
       try {
         const message = JSON.parse(line) as { method?: unknown; result?: { content?: Array<{ text?: string }> } };
         if (message.method !== undefined || Array.isArray(message)) continue;
-        const id = scanJson(line).members.get('id');
+        const id = idText(scanJson(line).members.get('id'));
         if (id !== undefined) results.set(id, [...(results.get(id) ?? []), message.result?.content?.[0]?.text ?? preview(line, 200)]);
       } catch {
         // judge() reported it.
@@ -152,7 +152,7 @@ async function childRun(rig: Rig, scenario: ChildScenario): Promise<string[]> {
     }
     for (const emit of scenario.emits) {
       if (emit.payload.includes('$ID') || ids.filter((id) => id === emit.id).length > 1) continue;
-      const texts = results.get(emit.id) ?? [];
+      const texts = results.get(idText(emit.id) as string) ?? [];
       const expected = `fuzzchild: emitted ${emit.payload.length} bytes`;
       if (texts.length === 1 && texts[0] !== expected) problems.push(`emit ${preview(emit.id, 80)} was answered ${JSON.stringify(texts[0])}, expected ${JSON.stringify(expected)}`);
     }

@@ -127,6 +127,20 @@ export function isRawNumber(raw: string): boolean {
   return /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(raw);
 }
 
+/**
+ * An id as the oracle compares it: a number byte for byte (`1.0` is not
+ * `1`), a string as the string it is (`"\/"` and `"/"` are one id: JSON-RPC
+ * compares values, and muxd writes strings as JSON.stringify does).
+ */
+export function idText(raw: string | undefined): string | undefined {
+  if (raw === undefined || !isRawString(raw)) return raw;
+  try {
+    return JSON.stringify(JSON.parse(raw));
+  } catch {
+    return raw;
+  }
+}
+
 /** True for a raw id a JSON-RPC request may carry: a string or a number, spelled any way JSON allows. */
 export function isRawId(raw: string | undefined): raw is string {
   return raw !== undefined && (isRawString(raw) || isRawNumber(raw));

@@ -11,7 +11,7 @@ import type { IdKey } from './idKey.js';
  * handle one by one, and the batch.
  */
 export function openBatch(client: ClientSession, members: unknown[]): { accepted: unknown[]; batch: PendingBatch } {
-  const batch: PendingBatch = { waiting: new Set(), responses: [] };
+  const batch: PendingBatch = { waiting: new Set(), responses: [], sent: false };
   const accepted: unknown[] = [];
   for (const member of members) {
     const kind = classifyMessage(member);
@@ -40,8 +40,15 @@ export function answerInBatch(client: ClientSession, response: JsonRpcResponse):
   client.batches.delete(key);
   batch.waiting.delete(key);
   batch.responses.push(response);
-  if (batch.waiting.size === 0) client.send(batch.responses);
+  if (batch.waiting.size === 0) sendBatch(client, batch);
   return true;
+}
+
+/** Sends a batch's answers once; a batch whose every request was answered at once is already sent. */
+export function sendBatch(client: ClientSession, batch: PendingBatch): void {
+  if (batch.sent || batch.responses.length === 0 || !client.isOpen) return;
+  batch.sent = true;
+  client.send(batch.responses);
 }
 
 /** A request of a batch will get no answer (cancelled): the batch no longer waits for it. */
@@ -50,5 +57,5 @@ export function forgetInBatch(client: ClientSession, key: IdKey): void {
   if (!batch) return;
   client.batches.delete(key);
   batch.waiting.delete(key);
-  if (batch.waiting.size === 0 && batch.responses.length > 0 && client.isOpen) client.send(batch.responses);
+  if (batch.waiting.size === 0) sendBatch(client, batch);
 }

@@ -21,6 +21,8 @@ export type ClientPhase = (typeof ClientPhase)[keyof typeof ClientPhase];
 export interface PendingBatch {
   waiting: Set<IdKey>;
   responses: JsonRpcResponse[];
+  /** Sent already: its last awaited answer completed it. */
+  sent: boolean;
 }
 
 /** Everything the engine knows about one client. Owned by `Mux`. */

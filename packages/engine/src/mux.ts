@@ -1,6 +1,6 @@
 import { ErrorCodes, MessageKind, classifyMessage, describeId, errorResponse, isExactNumberId, isFailure, isJsonObject, requestIdOf, successResponse, withResponseId } from '@muxd/protocol';
 import type { JsonObject, JsonRpcMessage, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '@muxd/protocol';
-import { answerInBatch, forgetInBatch, openBatch } from './batches.js';
+import { answerInBatch, forgetInBatch, openBatch, sendBatch } from './batches.js';
 import { cancelledRequestId } from './cancellation.js';
 import { ClientBoundRequests } from './clientBoundRequests.js';
 import { ClientPhase, ClientSession } from './clientSession.js';
@@ -254,7 +254,7 @@ export class Mux {
     }
     const { accepted, batch } = openBatch(client, members);
     for (const member of accepted) this.#receiveFromClient(client, member, Math.ceil(bytes / members.length));
-    if (batch.waiting.size === 0 && batch.responses.length > 0) client.send(batch.responses);
+    if (batch.waiting.size === 0) sendBatch(client, batch);
   }
 
   #clientRequest(client: ClientSession, request: JsonRpcRequest, bytes: number): void {

@@ -1442,3 +1442,17 @@ describe('a child that ends before its handshake', () => {
     assert.deepEqual(client.responses(), []);
   });
 });
+
+describe('batches answered at once', () => {
+  test('a batch whose every member is refused at once is answered once, as one array', async (t) => {
+    const h = createHarness(t);
+    const early = h.connect();
+    early.raw([{ jsonrpc: '2.0', id: '1', method: 'prompts/list' }, { jsonrpc: '2.0', id: '2', method: 'tools/list' }]);
+    assert.equal(early.batches.length, 1, 'before initialize: one array, not one per refusal');
+    assert.deepEqual(early.batches[0]!.map((response) => response.id), ['1', '2']);
+    const client = await h.ready({ tasks: {} });
+    client.raw([{ jsonrpc: '2.0', id: 'x', method: 'tasks/cancel', params: { taskId: 'nobody' } }, { jsonrpc: '2.0', id: 'y' }]);
+    assert.equal(client.batches.length, 1);
+    assert.deepEqual(client.batches[0]!.map((response) => ('error' in response ? response.error.code : 0)), [ErrorCodes.InvalidRequest, ErrorCodes.InvalidParams]);
+  });
+});

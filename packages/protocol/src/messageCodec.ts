@@ -272,8 +272,10 @@ function requestsIn(text: string): Pick<DecodeFailure, 'requests' | 'answers' | 
 function exactId(raw: string): JsonRpcId | undefined {
   const value: unknown = JSON.parse(raw);
   if (typeof value === 'string') return value;
-  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
-  return raw === String(value) || !RAW_NUMBER_TEXT.test(raw) ? value : RAW_NUMBER_TAG + raw;
+  if (typeof value !== 'number') return undefined;
+  // Past what a double holds (1e400) too: the number's own text stands for it.
+  if (!RAW_NUMBER_TEXT.test(raw)) return Number.isFinite(value) ? value : undefined;
+  return raw === String(value) ? value : RAW_NUMBER_TAG + raw;
 }
 
 export type DecodeResult = { ok: true; message: unknown } | { ok: false; failure: DecodeFailure };

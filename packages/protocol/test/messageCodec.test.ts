@@ -63,7 +63,7 @@ describe('decodeMessage', () => {
   });
 
   test('ids and progress tokens come back byte for byte, whatever number they are', () => {
-    for (const raw of ['9007199254740993', '-9007199254740993', '12345678901234567890123', '1.0', '1e3', '-0', '0.10', '1.5', '7']) {
+    for (const raw of ['9007199254740993', '-9007199254740993', '12345678901234567890123', '1.0', '1e3', '-0', '0.10', '1.5', '7', '1e400', '-1E400']) {
       const line = `{"jsonrpc":"2.0","id":${raw},"method":"x","params":{"_meta":{"progressToken":${raw}}}}`;
       const decoded = decodeMessage(Buffer.from(line));
       assert.ok(decoded.ok);
