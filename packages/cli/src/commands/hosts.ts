@@ -3,12 +3,12 @@ import { notice } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson, table } from '../format.js';
 import { muxdMarks } from './http.js';
-import { hostEnvFromProcess } from '../hosts/hostEnv.js';
-import { readHostFile } from '../hosts/hostFiles.js';
-import { HOSTS, describeFile, findHostFiles } from '../hosts/hostRegistry.js';
-import { findProxyCommand } from '../hosts/proxyCommand.js';
-import { EntryKind, commandLine } from '../hosts/serverEntry.js';
-import type { HostEntry } from '../hosts/serverEntry.js';
+import { hostEnvFromProcess } from '@muxd/hosts';
+import { readHostFile } from '@muxd/hosts';
+import { HOSTS, describeFile, findHostFiles } from '@muxd/hosts';
+import { findProxyCommand } from '@muxd/hosts';
+import { EntryKind, commandLine } from '@muxd/hosts';
+import type { HostEntry } from '@muxd/hosts';
 
 interface HostsArgs extends GlobalArgs {
   project: string | undefined;

@@ -7,8 +7,8 @@ import { CliError, ExitCodes } from '../cliError.js';
 import { paths, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson } from '../format.js';
-import { readMuxConfig } from '../hosts/muxConfigFile.js';
-import type { MuxdMarks } from '../hosts/serverEntry.js';
+import { readMuxConfig } from '@muxd/hosts';
+import type { MuxdMarks } from '@muxd/hosts';
 
 /** The token muxd wrote at its first start with HTTP enabled; muxctl only reads the file. Throws `CliError`. */
 export function readHttpToken(): { token: string; file: string } {

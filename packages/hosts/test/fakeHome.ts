@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HostEnv } from '../src/hosts/hostEnv.js';
+import type { HostEnv } from '../src/hostEnv.js';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/hosts/', import.meta.url));
 

@@ -1,6 +1,6 @@
-import { CliError, ExitCodes } from '../cliError.js';
-import { HOSTS, HostIds, hostById } from './hostRegistry.js';
-import type { HostDefinition } from './hostRegistry.js';
+import { CliError, ExitCodes } from './cliError.js';
+import { HOSTS, HostIds, hostById } from '@muxd/hosts';
+import type { HostDefinition } from '@muxd/hosts';
 
 /** The hosts named on the command line (all when none); throws a usage error naming the known ones. */
 export function selectHosts(names: readonly string[] | undefined): HostDefinition[] {

@@ -2,13 +2,13 @@
 // the host means them, and a rewire changes the transport fields and nothing else.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEdits, valueAt } from '../src/hosts/hostDocument.js';
-import type { Transport } from '../src/hosts/hostDocument.js';
-import { parseHostDocument } from '../src/hosts/hostFiles.js';
-import { hostById } from '../src/hosts/hostRegistry.js';
-import type { FileFormat, HostFile, HostId } from '../src/hosts/hostRegistry.js';
-import { EntryKind } from '../src/hosts/serverEntry.js';
-import type { MuxdMarks } from '../src/hosts/serverEntry.js';
+import { applyEdits, valueAt } from '../src/hostDocument.js';
+import type { Transport } from '../src/hostDocument.js';
+import { parseHostDocument } from '../src/hostFiles.js';
+import { hostById } from '../src/hostRegistry.js';
+import type { FileFormat, HostFile, HostId } from '../src/hostRegistry.js';
+import { EntryKind } from '../src/serverEntry.js';
+import type { MuxdMarks } from '../src/serverEntry.js';
 import { fixture } from './fakeHome.js';
 
 const PROXY = '/opt/muxd/node_modules/.bin/mux-proxy';

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HostEnv } from '../src/hosts/hostEnv.js';
-import { hostEnvFromProcess } from '../src/hosts/hostEnv.js';
-import { HOSTS, describeFile, findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
-import { parseHostDocument } from '../src/hosts/hostFiles.js';
-import { planImport } from '../src/hosts/importPlan.js';
+import type { HostEnv } from '../src/hostEnv.js';
+import { hostEnvFromProcess } from '../src/hostEnv.js';
+import { HOSTS, describeFile, findHostFiles, hostById } from '../src/hostRegistry.js';
+import { parseHostDocument } from '../src/hostFiles.js';
+import { planImport } from '../src/importPlan.js';
 import { createFakeHome } from './fakeHome.js';
 
 function paths(env: HostEnv): Record<string, string[]> {

@@ -2,12 +2,12 @@
 // host variables kept as text.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostDocument } from '../src/hosts/hostFiles.js';
-import { findHostFiles, hostById } from '../src/hosts/hostRegistry.js';
-import type { HostDefinition, HostFile } from '../src/hosts/hostRegistry.js';
-import { planImport } from '../src/hosts/importPlan.js';
-import type { HostFileEntries } from '../src/hosts/importPlan.js';
-import type { ServerSpec } from '../src/hosts/serverEntry.js';
+import { parseHostDocument } from '../src/hostFiles.js';
+import { findHostFiles, hostById } from '../src/hostRegistry.js';
+import type { HostDefinition, HostFile } from '../src/hostRegistry.js';
+import { planImport } from '../src/importPlan.js';
+import type { HostFileEntries } from '../src/importPlan.js';
+import type { ServerSpec } from '../src/serverEntry.js';
 import { createFakeHome } from './fakeHome.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

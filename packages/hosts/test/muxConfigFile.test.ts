@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '@muxd/config';
 import { parse as parseYaml } from 'yaml';
-import { NEW_CONFIG_HEADER, addServices, parseMuxConfig } from '../src/hosts/muxConfigFile.js';
-import type { NewService } from '../src/hosts/muxConfigFile.js';
+import { NEW_CONFIG_HEADER, addServices, parseMuxConfig } from '../src/muxConfigFile.js';
+import type { NewService } from '../src/muxConfigFile.js';
 
 const EXAMPLE = readFileSync(fileURLToPath(new URL('../../../muxd.config.yaml', import.meta.url)), 'utf8');
 
