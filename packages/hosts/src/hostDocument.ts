@@ -4,6 +4,7 @@
  * swapped fields is rewritten, so comments, order, indentation, line endings
  * and a BOM stay as they were.
  */
+import type { HostDefinition, HostFile } from './hostRegistry.js';
 import type { HostEntry } from './serverEntry.js';
 
 /** Replace `length` characters at `offset` with `content`. */
@@ -82,6 +83,27 @@ export interface TransportPath {
 }
 
 export const PLAIN_FIELDS = { command: 'command', args: 'args', type: 'type' } as const;
+
+/** `text` with a leading BOM turned into a space of the same length, for the parsers: offsets stay those of `text`. */
+export function maskBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? ' ' + text.slice(1) : text;
+}
+
+/**
+ * Where a plain entry at `path` keeps its transport fields:
+ * `command`/`args`/`type`, or the host's own names (opencode: one `command`
+ * list; Goose: `cmd`/`args`).
+ */
+export function plainWhere(host: Pick<HostDefinition, 'stdioFields'>, path: string[]): TransportPath {
+  const names = host.stdioFields;
+  if (!names) return { path, names: { ...PLAIN_FIELDS } };
+  return { path, names: { command: names.command, args: names.args ?? names.command, type: 'type' }, ...(names.args === undefined ? { joined: true } : {}) };
+}
+
+/** The error an editor throws when asked to change an entry `name` the file's servers map does not hold. */
+export function noEntryError(file: Pick<HostFile, 'path' | 'serversPath'>, name: string): Error {
+  return new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+}
 
 /** Applies edits made against `text` (non-overlapping; inserts at one offset keep their order). */
 export function applyEdits(text: string, edits: readonly Edit[]): string {

@@ -5,7 +5,7 @@
  */
 import { findNodeAtLocation, getNodeValue, modify, parseTree, printParseErrorCode } from 'jsonc-parser';
 import type { Node, ParseError } from 'jsonc-parser';
-import { PLAIN_FIELDS, canonical, formatStringArray, leadingIndent, lineEnd, lineEnding, removeListItems } from './hostDocument.js';
+import { canonical, formatStringArray, leadingIndent, lineEnd, lineEnding, maskBom, noEntryError, plainWhere, removeListItems } from './hostDocument.js';
 import type { Edit, FieldValue, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
 import type { HostFile } from './hostRegistry.js';
 import { classifyEntry } from './serverEntry.js';
@@ -25,8 +25,7 @@ function lineOf(text: string, offset: number): number {
  * kept). Throws `Error` naming the line of a syntax error.
  */
 export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, marks?: MuxdMarks): HostDocument {
-  // A BOM becomes a space of the same length: offsets stay those of `text`.
-  const source = text.charCodeAt(0) === 0xfeff ? ' ' + text.slice(1) : text;
+  const source = maskBom(text);
   const errors: ParseError[] = [];
   const root = parseTree(source, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: true });
   const first = errors[0];
@@ -51,14 +50,7 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     if (file.host.zed && command?.type === 'object') {
       return { node: command, where: { path: [...path, 'command'], names: { command: 'path', args: 'args', type: 'type' } } };
     }
-    return { node, where: plainWhere(path) };
-  };
-
-  /** Where a plain entry's transport fields are: `command`/`args`/`type`, or the host's own names (opencode: one `command` list). */
-  const plainWhere = (path: string[]): TransportPath => {
-    const names = file.host.stdioFields;
-    if (!names) return { path, names: { ...PLAIN_FIELDS } };
-    return { path, names: { command: names.command, args: names.args ?? names.command, type: 'type' }, ...(names.args === undefined ? { joined: true } : {}) };
+    return { node, where: plainWhere(file.host, path) };
   };
 
   const entries: HostEntry[] | undefined = servers?.children?.map((child) => {
@@ -108,7 +100,7 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     },
     swap(name, target): Edit[] {
       const found = holder(name);
-      if (!found) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      if (!found) throw noEntryError(file, name);
       const { node, where } = found;
       const edits: Edit[] = [];
       const inserts: Array<{ key: 'command' | 'args' | 'type'; text: string }> = [];
@@ -153,7 +145,7 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       return edits;
     },
     transportPath(name): TransportPath {
-      return holder(name)?.where ?? plainWhere([...file.serversPath, name]);
+      return holder(name)?.where ?? plainWhere(file.host, [...file.serversPath, name]);
     },
     fields(name) {
       const node = entryNode(name);
@@ -161,7 +153,7 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     },
     replaceFields(name, set, remove): Edit[] {
       const node = entryNode(name);
-      if (node?.type !== 'object') throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      if (node?.type !== 'object') throw noEntryError(file, name);
       const properties = node.children ?? [];
       const keyOf = (item: Node) => String(item.children?.[0]?.value);
       for (const key of new Set([...set.map(([key]) => key), ...remove])) {
@@ -213,7 +205,7 @@ export function parseJsonHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     },
     setMapEntries(name, field, entries): Edit[] {
       const found = holder(name);
-      if (!found) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      if (!found) throw noEntryError(file, name);
       const { node, where } = found;
       const pair = ([key, value]: readonly [string, string]) => `${JSON.stringify(key)}: ${JSON.stringify(value)}`;
       const mapProperty = property(node, field);

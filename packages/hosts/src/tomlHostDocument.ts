@@ -9,7 +9,7 @@
 import { parse as parseToml } from 'smol-toml';
 import { parseTOML } from 'toml-eslint-parser';
 import type { AST } from 'toml-eslint-parser';
-import { PLAIN_FIELDS, canonical, formatStringArray, leadingIndent, lineEnd, lineEnding, lineStart, removeListItems, valueAt } from './hostDocument.js';
+import { canonical, formatStringArray, leadingIndent, lineEnd, lineEnding, lineStart, maskBom, noEntryError, plainWhere, removeListItems, valueAt } from './hostDocument.js';
 import type { Edit, FieldValue, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
 import type { HostFile } from './hostRegistry.js';
 import { classifyEntry } from './serverEntry.js';
@@ -42,8 +42,7 @@ interface EntryLayout {
 
 /** Parses a TOML host file. Throws `Error` with the line of a syntax error. */
 export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, marks?: MuxdMarks): HostDocument {
-  // A BOM becomes a space of the same length: offsets stay those of `text`.
-  const source = text.charCodeAt(0) === 0xfeff ? ' ' + text.slice(1) : text;
+  const source = maskBom(text);
   let value: Record<string, unknown>;
   let program: AST.TOMLProgram;
   try {
@@ -150,7 +149,7 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
     swap(name, target): Edit[] {
       const entry = layout(name);
       if (entry === 'dotted') throw new Error(`${file.path}: ${file.serversPath.join('.')}.${name} is written with dotted keys; rewire edits [${file.serversPath.join('.')}.${name}] tables and inline tables`);
-      if (!entry) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      if (!entry) throw noEntryError(file, name);
       const edits: Edit[] = [];
       for (const key of ['command', 'args'] as const) {
         if (!(key in target)) continue;
@@ -180,7 +179,7 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       return edits;
     },
     transportPath(name): TransportPath {
-      return { path: [...file.serversPath, name], names: { ...PLAIN_FIELDS } };
+      return plainWhere(file.host, [...file.serversPath, name]);
     },
     fields(name) {
       const entry = valueAt(value, [...file.serversPath, name]);
@@ -190,7 +189,7 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       const entry = layout(name);
       const where = `${file.serversPath.join('.')}.${name}`;
       if (entry === 'dotted') throw new Error(`${file.path}: ${where} is written with dotted keys; rewire edits [${where}] tables and inline tables`);
-      if (!entry) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      if (!entry) throw noEntryError(file, name);
       const wanted = new Map(set);
       const first = (kv: KeyValue) => keyNames(kv.key)[0] as string;
       // A field written as a table or with dotted keys is removed whole, and written again inline when set.
@@ -262,7 +261,7 @@ export function parseTomlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
       const entry = layout(name);
       const where = `${file.serversPath.join('.')}.${name}`;
       if (entry === 'dotted') throw new Error(`${file.path}: ${where} is written with dotted keys; rewire edits [${where}] tables and inline tables`);
-      if (!entry) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+      if (!entry) throw noEntryError(file, name);
       const line = (key: string, value: string) => `${tomlKey(key)} = ${JSON.stringify(value)}`;
       const edits: Edit[] = [];
       /** Sets the keys among `kvs` (keyed by their part after `prefix`), and returns the entries still to add. */

@@ -12,7 +12,7 @@
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, parse, parseDocument } from 'yaml';
 import { isJsonObject } from '@muxd/protocol';
 import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
-import { PLAIN_FIELDS, canonical, leadingIndent, lineEnd, lineEnding, lineStart, valueAt } from './hostDocument.js';
+import { canonical, leadingIndent, lineEnd, lineEnding, lineStart, maskBom, noEntryError, plainWhere, valueAt } from './hostDocument.js';
 import type { Edit, FieldValue, HostDocument, Span, Transport, TransportPath } from './hostDocument.js';
 import type { HostFile } from './hostRegistry.js';
 import { EntryKind, classifyEntry } from './serverEntry.js';
@@ -36,8 +36,7 @@ function rangeOf(node: unknown): [number, number, number] | undefined {
 
 /** Parses a YAML host file. Throws `Error` with the line of a syntax error. */
 export function parseYamlHostDocument(file: Pick<HostFile, 'path' | 'serversPath' | 'host'>, text: string, marks?: MuxdMarks): HostDocument {
-  // A BOM becomes a space of the same length: offsets stay those of `text`.
-  const source = text.charCodeAt(0) === 0xfeff ? ' ' + text.slice(1) : text;
+  const source = maskBom(text);
   const doc = parseDocument(source, { keepSourceTokens: true });
   const first = doc.errors[0];
   if (first) throw new Error(`${file.path}: cannot parse: ${first.message.split('\n')[0]}`);
@@ -99,18 +98,13 @@ export function parseYamlHostDocument(file: Pick<HostFile, 'path' | 'serversPath
 
   const find = (name: string): EntryNode | undefined => entryNodes?.filter((entry) => entry.key === name && entry.problem === undefined).at(-1);
 
-  const where = (name: string): TransportPath => {
-    const names = file.host.stdioFields;
-    const path = [...file.serversPath, name];
-    if (!names) return { path, names: { ...PLAIN_FIELDS } };
-    return { path, names: { command: names.command, args: names.args ?? names.command, type: 'type' }, ...(names.args === undefined ? { joined: true } : {}) };
-  };
+  const where = (name: string): TransportPath => plainWhere(file.host, [...file.serversPath, name]);
 
   /** The entry's block mapping, checked to be editable in place. */
   function editable(name: string): { entry: EntryNode; map: YAMLMap<unknown, unknown> } {
     const entry = find(name);
     const label = `${file.serversPath.join('.')}.${name}`;
-    if (!entry) throw new Error(`${file.path}: no entry ${JSON.stringify(name)} in ${file.serversPath.join('.')}`);
+    if (!entry) throw noEntryError(file, name);
     if (!isMap(entry.node)) throw new Error(`${file.path}: ${label} is not a mapping`);
     if (entry.node.flow) throw new Error(`${file.path}: ${label} is written in flow style ({...}); rewire edits block mappings: write it one field a line and run again`);
     let shared = entry.node.anchor !== undefined;
