@@ -124,7 +124,7 @@ function noteCancel(parsed: unknown, raw: RawValue, expected: Expected): void {
   const params = raw.members.get('params');
   if (params === undefined || !params.startsWith('{')) return;
   const requestId = scanJson(params).members.get('requestId');
-  if (isRawId(requestId)) expected.cancelled.add(looseKey(requestId));
+  if (isRawId(requestId)) expected.cancelled.add(looseKey(idText(requestId) as string));
 }
 
 interface MessageContext {
@@ -197,7 +197,7 @@ function expectDeepGarbage(text: string, line: string, expected: Expected): void
   const ids = new Set<string>();
   for (const match of text.matchAll(/"id"\s*:\s*(-?\d[\d.eE+-]*|"(?:[^"\\]|\\.)*")/g)) {
     if (ids.size >= 16) break;
-    if (isRawId(match[1])) ids.add(match[1] as string);
+    if (isRawId(match[1])) ids.add(idText(match[1]) as string);
   }
   for (const id of ids) expected.addMay(id, line);
 }
