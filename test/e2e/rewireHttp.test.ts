@@ -65,11 +65,11 @@ test('import, rewire --transport http, and real Streamable HTTP clients with wha
   assert.match(rewired.stdout, /memory: rewired -> service memory over HTTP/);
   assert.match(rewired.stdout, /2 files changed/);
   assert.ok(!rewired.stdout.includes(token) && !rewired.stderr.includes(token));
-  // The files keep their modes; the world-readable one is pointed out.
+  // A file that now holds the token is made the user's alone (the owner's bits kept), and says so; a private one is left as it is.
   assert.equal(statSync(files.claude).mode & 0o777, 0o600);
-  assert.equal(statSync(files.cursor).mode & 0o777, 0o644);
-  assert.match(rewired.stderr, /mcp\.json \(mode 644\) can be read by other users and now holds muxd's HTTP token: chmod 600 it/);
-  assert.doesNotMatch(rewired.stderr, /\.claude\.json \(mode/);
+  assert.equal(statSync(files.cursor).mode & 0o777, 0o600);
+  assert.match(rewired.stderr, /mcp\.json now holds muxd's HTTP token: its mode went from 644 to 600, so other users cannot read it/);
+  assert.doesNotMatch(rewired.stderr, /\.claude\.json now holds/);
 
   const claude = (JSON.parse(read().claude) as { numStartups: number; mcpServers: { memory: RemoteEntry & { timeout: number } } });
   assert.deepEqual(claude, { numStartups: 3, mcpServers: { memory: { type: 'http', url: status, headers: { Authorization: `Bearer ${token}` }, timeout: 20000 } } });

@@ -3,11 +3,7 @@ import { notice } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson, table } from '../format.js';
 import { muxdMarks } from './http.js';
-import { hostEnvFromProcess } from '@muxd/hosts';
-import { readHostFile } from '@muxd/hosts';
-import { HOSTS, describeFile, findHostFiles } from '@muxd/hosts';
-import { findProxyCommand } from '@muxd/hosts';
-import { EntryKind, commandLine } from '@muxd/hosts';
+import { EntryKind, HOSTS, commandLine, describeFile, findHostFiles, findProxyCommand, hostEnvFromProcess, readHostFile } from '@muxd/hosts';
 import type { HostEntry } from '@muxd/hosts';
 
 interface HostsArgs extends GlobalArgs {

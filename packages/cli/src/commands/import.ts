@@ -6,16 +6,9 @@ import { CliError, ExitCodes } from '../cliError.js';
 import { notice } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson, table } from '../format.js';
-import { updateFileAtomic } from '@muxd/hosts';
-import { hostEnvFromProcess } from '@muxd/hosts';
-import { readHostFile } from '@muxd/hosts';
-import { HostIds, findHostFiles } from '@muxd/hosts';
-import { selectHosts } from '../hostSelection.js';
-import { describeSource, planImport } from '@muxd/hosts';
+import { HostIds, addServices, commandLine, describeSource, findHostFiles, findProxyCommand, hostEnvFromProcess, parseMuxConfig, planImport, readHostFile, readMuxConfig, redactArgs, redactEnv, updateFileAtomic } from '@muxd/hosts';
 import type { HostFileEntries, PlannedService } from '@muxd/hosts';
-import { addServices, parseMuxConfig, readMuxConfig } from '@muxd/hosts';
-import { findProxyCommand } from '@muxd/hosts';
-import { commandLine, redactArgs, redactEnv } from '@muxd/hosts';
+import { selectHosts } from '../hostSelection.js';
 import { configFileInUse } from './config.js';
 import { muxdMarks } from './http.js';
 

@@ -1,20 +1,13 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { CliError, ExitCodes } from '../cliError.js';
 import { notice, paths } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { printJson } from '../format.js';
-import { BackupStore } from '@muxd/hosts';
-import { hostEnvFromProcess } from '@muxd/hosts';
-import { HostIds, describeFile, findHostFiles } from '@muxd/hosts';
+import { BackupStore, HostIds, MuxdTransports, describeFile, findHostFiles, findProxyCommand, hostEnvFromProcess, proxyEnvironment, readMuxConfig, rewireFiles, undoRewire } from '@muxd/hosts';
+import type { FileOutcome, HttpFront, MuxdTransport } from '@muxd/hosts';
 import { selectHosts } from '../hostSelection.js';
-import { readMuxConfig } from '@muxd/hosts';
-import { findProxyCommand, proxyEnvironment } from '@muxd/hosts';
-import { rewireFiles, undoRewire } from '@muxd/hosts';
-import type { FileOutcome, HttpFront } from '@muxd/hosts';
-import { MuxdTransports } from '@muxd/hosts';
-import type { MuxdTransport } from '@muxd/hosts';
 import { knownHttpToken, knownHttpUrls, runningHttpFront } from './http.js';
 import { importTarget } from './import.js';
 
@@ -142,10 +135,16 @@ export const rewireCommand: CommandModule<GlobalArgs, RewireArgs> = {
       notice(`${dryRun ? 'would write' : 'wrote'} ${written} into the env of each entry rewired to mux-proxy: it finds this muxd whatever environment its host gives it`);
     }
     if (http && !dryRun) {
-      // The file keeps its mode (it is the user's); say so when others can read the token in it.
+      // A file that now holds muxd's token is the user's alone: others lose read and write, the owner keeps what it had.
       for (const outcome of outcomes.filter((item) => item.changed && item.entries.some((entry) => entry.action === 'rewire' && entry.transport === 'http'))) {
         const mode = modeOf(outcome.file);
-        if (mode !== undefined && (mode & 0o077) !== 0) notice(`${outcome.file} (mode ${mode.toString(8)}) can be read by other users and now holds muxd's HTTP token: chmod 600 it`);
+        if (mode === undefined || (mode & 0o077) === 0) continue;
+        try {
+          chmodSync(outcome.file, mode & 0o700);
+          notice(`${outcome.file} now holds muxd's HTTP token: its mode went from ${mode.toString(8)} to ${(mode & 0o700).toString(8)}, so other users cannot read it`);
+        } catch (error) {
+          notice(`${outcome.file} (mode ${mode.toString(8)}) can be read by other users and now holds muxd's HTTP token, and its mode could not be changed (${(error as Error).message}): chmod 600 it`);
+        }
       }
     }
     const failed = outcomes.filter((outcome) => outcome.error);
