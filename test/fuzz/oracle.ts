@@ -195,9 +195,11 @@ function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
 function expectDeepGarbage(text: string, line: string, expected: Expected): void {
   expected.addNull(0, 1, line);
   const ids = new Set<string>();
-  for (const match of text.matchAll(/"id"\s*:\s*(-?\d[\d.eE+-]*|"(?:[^"\\]|\\.)*")/g)) {
+  // A key spelled with escapes (`"\u0069d"`) is "id" all the same.
+  for (const match of text.matchAll(/("(?:[^"\\]|\\.)*")\s*:\s*(-?\d[\d.eE+-]*|"(?:[^"\\]|\\.)*")/g)) {
     if (ids.size >= 16) break;
-    if (isRawId(match[1])) ids.add(idText(match[1]) as string);
+    if (idText(match[1]) !== '"id"') continue;
+    if (isRawId(match[2])) ids.add(idText(match[2]) as string);
   }
   for (const id of ids) expected.addMay(id, line);
 }
