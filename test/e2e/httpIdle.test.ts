@@ -6,8 +6,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'node:http';
 import { everythingServer, startMuxd, waitFor } from './harness.js';
+import { postMessage } from './httpPost.js';
+import type { PostResult } from './httpPost.js';
 
 const muxd = await startMuxd(
   { after },
@@ -30,24 +31,9 @@ async function row(): Promise<Row> {
   return ls.services.find((candidate) => candidate.name === 'everything') as Row;
 }
 
-/** One POST, as a host that keeps no standalone GET stream sends it; the JSON-RPC answer, if any. */
-function post(message: object, session?: string): Promise<{ session: string | undefined; answer: Record<string, unknown> | undefined }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
-    if (session) headers['Mcp-Session-Id'] = session;
-    const req = request(new URL(`${base}/mcp/everything`), { method: 'POST', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        const data = text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).find((line) => line.includes('"id"'));
-        const body = res.headers['content-type']?.startsWith('application/json') ? text : data;
-        resolve({ session: res.headers['mcp-session-id'] as string | undefined, answer: body ? (JSON.parse(body) as Record<string, unknown>) : undefined });
-      });
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(message));
-  });
+/** One POST to the service's endpoint. */
+function post(message: object, session?: string): Promise<PostResult> {
+  return postMessage(`${base}/mcp/everything`, token, message, session);
 }
 
 test('sessions left open are counted idle, apart from clients in use; they keep no child up; one that speaks again is served', { timeout: 60_000 }, async (t) => {

@@ -7,9 +7,10 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { PROXY_BIN, everythingServer, startMuxd, waitFor } from './harness.js';
+import { postMessage } from './httpPost.js';
+import type { PostResult } from './httpPost.js';
 
 const VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
 
@@ -55,24 +56,9 @@ function proxy(): { send(message: object): void; answer(id: number): Promise<Rec
   };
 }
 
-/** One POST to the HTTP front; the JSON-RPC answer, from a JSON body or the SSE stream. */
-function post(message: object, session?: string): Promise<{ session: string | undefined; answer: Record<string, unknown> | undefined }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
-    if (session) headers['Mcp-Session-Id'] = session;
-    const req = request(new URL(`${base}/mcp/everything`), { method: 'POST', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        const data = text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).find((line) => line.includes('"id"'));
-        const body = res.headers['content-type']?.startsWith('application/json') ? text : data;
-        resolve({ session: res.headers['mcp-session-id'] as string | undefined, answer: body ? (JSON.parse(body) as Record<string, unknown>) : undefined });
-      });
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(message));
-  });
+/** One POST to the service's endpoint. */
+function post(message: object, session?: string): Promise<PostResult> {
+  return postMessage(`${base}/mcp/everything`, token, message, session);
 }
 
 const text = (answer: Record<string, unknown> | undefined) => ((answer?.['result'] as { content?: Array<{ text?: string }> } | undefined)?.content?.[0]?.text);
