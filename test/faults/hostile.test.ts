@@ -236,7 +236,7 @@ test('a server that exits before answering initialize: its client learns at once
     );
     assert.match(error.message, /exit code 1/, which);
     assert.match(error.message, /refusing to start while/, `${which}: the server's own words`);
-    // Told before muxd tried again (its backoff is 20 s): one child has run so far.
-    assert.equal((await control.history('startfail')).length, 1, which);
+    // Told before the backoff (20 s) ran out: the first child and its at-once replacement at most have run.
+    assert.ok((await control.history('startfail')).length <= 2, which);
   }
 });

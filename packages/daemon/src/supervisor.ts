@@ -372,7 +372,8 @@ export class ChildSupervisor {
       return;
     }
     const { maxRestarts, windowMs, resetAfterMs, initialDelayMs, maxDelayMs } = this.#config.restart;
-    if (exit.uptimeMs >= resetAfterMs) this.#delayMs = initialDelayMs;
+    const stable = exit.uptimeMs >= resetAfterMs;
+    if (stable) this.#delayMs = initialDelayMs;
     this.#recentRestarts = this.#recentRestarts.filter((at) => now - at < windowMs);
     if (maxRestarts > 0 && this.#recentRestarts.length >= maxRestarts) {
       this.#log.error({ pid: child.pid, code, signal }, `child ended (${how})`);
@@ -382,8 +383,10 @@ export class ChildSupervisor {
       );
       return;
     }
-    const delayMs = this.#delayMs;
-    this.#delayMs = Math.min(this.#delayMs * 2, maxDelayMs);
+    // The first end after a stable run restarts at once (its clients wait for nothing); a second backs off.
+    const immediate = stable || this.#recentRestarts.length === 0;
+    const delayMs = immediate ? 0 : this.#delayMs;
+    if (!immediate) this.#delayMs = Math.min(this.#delayMs * 2, maxDelayMs);
     this.#recentRestarts.push(now);
     this.#restarts++;
     this.#setStatus(ServiceStatus.Backoff);
