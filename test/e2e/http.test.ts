@@ -162,6 +162,21 @@ describe('HTTP sessions share the engine', () => {
     assert.equal(again.status, 404);
   });
 
+  test('an answer that comes at once with nothing else is plain JSON; one with progress is an SSE stream', { timeout: 30_000 }, async () => {
+    const id = await rawSession();
+    const headers = { ...postHeaders, 'Mcp-Session-Id': id };
+    const quick = await send('POST', '/mcp/everything', headers, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'plain' } } }));
+    assert.equal(quick.status, 200);
+    assert.match(String(quick.headers['content-type']), /^application\/json/);
+    assert.deepEqual(JSON.parse(quick.body), { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'Echo: plain' }] } });
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'p' } } };
+    const streamed = await send('POST', '/mcp/everything', headers, JSON.stringify(call));
+    assert.equal(streamed.headers['content-type'], 'text/event-stream');
+    const messages = streamed.body.split('\n').filter((line) => line.startsWith('data: ') && line.length > 6).map((line) => JSON.parse(line.slice(6)) as { id?: number; method?: string });
+    assert.ok(messages.some((message) => message.method === 'notifications/progress'), 'progress went through');
+    assert.equal(messages.at(-1)?.id, 2, 'the answer ends the stream');
+  });
+
   test('a dropped POST stream is resumed with GET and Last-Event-ID, answer included', { timeout: 30_000 }, async () => {
     const id = await rawSession();
     const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.5, steps: 2 } } };

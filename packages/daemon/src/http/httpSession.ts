@@ -15,6 +15,14 @@ const KEEP_ALIVE_MS = 15_000;
 /** Events kept per session for resumption and for a GET stream not open yet. */
 const MAX_LOGGED_EVENTS = 1024;
 const GET_STREAM = 'g';
+/**
+ * How long a POST's answer may take and still go back as plain JSON. An
+ * answer within it, with nothing else for its request, is one JSON body
+ * (no SSE framing, no priming event); past it, or as soon as a progress
+ * notice, a server request or a log line must go through, the POST turns
+ * into an SSE stream, resumable with Last-Event-ID.
+ */
+const JSON_WINDOW_MS = 100;
 
 /** One POST that carried requests: its answers go back on its own stream (or, for initialize, as JSON). */
 interface Exchange {
@@ -24,8 +32,12 @@ interface Exchange {
   readonly waiting: Map<string, JsonRpcId>;
   /** Progress tokens of its requests, by key. */
   readonly tokens: string[];
-  /** JSON mode (initialize): the answers gathered, and the response they go in. */
-  readonly json: { responses: JsonRpcResponse[]; res: ServerResponse } | undefined;
+  /** JSON mode: the answers gathered, and the response they go in; undefined once it is a stream. */
+  json: { responses: JsonRpcResponse[]; res: ServerResponse } | undefined;
+  /** A POST that may still turn into a stream (initialize never does). */
+  readonly upgradable: boolean;
+  /** Ends the JSON window. */
+  jsonTimer: ReturnType<typeof setTimeout> | undefined;
   /** The open connection; undefined once it dropped (the client may resume it with a GET). */
   stream: SseStream | undefined;
   done: boolean;
@@ -120,7 +132,8 @@ export class HttpSession {
 
   /**
    * Handles a POST of an initialized session: notifications and responses
-   * only get 202; requests open an SSE stream that ends after their answers.
+   * only get 202; requests get their answers as one JSON body when they come
+   * at once with nothing else, or else on an SSE stream that ends after them.
    * A request id already in flight in this session is refused here, since
    * answers are routed by id.
    */
@@ -147,12 +160,10 @@ export class HttpSession {
       }
       accepted.push(message);
     }
-    const exchange = this.#register(accepted, undefined);
-    exchange.stream = this.#openStream(res, (stream) => {
-      if (exchange.stream === stream) exchange.stream = undefined;
-    });
-    if (this.#primes) exchange.stream.send(this.#events.mark(exchange.key).id, '', RETRY_MS);
-    for (const response of refused) this.#write(exchange, serialize(response));
+    // Plain JSON unless the answer takes long or something else must go through first (#toStream).
+    const exchange = this.#register(accepted, { responses: refused, res }, true);
+    exchange.jsonTimer = setTimeout(() => this.#toStream(exchange), JSON_WINDOW_MS);
+    exchange.jsonTimer.unref();
     this.#deliver(exchange, accepted, share);
   }
 
@@ -221,8 +232,8 @@ export class HttpSession {
     this.#handle.setIdle(true);
   }
 
-  #register(messages: unknown[], json: Exchange['json']): Exchange {
-    const exchange: Exchange = { key: `p${this.#nextExchange++}`, waiting: new Map(), tokens: [], json, stream: undefined, done: false };
+  #register(messages: unknown[], json: Exchange['json'], upgradable = false): Exchange {
+    const exchange: Exchange = { key: `p${this.#nextExchange++}`, waiting: new Map(), tokens: [], json, upgradable, jsonTimer: undefined, stream: undefined, done: false };
     for (const message of messages) {
       if (classifyMessage(message) !== MessageKind.Request) continue;
       const request = message as JsonRpcRequest;
@@ -289,7 +300,7 @@ export class HttpSession {
     if (method === 'notifications/progress') {
       const token = (message as { params?: Record<string, unknown> }).params?.['progressToken'];
       const exchange = typeof token === 'string' || typeof token === 'number' ? this.#byToken.get(keyOf(token)) : undefined;
-      if (exchange && !exchange.done && !exchange.json) {
+      if (exchange && !exchange.done && (!exchange.json || exchange.upgradable)) {
         this.#write(exchange, data);
         return;
       }
@@ -316,7 +327,16 @@ export class HttpSession {
     exchange.done = true;
     // Idle time counts from the end of the last exchange, not its start.
     this.#touch();
+    if (exchange.jsonTimer) clearTimeout(exchange.jsonTimer);
     for (const token of exchange.tokens) if (this.#byToken.get(token) === exchange) this.#byToken.delete(token);
+    if (exchange.json && exchange.upgradable) {
+      this.#exchanges.delete(exchange.key);
+      const { responses, res } = exchange.json;
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Mcp-Session-Id': this.id }).end(serialize(responses.length === 1 ? responses[0] : responses));
+      }
+      return;
+    }
     if (exchange.json) {
       this.#exchanges.delete(exchange.key);
       const { responses, res } = exchange.json;
@@ -342,7 +362,24 @@ export class HttpSession {
     this.#events.drop(exchange.key);
   }
 
+  /** A POST still in JSON mode becomes an SSE stream: what it gathered goes first, in order. */
+  #toStream(exchange: Exchange): void {
+    if (!exchange.json || !exchange.upgradable || exchange.done) return;
+    if (exchange.jsonTimer) clearTimeout(exchange.jsonTimer);
+    const { res, responses } = exchange.json;
+    exchange.json = undefined;
+    // A client that already left can resume what it is owed with Last-Event-ID, as from any dropped stream.
+    if (!res.destroyed) {
+      exchange.stream = this.#openStream(res, (stream) => {
+        if (exchange.stream === stream) exchange.stream = undefined;
+      });
+      if (this.#primes) exchange.stream.send(this.#events.mark(exchange.key).id, '', RETRY_MS);
+    }
+    for (const response of responses) this.#write(exchange, serialize(response));
+  }
+
   #write(exchange: Exchange, data: string): void {
+    if (exchange.json && exchange.upgradable) this.#toStream(exchange);
     const { id } = this.#events.append(exchange.key, data);
     exchange.stream?.send(id, data);
   }
@@ -357,7 +394,11 @@ export class HttpSession {
 
   #newestOpenExchange(): Exchange | undefined {
     let newest: Exchange | undefined;
-    for (const exchange of this.#exchanges.values()) if (!exchange.done && exchange.stream && !exchange.stream.closed) newest = exchange;
+    for (const exchange of this.#exchanges.values()) {
+      if (exchange.done) continue;
+      const open = exchange.stream ? !exchange.stream.closed : exchange.upgradable && exchange.json !== undefined && !exchange.json.res.destroyed;
+      if (open) newest = exchange;
+    }
     return newest;
   }
 
@@ -378,6 +419,15 @@ export class HttpSession {
     this.#ended = true;
     this.#options.log.debug({ session: this.id, service: this.service, reason }, 'HTTP session ended');
     for (const exchange of this.#exchanges.values()) {
+      if (exchange.jsonTimer) clearTimeout(exchange.jsonTimer);
+      if (exchange.json && exchange.upgradable) {
+        const { res, responses } = exchange.json;
+        const answers = [...responses, ...[...exchange.waiting.values()].map((id) => errorResponse(id, ErrorCodes.ConnectionClosed, `Session ended: ${reason}`))];
+        if (!exchange.done && !res.headersSent && !res.destroyed) {
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(serialize(answers.length === 1 ? answers[0] : answers));
+        }
+        continue;
+      }
       if (exchange.json) {
         const { res } = exchange.json;
         if (!exchange.done && !res.headersSent && !res.destroyed) {
