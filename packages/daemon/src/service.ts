@@ -118,7 +118,12 @@ export class Service {
       maxClients,
       maxQueuedBytes: this.config.maxChildBuffer,
       logger: log,
-      onClientsChanged: (active, total) => this.#clientsChanged(instance, active, total),
+      onClientsChanged: (active, total) => {
+        this.#clientsChanged(instance, active, total);
+        this.#waiters.check();
+      },
+      // What `stop` waits for: no client request in flight.
+      onRequestEnded: () => this.#waiters.check(),
       onUpstreamFailure: (reason) => {
         log.error({ reason }, 'restarting a child whose handshake failed');
         void supervisor.recycle(ExitReason.Handshake, reason);
@@ -136,39 +141,6 @@ export class Service {
     return instance;
   }
 
-  /**
-   * Joins `mux` as one more client. In-flight requests only end by an answer
-   * sent to a client, a cancellation from one, or a client leaving: each
-   * re-tests what `stop` waits for.
-   */
-  #join(mux: Mux, peer: Peer): ClientHandle {
-    const changed = () => this.#waiters.check();
-    const handle = mux.connectClient({
-      send: (message) => {
-        const refused = peer.send(message);
-        changed();
-        return refused;
-      },
-      close: (reason) => {
-        peer.close(reason);
-        changed();
-      },
-    });
-    return {
-      id: handle.id,
-      receive: (message, bytes) => {
-        handle.receive(message, bytes);
-        changed();
-      },
-      end: () => handle.end(),
-      disconnect: (reason) => {
-        handle.disconnect(reason);
-        changed();
-      },
-      setIdle: (idle) => handle.setIdle(idle),
-    };
-  }
-
   #accept(socket: Socket): void {
     if (this.#closing) {
       socket.destroy();
@@ -182,7 +154,7 @@ export class Service {
       socket.destroy();
       return;
     }
-    attachClientSocket(socket, { service: this.name, connect: (peer) => this.#join(mux, peer) }, limits, this.#deps.log);
+    attachClientSocket(socket, { service: this.name, connect: (peer) => mux.connectClient(peer) }, limits, this.#deps.log);
   }
 
   /**
@@ -193,7 +165,7 @@ export class Service {
   connectClient(peer: Peer): ClientHandle | undefined {
     if (this.#closing) return undefined;
     const mux = this.#muxForNewClient();
-    return mux ? this.#join(mux, peer) : undefined;
+    return mux?.connectClient(peer);
   }
 
   /** The Mux a new client joins: the shared one, or a new per-client child's (undefined past maxClients). */

@@ -49,6 +49,7 @@ export class Mux {
   readonly #maxClients: number;
   readonly #log: MuxLogger;
   readonly #onClientsChanged: ((active: number, total: number) => void) | undefined;
+  readonly #onRequestEnded: (() => void) | undefined;
 
   readonly #clients = new Map<number, ClientSession>();
   #nextClientId = 1;
@@ -80,6 +81,7 @@ export class Mux {
     this.#maxClients = options.maxClients ?? 256;
     this.#log = options.logger ?? silentLogger;
     this.#onClientsChanged = options.onClientsChanged;
+    this.#onRequestEnded = options.onRequestEnded;
     const ctx: MuxContext = {
       service: this.service,
       log: this.#log,
@@ -331,6 +333,7 @@ export class Mux {
       for (const notification of this.#tasks.created(taskId, client, token)) this.#tasks.deliver(client, taskId, notification);
     }
     this.#closeIfDrained(client);
+    this.#onRequestEnded?.();
   }
 
   /** A request was forgotten unanswered: its client's books are cleared, its batch may be complete. */
@@ -342,6 +345,7 @@ export class Mux {
     client.inflight.delete(key);
     forgetInBatch(client, key);
     this.#closeIfDrained(client);
+    this.#onRequestEnded?.();
   }
 
   #forwardNotification(notification: JsonRpcNotification): void {

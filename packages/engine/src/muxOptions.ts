@@ -26,6 +26,8 @@ export interface MuxOptions {
    * every connection.
    */
   onClientsChanged?: (active: number, total: number) => void;
+  /** Called when a client's request ended: answered, failed, cancelled or dropped with its client. */
+  onRequestEnded?: () => void;
   /** Called when the attached child can't be used (its handshake failed or timed out). */
   onUpstreamFailure?: (reason: string) => void;
 }
