@@ -103,24 +103,32 @@ function keepExactNumbers(message: Record<string, unknown>, text: string, base: 
     if (holder === undefined || typeof value !== 'number') continue;
     const fullPath = [...base, ...path];
     // The common case, `"id":1` as written, settles without a scan.
-    if (Number.isSafeInteger(value) && !Object.is(value, -0) && writtenPlainly(text, key, value)) continue;
+    if (Number.isSafeInteger(value) && !Object.is(value, -0) && writtenPlainly(text, key, value, path.length === 1 && base.length === 0)) continue;
     const raw = valueTextAt(text, fullPath);
     if (raw !== undefined) holder[key] = exactId(raw) ?? value;
   }
 }
 
 /**
- * True when the one `"key"` in `text` is written `"key":value` with nothing
- * more to the number (`"id":1,` but not `"id":1.0`). A second `"key"`
- * anywhere (a nested member, a string) answers false, leaving it to a scan.
+ * True when `"key":value` is written plainly in `text` (`"id":1,` but not
+ * `"id":1.0`), without reading more of the line than it must. A top-level
+ * key is found where every SDK writes it, first after `jsonrpc` or last
+ * before the closing brace; otherwise the one `"key"` in the whole text
+ * must be it. A second `"key"` anywhere (a nested member, a string)
+ * answers false, leaving it to a scan.
  */
-function writtenPlainly(text: string, key: string, value: number): boolean {
+function writtenPlainly(text: string, key: string, value: number, topLevel: boolean): boolean {
+  const member = `"${key}":${value}`;
+  if (topLevel) {
+    const end = text.trimEnd();
+    if (end.endsWith(`${member}}`) && /[{,]\s*$/.test(end.slice(0, end.length - member.length - 1).slice(-8))) return true;
+    if (text.startsWith(`{${member},`) || text.startsWith(`{"jsonrpc":"2.0",${member},`)) return true;
+  }
   const quoted = `"${key}"`;
   const at = text.indexOf(quoted);
   if (at === -1 || text.indexOf(quoted, at + 1) !== -1) return false;
-  const needle = `${quoted}:${value}`;
-  if (!text.startsWith(needle, at)) return false;
-  const next = text[at + needle.length];
+  if (!text.startsWith(member, at)) return false;
+  const next = text[at + member.length];
   return next === undefined || next === ',' || next === '}' || next === ' ' || next === '\n' || next === '\r' || next === '\t';
 }
 

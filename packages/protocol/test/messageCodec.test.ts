@@ -91,6 +91,19 @@ describe('decodeMessage', () => {
     assert.equal(encoded, '[{"id":1.0},{"id":18446744073709551617}]\n');
   });
 
+  test('the top-level id is told from nested ones wherever an SDK writes it', () => {
+    for (const [line, expected] of [
+      ['{"jsonrpc":"2.0","id":7,"result":{"items":[{"id":7},{"id":8}]}}', '{"id":7}'],
+      ['{"result":{"items":[{"id":1}]},"jsonrpc":"2.0","id":1.0}', '{"id":1.0}'],
+      ['{"result":{"items":[{"id":1.0}]},"jsonrpc":"2.0","id":1}', '{"id":1}'],
+      ['{"result":{"a":{"id":3}},"id":3 }\n', '{"id":3}'],
+    ] as const) {
+      const decoded = decodeMessage(Buffer.from(line));
+      assert.ok(decoded.ok);
+      assert.equal(encodeMessage({ id: (decoded.message as { id: unknown }).id }), `${expected}\n`, line);
+    }
+  });
+
   test('a string that looks like a tag without the secret nonce stays a string', () => {
     const decoded = decodeMessage(Buffer.from('{"jsonrpc":"2.0","id":"\\u0000muxd-number-0000000000000000:5","method":"x"}'));
     assert.ok(decoded.ok);
