@@ -236,6 +236,10 @@ export const METHODS = [
   'tasks/cancel',
   'no/such/method',
   '',
+  // Names every JavaScript object has: a lookup by method name must not find Object.prototype's.
+  '__proto__',
+  'constructor',
+  'toString',
 ] as const;
 
 const methodToken: Arb<string> = fc.oneof(

@@ -19,15 +19,15 @@ export interface ClientBoundRequest {
 }
 
 /** Capability a client must have declared to take each server->client request. */
-const CAPABILITY_FOR_METHOD: Readonly<Record<string, string>> = {
-  'sampling/createMessage': 'sampling',
-  'elicitation/create': 'elicitation',
-  'roots/list': 'roots',
-  'tasks/get': 'tasks',
-  'tasks/result': 'tasks',
-  'tasks/list': 'tasks',
-  'tasks/cancel': 'tasks',
-};
+const CAPABILITY_FOR_METHOD: ReadonlyMap<string, string> = new Map([
+  ['sampling/createMessage', 'sampling'],
+  ['elicitation/create', 'elicitation'],
+  ['roots/list', 'roots'],
+  ['tasks/get', 'tasks'],
+  ['tasks/result', 'tasks'],
+  ['tasks/list', 'tasks'],
+  ['tasks/cancel', 'tasks'],
+]);
 
 /** Elicitations routed to a client and not completed yet, kept at most (the oldest go first). */
 const MAX_ELICITATIONS = 1024;
@@ -59,7 +59,7 @@ export class ClientBoundRequests {
   /** A request of the server's for a client: routed to one that can take it, or refused upstream. */
   fromServer(request: JsonRpcRequest): void {
     const { id, method } = request;
-    const capability = CAPABILITY_FOR_METHOD[method];
+    const capability = CAPABILITY_FOR_METHOD.get(method);
     const client = this.#pickClient(capability, request);
     if (!client) {
       const what = capability ? `declared the '${capability}' capability` : 'is connected';

@@ -70,9 +70,10 @@ export class Mux {
   readonly #subscriptions: Subscriptions;
   readonly #logs: LogRouting;
 
-  readonly #clientRequests: Readonly<Record<string, ClientRequestHandler>>;
-  readonly #clientNotifications: Readonly<Record<string, (client: ClientSession, notification: JsonRpcNotification) => void>>;
-  readonly #upstreamNotifications: Readonly<Record<string, NotificationHandler>>;
+  // Maps, not objects: a method named `__proto__` or `toString` is a method like any other.
+  readonly #clientRequests: ReadonlyMap<string, ClientRequestHandler>;
+  readonly #clientNotifications: ReadonlyMap<string, (client: ClientSession, notification: JsonRpcNotification) => void>;
+  readonly #upstreamNotifications: ReadonlyMap<string, NotificationHandler>;
 
   constructor(options: MuxOptions) {
     this.service = options.service;
@@ -127,32 +128,35 @@ export class Mux {
       }
       forward(client, request, bytes);
     };
-    this.#clientRequests = {
-      'resources/subscribe': (client, { id, params }) => this.#subscriptions.subscribe(client, id, params),
-      'resources/unsubscribe': (client, { id, params }) => this.#subscriptions.unsubscribe(client, id, params),
-      'logging/setLevel': (client, { id, params }) => this.#logs.setLevel(client, id, params),
-      'tasks/get': ownTaskOnly,
-      'tasks/result': ownTaskOnly,
-      'tasks/cancel': ownTaskOnly,
-      'tasks/list': (client, request, bytes) => this.#forward(client, request, bytes, (response) => this.#tasks.filterList(client, response)),
-    };
-    this.#clientNotifications = {
+    this.#clientRequests = new Map<string, ClientRequestHandler>([
+      ['resources/subscribe', (client, { id, params }) => this.#subscriptions.subscribe(client, id, params)],
+      ['resources/unsubscribe', (client, { id, params }) => this.#subscriptions.unsubscribe(client, id, params)],
+      ['logging/setLevel', (client, { id, params }) => this.#logs.setLevel(client, id, params)],
+      ['tasks/get', ownTaskOnly],
+      ['tasks/result', ownTaskOnly],
+      ['tasks/cancel', ownTaskOnly],
+      ['tasks/list', (client, request, bytes) => this.#forward(client, request, bytes, (response) => this.#tasks.filterList(client, response))],
+    ]);
+    this.#clientNotifications = new Map<string, (client: ClientSession, notification: JsonRpcNotification) => void>([
       // Swallowed: the upstream got its own when the handshake was done.
-      'notifications/initialized': () => undefined,
-      'notifications/cancelled': (client, notification) => this.#requests.cancelledByClient(client, notification),
-      'notifications/roots/list_changed': (client) => this.#roots.clientChanged(client),
-    };
-    this.#upstreamNotifications = {
-      'notifications/progress': (notification) => this.#progressFromServer(notification),
-      'notifications/resources/updated': (notification) => this.#subscriptions.updated(notification),
-      'notifications/message': (notification) => this.#logs.message(notification),
-      'notifications/cancelled': (notification) => {
-        const requestId = cancelledRequestId(notification);
-        if (requestId !== undefined) this.#clientBound.cancelledByServer(notification, requestId);
-      },
-      'notifications/elicitation/complete': (notification) => this.#clientBound.elicitationComplete(notification),
-      'notifications/tasks/status': (notification) => this.#tasks.status(notification),
-    };
+      ['notifications/initialized', () => undefined],
+      ['notifications/cancelled', (client, notification) => this.#requests.cancelledByClient(client, notification)],
+      ['notifications/roots/list_changed', (client) => this.#roots.clientChanged(client)],
+    ]);
+    this.#upstreamNotifications = new Map<string, NotificationHandler>([
+      ['notifications/progress', (notification) => this.#progressFromServer(notification)],
+      ['notifications/resources/updated', (notification) => this.#subscriptions.updated(notification)],
+      ['notifications/message', (notification) => this.#logs.message(notification)],
+      [
+        'notifications/cancelled',
+        (notification) => {
+          const requestId = cancelledRequestId(notification);
+          if (requestId !== undefined) this.#clientBound.cancelledByServer(notification, requestId);
+        },
+      ],
+      ['notifications/elicitation/complete', (notification) => this.#clientBound.elicitationComplete(notification)],
+      ['notifications/tasks/status', (notification) => this.#tasks.status(notification)],
+    ]);
   }
 
   get upstreamState(): UpstreamState {
@@ -234,10 +238,12 @@ export class Mux {
         break;
       case MessageKind.Notification:
         if (client.rejected) return;
-        (this.#clientNotifications[(message as JsonRpcNotification).method] ?? ((_client, notification) => this.#forwardNotification(notification)))(
-          client,
-          message as JsonRpcNotification,
-        );
+        {
+          const notification = message as JsonRpcNotification;
+          const handler = this.#clientNotifications.get(notification.method);
+          if (handler) handler(client, notification);
+          else this.#forwardNotification(notification);
+        }
         break;
       case MessageKind.Response:
         this.#clientBound.answered(client, message as JsonRpcResponse);
@@ -292,7 +298,9 @@ export class Mux {
       return;
     }
     client.lastRequestSeq = ++this.#requestSeq;
-    (this.#clientRequests[method] ?? ((c, r, b) => this.#forward(c, r, b)))(client, request, bytes);
+    const handler = this.#clientRequests.get(method);
+    if (handler) handler(client, request, bytes);
+    else this.#forward(client, request, bytes);
   }
 
   /** Sends a client's request upstream under a fresh id, its progress token rewritten (queued until the handshake is done). */
@@ -452,7 +460,9 @@ export class Mux {
       case MessageKind.Notification: {
         const notification = message as JsonRpcNotification;
         // list_changed and anything unknown goes to everyone.
-        (this.#upstreamNotifications[notification.method] ?? ((n: JsonRpcNotification) => this.#broadcast(n)))(notification);
+        const handler = this.#upstreamNotifications.get(notification.method);
+        if (handler) handler(notification);
+        else this.#broadcast(notification);
         break;
       }
       default:

@@ -18,25 +18,26 @@ import type { JsonObject, JsonRpcMessage } from '@muxd/protocol';
  * icons, `outputSchema`, `structuredContent`, `_meta`) pass through, as they
  * would from the server directly to a client of a newer SDK.
  */
-const CAPABILITY_SINCE: Readonly<Record<string, string>> = {
-  completions: '2025-03-26',
-  tasks: '2025-11-25',
-};
-const CONTENT_SINCE: Readonly<Record<string, string>> = {
-  audio: '2025-03-26',
-  resource_link: '2025-06-18',
-};
+// Maps: a capability or content type named `constructor` is just an unknown one.
+const CAPABILITY_SINCE: ReadonlyMap<string, string> = new Map([
+  ['completions', '2025-03-26'],
+  ['tasks', '2025-11-25'],
+]);
+const CONTENT_SINCE: ReadonlyMap<string, string> = new Map([
+  ['audio', '2025-03-26'],
+  ['resource_link', '2025-06-18'],
+]);
 /** Clients at this version or newer need nothing but the initialize result adapted. */
 const CONTENT_UNCHANGED_FROM = '2025-06-18';
 
 /** The cached initialize result as a client of `version` is answered. */
 export function initializeResultFor(result: JsonObject, version: string): JsonObject {
   const capabilities = isJsonObject(result['capabilities']) ? result['capabilities'] : {};
-  const kept: JsonObject = {};
-  for (const [name, value] of Object.entries(capabilities)) {
-    const since = CAPABILITY_SINCE[name];
-    if (since === undefined || version >= since) kept[name] = value;
-  }
+  // Defined, never assigned: a capability named `__proto__` stays a capability.
+  const kept: JsonObject = Object.fromEntries(Object.entries(capabilities).filter(([name]) => {
+    const since = CAPABILITY_SINCE.get(name);
+    return since === undefined || version >= since;
+  }));
   return { ...result, protocolVersion: version, capabilities: kept };
 }
 
@@ -96,7 +97,7 @@ function blocksFor(blocks: unknown[], version: string): unknown[] {
 /** One content block, as a `text` block when `version` predates its type. */
 function blockFor(block: JsonObject, version: string): JsonObject {
   const type = block['type'];
-  const since = typeof type === 'string' ? CONTENT_SINCE[type] : undefined;
+  const since = typeof type === 'string' ? CONTENT_SINCE.get(type) : undefined;
   if (since === undefined || version >= since) return block;
   if (type === 'resource_link') {
     const name = typeof block['name'] === 'string' ? block['name'] : 'resource';

@@ -1456,3 +1456,20 @@ describe('batches answered at once', () => {
     assert.deepEqual(client.batches[0]!.map((response) => ('error' in response ? response.error.code : 0)), [ErrorCodes.InvalidRequest, ErrorCodes.InvalidParams]);
   });
 });
+
+describe('names every JavaScript object has', () => {
+  test('methods named __proto__, constructor or toString are forwarded like any other, both ways', async (t) => {
+    const h = createHarness(t);
+    const client = await h.ready({ sampling: {} });
+    for (const [id, method] of [[1, '__proto__'], [2, 'constructor'], [3, 'toString'], [4, 'hasOwnProperty']] as const) client.call(id, method);
+    assert.deepEqual(h.upstream.requests().filter((request) => request.method !== 'initialize').map((request) => request.method), ['__proto__', 'constructor', 'toString', 'hasOwnProperty']);
+    h.upstream.respondAll('__proto__', { ok: true });
+    assert.deepEqual(resultOf(client.responseTo(1)), { ok: true });
+    client.notify('__proto__');
+    assert.equal(h.upstream.notifications('__proto__').length, 1);
+    h.upstream.notify('__proto__', {});
+    assert.equal(client.notifications('__proto__').length, 1, 'an unknown notification from the server is broadcast');
+    h.upstream.ask(9, '__proto__', {});
+    assert.equal(client.requests('__proto__').length, 1, 'a server request of that name reaches a client, needing no capability');
+  });
+});
