@@ -4,6 +4,7 @@ import { MuxError, MuxErrorCodes } from '@muxd/protocol';
 import { isPrototypeKey, isValidServiceName } from '@muxd/protocol/paths';
 import { isLoopbackHost, parseListen } from './listen.js';
 import { parseDuration, parseSize } from './units.js';
+import { expandPath } from './expandPath.js';
 import { expandVariables } from './variables.js';
 
 /** How clients share a service's child. */
@@ -101,6 +102,8 @@ export interface MuxConfig {
   notes: string[];
   /** The HTTP front; undefined when the config has no `http` block (the default: off). */
   http?: HttpConfig | undefined;
+  /** Where muxd keeps a JSON copy of `muxctl ls --json` (absolute); undefined: nowhere (the default). */
+  statusFile?: string | undefined;
 }
 
 /**
@@ -232,6 +235,7 @@ const fileSchema = z.strictObject({
   defaults: z.strictObject(tunables).optional(),
   logs: z.strictObject({ maxSize: bufferSize.optional(), keep: z.number().int().positive().optional() }).optional(),
   http: httpSchema.optional(),
+  statusFile: z.string().min(1, 'expected a file path, such as ~/.cache/muxd/status.json').optional(),
   $schema: z.string().optional(),
 });
 
@@ -398,7 +402,7 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
   if (problems.length > 0) throw new MuxError(MuxErrorCodes.ConfigInvalid, problems.join('\n'));
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new MuxError(MuxErrorCodes.ConfigInvalid, formatIssues(file, parsed.error));
-  const { services = {}, mcpServers = {}, defaults = {}, logs = {}, http } = parsed.data;
+  const { services = {}, mcpServers = {}, defaults = {}, logs = {}, http, statusFile } = parsed.data;
   const baseDir = dirname(file);
   const result = new Map<string, ServiceConfig>();
   const notes: string[] = [];
@@ -425,7 +429,8 @@ export function resolveConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv
   }
   if (result.size === 0) notes.push(`${file} defines no services: add some, then muxctl reload (mux-proxy -- COMMAND shares a server meanwhile)`);
   const rotation = { maxSizeBytes: logs.maxSize ?? LOG_DEFAULTS.maxSizeBytes, keep: logs.keep ?? LOG_DEFAULTS.keep };
-  return { file, logs: rotation, defaults, services: result, notes, http: http ? resolveHttp(http, file) : undefined };
+  const statusPath = statusFile === undefined ? undefined : expandPath(statusFile, env, 'statusFile', file, baseDir);
+  return { file, logs: rotation, defaults, services: result, notes, http: http ? resolveHttp(http, file) : undefined, statusFile: statusPath };
 }
 
 /**

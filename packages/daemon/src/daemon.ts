@@ -22,12 +22,13 @@ import { ControlServer } from './controlServer.js';
 import type { ControlHandlers } from './controlServer.js';
 import { HttpFront } from './http/httpFront.js';
 import { readLastLines, followFile } from './logTail.js';
-import { daemonLogDir, logWriteProblem, serviceLogDir } from './logs.js';
+import { createFileLogger, daemonLogDir, logWriteProblem, serviceLogDir } from './logs.js';
 import type { Logger } from './logs.js';
 import { PidLock } from './pidLock.js';
 import { Reaper } from './reaper.js';
 import type { Service } from './service.js';
 import { ServiceRegistry } from './serviceRegistry.js';
+import { StatusFile } from './statusFile.js';
 import { StatusRows } from './statusRows.js';
 import { Store } from './store.js';
 import { ExitReason } from './supervisor.js';
@@ -71,6 +72,7 @@ export class Daemon implements ControlHandlers {
   readonly #services: ServiceRegistry;
   readonly #http: HttpFront;
   readonly #rows = new StatusRows();
+  readonly #statusFile: StatusFile;
   #stopping: Promise<void> | undefined;
   /** Serializes reloads and start/stop/restart so they never interleave. */
   #actions: Promise<unknown> = Promise.resolve();
@@ -85,10 +87,15 @@ export class Daemon implements ControlHandlers {
     this.#findConfig = options.findConfig ?? (async () => undefined);
     this.#onShutdownRequested = options.onShutdownRequested;
     this.#services = new ServiceRegistry({
-      paths: this.paths,
+      socketPath: (name) => serviceSocketPath(this.paths, name),
       reaper: () => this.#reaper as Reaper,
-      logRotation: () => this.#config.logs,
+      createLog: (name) => createFileLogger(serviceLogDir(this.paths.logDir, name), name, this.#config.logs),
       onEvent: (name, event) => this.#onServiceEvent(name, event),
+    });
+    this.#statusFile = new StatusFile({
+      snapshot: () => this.list(),
+      signature: () => JSON.stringify(this.#services.all().map((service) => service.snapshot())),
+      log: this.log,
     });
     this.#http = new HttpFront({ tokenFile: this.paths.httpTokenFile, lookup: (name) => this.#services.configured(name), log: this.log });
   }
@@ -122,10 +129,12 @@ export class Daemon implements ControlHandlers {
       await this.stop();
       throw error;
     }
+    await this.#statusFile.configure(this.#config.statusFile);
     log.info({ services: this.#services.size, control: paths.controlSocket }, 'muxd ready');
   }
 
   #onServiceEvent(service: string, event: SupervisorEvent): void {
+    this.#statusFile.changed();
     switch (event.type) {
       case 'spawn':
         this.log.info({ service, child: event.pid }, 'child started');
@@ -163,7 +172,7 @@ export class Daemon implements ControlHandlers {
       home: { runDir: this.paths.runDir, stateDir: this.paths.stateDir, logDir: this.paths.logDir },
       databaseError: this.#store?.error ?? null,
       logError: logWriteProblem(),
-      notes: this.#config.notes,
+      notes: this.#statusFile.problem ? [...this.#config.notes, this.#statusFile.problem] : this.#config.notes,
       httpUrl: this.#http.url,
       lastCrash: readCrashRecord(this.paths),
     };
@@ -265,6 +274,8 @@ export class Daemon implements ControlHandlers {
       const result: ReloadResult = { configFile: next.file, ...diff, notes: next.notes };
       if (httpChange) result.notes = [...result.notes, await httpChange.apply()];
       this.#config = next;
+      await this.#statusFile.configure(next.statusFile);
+      this.#statusFile.changed();
       this.log.info(result, 'config reloaded');
       return result;
     });
@@ -275,7 +286,7 @@ export class Daemon implements ControlHandlers {
     return this.#serialize(async () => {
       const { service, created } = await this.#services.ensureAdhoc(spec, this.#config.defaults);
       if (created) this.log.info({ service: service.name, command: spec.command }, 'ad-hoc service registered');
-      return { name: service.name, socket: service.socketPath };
+      return { name: service.name, socket: service.socketPath ?? '' };
     });
   }
 
@@ -287,6 +298,7 @@ export class Daemon implements ControlHandlers {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.log.info({}, 'muxd stopping');
+      await this.#statusFile.close();
       await this.#services.closeAll(ExitReason.Shutdown);
       await this.#http.close();
       await this.#control?.close();
