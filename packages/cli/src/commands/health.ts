@@ -15,9 +15,10 @@ interface Args extends GlobalArgs {
 
 /**
  * A real MCP round trip through the service, as a client sees it: connect
- * to its data socket, initialize, then time a `ping` to the server.
+ * to its data socket, initialize, then time a `ping` to the server. Never
+ * throws: a failure is in the result. `timeoutMs` bounds each answer.
  */
-async function checkService(name: string, timeoutMs: number): Promise<HealthResult> {
+export async function checkService(name: string, timeoutMs: number): Promise<HealthResult> {
   const socket = connect(serviceSocketPath(paths(), name));
   const rpc = new RpcConnection(socket);
   try {

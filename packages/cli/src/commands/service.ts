@@ -15,9 +15,11 @@ interface Args extends GlobalArgs {
   dryRun: boolean;
 }
 
-type Plan = ReturnType<typeof servicePlan>;
+/** What `service install` writes and runs. */
+export type ServicePlan = ReturnType<typeof servicePlan>;
 
-async function plan(): Promise<Plan> {
+/** The user service of this platform, for the config muxd uses. Throws `CliError` on a platform with neither systemd nor launchd. */
+export async function userServicePlan(): Promise<ServicePlan> {
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
     throw new CliError(`muxctl service supports systemd (Linux) and launchd (macOS), not ${process.platform}`);
   }
@@ -44,30 +46,42 @@ function writeAtomically(file: string, content: string): void {
   renameSync(temp, file);
 }
 
+/**
+ * Installs muxd as a user service from `p` (`servicePlan()`): writes the
+ * unit or agent file (unless it is the same already), stops a muxd started
+ * by hand (it would hold the lock the service's muxd needs), and runs the
+ * manager's commands, each echoed on stderr. With `dryRun` it only echoes
+ * the commands. Throws `CliError` when one fails.
+ */
+export async function installService(p: ServicePlan, dryRun = false): Promise<void> {
+  if (dryRun) {
+    run(p.install, true);
+    return;
+  }
+  const unchanged = existsSync(p.file) && readFileSync(p.file, 'utf8') === p.content;
+  if (!unchanged) writeAtomically(p.file, p.content);
+  notice(`${unchanged ? 'unchanged' : 'wrote'} ${p.file}`);
+  if (p.logDir) mkdirSync(p.logDir, { recursive: true });
+  // A muxd started by hand would hold the lock the service's muxd needs.
+  if (await canConnect(paths().controlSocket)) {
+    notice('stopping the muxd that is running now, so the service can take over');
+    await withDaemon((client) => client.request(ControlMethods.Shutdown), { autoStart: false });
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (await canConnect(paths().controlSocket))) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  run(p.install, false);
+}
+
 const installCommand: CommandModule<GlobalArgs, Args> = {
   command: 'install',
   describe: 'Install muxd as a user service started at login (systemd or launchd)',
   builder: (yargs) => yargs.option('dry-run', { type: 'boolean', default: false, describe: 'Print the file and the commands; change nothing' }) as never,
   handler: async (argv) => {
-    const p = await plan();
+    const p = await userServicePlan();
     if (argv.json) printJson({ manager: p.manager, file: p.file, content: p.content, commands: p.install, dryRun: argv.dryRun });
     else if (argv.dryRun) process.stdout.write(`# ${p.file}\n${p.content}`);
-    if (argv.dryRun) {
-      run(p.install, true);
-      return;
-    }
-    const unchanged = existsSync(p.file) && readFileSync(p.file, 'utf8') === p.content;
-    if (!unchanged) writeAtomically(p.file, p.content);
-    notice(`${unchanged ? 'unchanged' : 'wrote'} ${p.file}`);
-    if (p.logDir) mkdirSync(p.logDir, { recursive: true });
-    // A muxd started by hand would hold the lock the service's muxd needs.
-    if (await canConnect(paths().controlSocket)) {
-      notice('stopping the muxd that is running now, so the service can take over');
-      await withDaemon((client) => client.request(ControlMethods.Shutdown), { autoStart: false });
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline && (await canConnect(paths().controlSocket))) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    run(p.install, false);
+    await installService(p, argv.dryRun);
+    if (argv.dryRun) return;
     if (p.note) notice(p.note);
     if (!argv.json) console.log(`muxd is installed as a ${p.manager} user service`);
   },
@@ -78,7 +92,7 @@ const uninstallCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Stop the muxd user service and remove it',
   builder: (yargs) => yargs.option('dry-run', { type: 'boolean', default: false, describe: 'Print the commands; change nothing' }) as never,
   handler: async (argv) => {
-    const p = await plan();
+    const p = await userServicePlan();
     if (!existsSync(p.file)) {
       if (argv.json) printJson({ manager: p.manager, file: p.file, installed: false });
       else console.log(`muxd is not installed as a ${p.manager} service (no ${p.file})`);
@@ -96,7 +110,7 @@ const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'status',
   describe: 'Is muxd installed as a user service, and is it up to date?',
   handler: async (argv) => {
-    const p = await plan();
+    const p = await userServicePlan();
     const installed = existsSync(p.file);
     const current = installed && readFileSync(p.file, 'utf8') === p.content;
     const running = await canConnect(paths().controlSocket);
