@@ -6,7 +6,7 @@
  */
 
 /** Bar colours: muxd stands out, direct is the neutral baseline, peers share a grey family. */
-const COLOURS = { direct: '#7f7f7f', muxd: '#1f77b4', 'muxd-http': '#6baed6', 'mcp-proxy': '#c7c7c7', 'mcp-hub': '#a5a5a5', supergateway: '#d9d9d9', relays: '#e6c9a8' };
+const COLOURS = { direct: '#7f7f7f', muxd: '#1f77b4', 'muxd-http': '#6baed6', 'mcp-proxy': '#c7c7c7', 'mcp-hub': '#a5a5a5', supergateway: '#d9d9d9', relays: '#e6c9a8', 'http-relay': '#f2dcc4', 'muxd-npx': '#9ecae1', 'muxd-http-npx': '#c6dbef' };
 
 /**
  * @typedef {Record<string, Record<string, Record<string, unknown>>>} Workloads

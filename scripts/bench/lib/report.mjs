@@ -45,6 +45,7 @@ export const ROWS = [
   { workload: 'sessionStart', label: 'new session, cold', field: 'coldMs', unit: 'ms', better: 'lower', digits: 0 },
   { workload: 'crash', label: 'crash: clients recovered', field: 'recovered', unit: '', better: 'higher', digits: 0 },
   { workload: 'crash', label: 'crash: time to next success (max)', field: 'maxMs', unit: 'ms', better: 'lower', digits: 0 },
+  { workload: 'crash', label: "  of it, the server's own start", field: 'serverStartMs', unit: 'ms', better: 'none', digits: 0, blankIfMissing: true },
 ];
 
 /**
@@ -77,6 +78,7 @@ function ratio(a, b) {
 
 /** @param {number | undefined} r */
 const x = (r) => (r === undefined ? '-' : `${r.toFixed(2)}x`);
+const round2 = (/** @type {number} */ v) => Math.round(v * 100) / 100;
 
 /**
  * Checks muxd against each target line of the issue; a line whose figures are missing has pass undefined.
@@ -106,6 +108,16 @@ export function checks(w, targets) {
     const floor = ratio(figure(w, workload, 'relays', 'p50Ms'), figure(w, workload, 'direct', 'p50Ms'));
     add(`${workload}.p50`, `latency p50 <= 1.5x direct${suffix}`, workload, p50, 1.5, le, `${x(p50)}${floor === undefined ? '' : ` (two byte relays: ${x(floor)})`}`);
     add(`${workload}.p99`, `latency p99 <= 2x direct${suffix}`, workload, p99, 2, le, x(p99));
+    // mux-proxy: muxd's own cost above the floor of two processes on the path, at most what it was before HTTP work (0.17 ms).
+    const relaysMs = figure(w, workload, 'relays', 'p50Ms');
+    const muxdMs = figure(w, workload, 'muxd', 'p50Ms');
+    const above = muxdMs === undefined || relaysMs === undefined ? undefined : round2(muxdMs - relaysMs);
+    add(`${workload}.aboveRelays`, `latency p50 over mux-proxy: <= 0.17 ms above two byte relays${suffix}`, workload, above, 0.17, le, `${above} ms`);
+    const httpP50 = ratio(figure(w, workload, 'muxd-http', 'p50Ms'), figure(w, workload, 'direct', 'p50Ms'));
+    const httpP99 = ratio(figure(w, workload, 'muxd-http', 'p99Ms'), figure(w, workload, 'direct', 'p99Ms'));
+    const httpFloor = ratio(figure(w, workload, 'http-relay', 'p50Ms'), figure(w, workload, 'direct', 'p50Ms'));
+    add(`${workload}.httpP50`, `latency p50 over HTTP <= 2x direct${suffix}`, workload, httpP50, 2, le, `${x(httpP50)}${httpFloor === undefined ? '' : ` (HTTP relay: ${x(httpFloor)})`}`);
+    add(`${workload}.httpP99`, `latency p99 over HTTP <= 2x direct${suffix}`, workload, httpP99, 2, le, x(httpP99));
   }
 
   const muxdRate = figure(w, 'fanin', 'muxd', 'callsPerS');
@@ -144,11 +156,30 @@ export function checks(w, targets) {
   }
 
   const seed = ratio(figure(w, 'seed', 'muxd', 'pssMiB'), figure(w, 'seed', 'direct', 'pssMiB'));
-  add('seed.direct', 'seed scenario: PSS <= 40% of direct', 'seed', seed, 0.4, le, x(seed));
+  add('seed.direct', 'seed scenario over mux-proxy: PSS <= 25% of direct', 'seed', seed, 0.25, le, x(seed));
+  const seedHttpMiB = figure(w, 'seed', 'muxd-http', 'pssMiB');
+  const seedHttp = ratio(seedHttpMiB, figure(w, 'seed', 'direct', 'pssMiB'));
+  add('seed.http', 'seed scenario over HTTP: PSS <= 15% of direct', 'seed', seedHttp, 0.15, le, x(seedHttp));
+  add('seed.httpMiB', 'seed scenario over HTTP: PSS <= 500 MiB', 'seed', seedHttpMiB, 500, le, `${seedHttpMiB} MiB`);
+  const hubMiB = figure(w, 'seed', 'mcp-hub', 'pssMiB');
+  add('seed.hub', 'seed scenario over HTTP: PSS below mcp-hub', 'seed', hubMiB === undefined ? undefined : seedHttpMiB, hubMiB ?? 0, (v, l) => v < l, `${seedHttpMiB} vs ${hubMiB} MiB`);
+  // One process per server and one muxd, plus one mux-proxy per stdio session: no runner left.
+  const servers = figure(w, 'seed', 'direct', 'servers');
+  const sessions = figure(w, 'seed', 'direct', 'sessions');
+  for (const [name, id, perSession] of /** @type {const} */ ([['muxd', 'seed.processes', 1], ['muxd-http', 'seed.httpProcesses', 0]])) {
+    const processes = figure(w, 'seed', name, 'processes');
+    const expected = servers === undefined || sessions === undefined ? 0 : servers + 1 + perSession * servers * sessions;
+    add(id, `seed scenario (${name}): processes = servers + muxd${perSession ? ' + one mux-proxy per session' : ''}`, 'seed', servers === undefined ? undefined : processes, expected, (v, l) => v === l, `${processes} (expected ${expected})`);
+  }
 
   const warm = figure(w, 'sessionStart', 'muxd', 'warmMs');
   const node = figure(w, 'sessionStart', 'muxd', 'nodeStartMs');
   add('sessionStart.warm', 'new session on a running server: initialize <= 80 ms (median)', 'sessionStart', warm, 80, le, `${warm} ms${node === undefined ? '' : ` (node -e 0 alone: ${node} ms)`}`);
+  for (const [name, id] of /** @type {const} */ ([['muxd', 'crash.maxMs'], ['muxd-http', 'crash.httpMaxMs']])) {
+    const ms = figure(w, 'crash', name, 'maxMs');
+    const start = figure(w, 'crash', name, 'serverStartMs');
+    add(id, `crash (${name}): every client's next call succeeds within 500 ms`, 'crash', ms, 500, le, `${ms} ms${start === undefined ? '' : ` (the server's own start: ${start} ms)`}`);
+  }
   return out;
 }
 
@@ -164,8 +195,8 @@ export function table(w, targetNames, verdicts, settings) {
   /** @type {Record<string, string>} */
   const verdictOf = {};
   const rowCheck = {
-    'latency.p50Ms': ['latency.p50'],
-    'latency.p99Ms': ['latency.p99'],
+    'latency.p50Ms': ['latency.p50', 'latency.aboveRelays', 'latency.httpP50'],
+    'latency.p99Ms': ['latency.p99', 'latency.httpP99'],
     'latencyPinned.p50Ms': ['latencyPinned.p50'],
     'latencyPinned.p99Ms': ['latencyPinned.p99'],
     'fanin.callsPerS': ['fanin.direct', 'fanin.peer'],
@@ -174,7 +205,9 @@ export function table(w, targetNames, verdicts, settings) {
     'memoryEverything.marginalMiB': ['memoryEverything.marginal'],
     'memoryMemory.pssMiB': ['memoryMemory.direct', 'memoryMemory.peers'],
     'memoryMemory.marginalMiB': ['memoryMemory.marginal'],
-    'seed.pssMiB': ['seed.direct'],
+    'seed.pssMiB': ['seed.direct', 'seed.http', 'seed.httpMiB', 'seed.hub'],
+    'seed.processes': ['seed.processes', 'seed.httpProcesses'],
+    'crash.maxMs': ['crash.maxMs', 'crash.httpMaxMs'],
     'sessionStart.warmMs': ['sessionStart.warm'],
   };
   for (const [key, ids] of Object.entries(rowCheck)) {

@@ -9,6 +9,8 @@
  * - `mcp-hub`: one hub for every server (its /mcp endpoint is HTTP+SSE), one shared child each;
  * - `supergateway`: one `supergateway --stateful` per server, Streamable HTTP, one child per session;
  * - `relays` (latency only): direct behind two byte relays, the floor of two processes on the path.
+ * - `muxd-npx`, `muxd-http-npx` (seed scenario only): muxd with `unwrap: false`, keeping each `npx` runner;
+ * - `http-relay` (latency only): direct behind the simplest HTTP bridge, the floor of serving a stdio server over HTTP.
  *
  * A peer that is not installed or does not start is reported by the caller
  * as n/a with the reason; nothing here talks to anything but 127.0.0.1.
@@ -36,6 +38,7 @@ export const BENCH_DIR = join(ROOT, 'scripts/bench');
 const BENCH_MODULES = join(BENCH_DIR, 'node_modules');
 const MUXD_BIN = join(ROOT, 'packages/daemon/bin/muxd.js');
 const RELAY = join(BENCH_DIR, 'lib/relay.cjs');
+const HTTP_RELAY = join(BENCH_DIR, 'lib/httpRelay.cjs');
 /** What a host's config names: the installed bin, run through its `#!/usr/bin/env node` line. */
 const MUX_PROXY_BIN = join(ROOT, 'node_modules/.bin/mux-proxy');
 const EVERYTHING_MAIN = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -130,6 +133,7 @@ export function memoryServer(name, file, options = {}) {
  * @property {boolean} processPerSession whether each session gets its own server process
  * @property {boolean} aggregates whether one session reaches every server (mcp-hub), as a host would configure it
  * @property {boolean} [reference] runs in the latency workloads only, as a yardstick rather than a contender
+ * @property {boolean} [seedOnly] runs in the seed scenario only (a variant of another target)
  * @property {boolean} [spawnsPerSession] whether each new session starts a Node process (its server, or mux-proxy)
  * @property {boolean} peer
  * @property {() => string | undefined} unavailable why it cannot run here, if it cannot
@@ -430,23 +434,43 @@ export const relays = {
   start: spawnPerSession((server) => ({ command: process.execPath, args: [RELAY, process.execPath, RELAY, server.command, ...server.args], cwd: server.cwd })),
 };
 
+/**
+ * A reference for the latency workloads only: direct, behind the simplest
+ * Streamable HTTP bridge (scripts/bench/lib/httpRelay.cjs: plain JSON
+ * answers, no sessions), one per server, reached with the same SDK client as
+ * `muxd-http`. No design serving a stdio server over HTTP can be faster.
+ * @type {Target}
+ */
+export const httpRelay = {
+  name: 'http-relay',
+  aggregates: false,
+  processPerSession: false,
+  peer: false,
+  reference: true,
+  unavailable: () => undefined,
+  start: gatewayPerServer('http-relay', (server, port) => [process.execPath, HTTP_RELAY, String(port), server.command, ...server.args]),
+};
+
 // -------------------------------------------------------------------- muxd
 
 /**
  * muxd, reached the way a host would: over stdio through `mux-proxy`, or
  * (as `muxctl rewire --transport http` sets hosts up) over its Streamable
  * HTTP front with the bearer token, which costs no process per session.
+ * With `unwrap: false`, services started with a package runner (`npx`) keep
+ * the runner, as before muxd learnt to run the package's bin itself.
  * @param {'stdio' | 'http'} transport
+ * @param {{ unwrap?: boolean }} [options]
  * @returns {Target['start']}
  */
-function startMuxd(transport) {
+function startMuxd(transport, { unwrap = true } = {}) {
   return async (run, id, servers, options) => {
     // The run's directory is short: data sockets live under it, and socket paths are limited to 108 bytes.
     const home = join(run.tmp, id);
     mkdirSync(home, { recursive: true });
     const configFile = join(home, 'muxd.config.json');
     const services = Object.fromEntries(
-      servers.map((server) => [server.name, { command: server.command, args: server.args, cwd: server.cwd, env: serverEnv(server) }]),
+      servers.map((server) => [server.name, { command: server.command, args: server.args, cwd: server.cwd, env: serverEnv(server), ...(unwrap ? {} : { unwrap: false }) }]),
     );
     const port = transport === 'http' ? await freePort() : undefined;
     writeFileSync(configFile, JSON.stringify({ services, ...(port ? { http: { listen: `127.0.0.1:${port}` } } : {}) }, null, 2));
@@ -513,6 +537,12 @@ export const muxdHttp = {
   unavailable: muxdBuilt,
   start: startMuxd('http'),
 };
+
+/** @type {Target} */
+export const muxdNpx = { ...muxd, name: 'muxd-npx', seedOnly: true, start: startMuxd('stdio', { unwrap: false }) };
+
+/** @type {Target} */
+export const muxdHttpNpx = { ...muxdHttp, name: 'muxd-http-npx', seedOnly: true, start: startMuxd('http', { unwrap: false }) };
 
 /** @param {string} path */
 function readFileSafe(path) {
@@ -682,4 +712,4 @@ export const supergateway = {
 };
 
 /** Every target, `direct` first: it is what every ratio is taken against. */
-export const TARGETS = [direct, muxd, muxdHttp, mcpProxy, mcpHub, supergateway, relays];
+export const TARGETS = [direct, muxd, muxdHttp, muxdNpx, muxdHttpNpx, mcpProxy, mcpHub, supergateway, relays, httpRelay];

@@ -105,7 +105,7 @@ async function eachTarget(ctx, label, fn) {
   /** @type {WorkloadResult} */
   const out = {};
   for (const target of ctx.targets) {
-    if (target.reference) continue;
+    if (target.reference || (target.seedOnly && label !== 'seed')) continue;
     const missing = target.unavailable();
     if (missing) {
       out[target.name] = { na: missing };
@@ -193,7 +193,7 @@ async function interleaved(ctx, label, server, plan) {
   const live = [];
   try {
     for (const target of ctx.targets) {
-      if (target.reference && !plan.reference) continue;
+      if ((target.reference && !plan.reference) || target.seedOnly) continue;
       const missing = target.unavailable();
       if (missing) {
         out[target.name] = { na: missing };
@@ -544,14 +544,42 @@ async function timeNodeStart() {
 }
 
 /**
+ * How long `server` takes from spawn to its answer to `initialize`: the floor
+ * of any recovery that must start a new copy of it.
+ * @param {ServerSpec} server
+ */
+async function timeServerStart(server) {
+  const started = performance.now();
+  const child = spawn(server.command, server.args, { cwd: server.cwd, stdio: ['pipe', 'pipe', 'ignore'] });
+  try {
+    const answered = new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`server exited with code ${code} before answering initialize`)));
+      child.stdout.once('data', resolve);
+    });
+    const params = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '0' } };
+    child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params })}\n`);
+    await answered;
+    return performance.now() - started;
+  } finally {
+    await killAndWait([/** @type {number} */ (child.pid)]);
+  }
+}
+
+/**
  * 7. Crash recovery: SIGKILL the server under N connected clients (for
  * direct and per-session peers, every client's server), then each client
- * retries its next call on the same connection until one succeeds.
+ * retries its next call on the same connection until one succeeds. Also the
+ * server's own start (median of 3), which no recovery can beat.
  * @param {Context} ctx
  */
-export function crash(ctx) {
+export async function crash(ctx) {
   const { crashClients: clients, crashDeadlineMs: deadlineMs } = ctx.settings;
   const server = everythingServer();
+  const starts = [];
+  for (let i = 0; i < 3; i++) starts.push(await timeServerStart(server));
+  const serverStartMs = round(median(starts), 0);
+  ctx.run.log(`  server-everything, spawn to initialize answer: ${serverStartMs} ms (median of 3)`);
   return eachTarget(ctx, 'crash', (target) =>
     withDeployment(ctx, target, [server], async (dep) => {
       const sessions = await openSessions(dep, server.name, clients);
@@ -584,7 +612,7 @@ export function crash(ctx) {
         clients,
         killed: victims.length,
         recovered: times.length,
-        ...(times.length > 0 ? { medianMs: round(median(times), 0), maxMs: round(times[times.length - 1] ?? 0, 0) } : {}),
+        ...(times.length > 0 ? { medianMs: round(median(times), 0), maxMs: round(times[times.length - 1] ?? 0, 0), serverStartMs } : {}),
         ...(failures.length > 0 ? { failure: failures[0] } : {}),
       };
     }),
