@@ -18,6 +18,7 @@ import { lsCommand } from './commands/ls.js';
 import { reloadCommand } from './commands/reload.js';
 import { rewireCommand } from './commands/rewire.js';
 import { serviceCommand } from './commands/service.js';
+import { setupCommand } from './commands/setup.js';
 import { VERSION } from './version.js';
 
 /** The one place muxctl turns an error into a message and an exit code. */
@@ -57,6 +58,7 @@ const cli = yargs(hideBin(process.argv))
   .command(importCommand)
   .command(rewireCommand)
   .command(serviceCommand)
+  .command(setupCommand)
   .command(doctorCommand)
   .command(httpCommand)
   .demandCommand(1, 'name a command (muxctl --help lists them)')
