@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { MuxErrorCodes, RpcError, resolvePaths } from '@muxd/protocol';
 import { CliError, ExitCodes } from './cliError.js';
 import { configCommand } from './commands/config.js';
+import { COMPLETION_COMMAND, COMPLETION_DESCRIPTION, completeMuxctl, isCompletionRequest, printCompletions } from './completion.js';
 import { daemonCommand } from './commands/daemon.js';
 import { describeCommand } from './commands/describe.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -61,6 +62,7 @@ const cli = yargs(hideBin(process.argv))
   .command(setupCommand)
   .command(doctorCommand)
   .command(httpCommand)
+  .completion(COMPLETION_COMMAND, COMPLETION_DESCRIPTION, completeMuxctl)
   .demandCommand(1, 'name a command (muxctl --help lists them)')
   .recommendCommands()
   .strict()
@@ -72,7 +74,8 @@ const cli = yargs(hideBin(process.argv))
   });
 
 try {
-  await cli.parseAsync();
+  if (isCompletionRequest()) await printCompletions(cli);
+  else await cli.parseAsync();
   if (usageError !== undefined) {
     process.stderr.write(`muxctl: ${usageError}\n(muxctl --help lists the commands)\n`);
     process.exitCode = ExitCodes.Usage;
