@@ -5,7 +5,7 @@ import type { Logger } from './logs.js';
 
 export interface StatusFileOptions {
   /** What the file holds: the control socket's `list` result (`muxctl ls --json`). */
-  snapshot: () => ListResult;
+  snapshot: () => ListResult | Promise<ListResult>;
   /**
    * A cheap fingerprint of every service's state (status, pids, clients,
    * restarts...): when it differs from the last one written, the file is
@@ -117,7 +117,7 @@ export class StatusFile {
     let signature: string;
     try {
       signature = this.#options.signature();
-      text = `${JSON.stringify(this.#options.snapshot(), null, 2)}\n`;
+      text = `${JSON.stringify(await this.#options.snapshot(), null, 2)}\n`;
     } catch (error) {
       this.#fail(path, error);
       return;
