@@ -18,6 +18,12 @@ export function formatMemory(bytes: number | null | undefined): string {
   return `${(bytes / 1024 ** 3).toFixed(2)}G`;
 }
 
+/** Bytes as whole MiB ("142 MiB"), with one decimal under 10 MiB ("3.4 MiB"). */
+export function formatMiB(bytes: number): string {
+  const mib = bytes / 1024 ** 2;
+  return `${mib < 10 ? mib.toFixed(1) : Math.round(mib)} MiB`;
+}
+
 export function formatTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '-';
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ErrorCodes, INPUT_ENDED_METHOD, LineReader, decodeMessage, encodeMessage, errorResponse, failureResponses, isJsonObject, sniffRequestId } from '@muxd/protocol';
+import { CLIENT_PID_METHOD, ErrorCodes, INPUT_ENDED_METHOD, LineReader, decodeMessage, encodeMessage, errorResponse, failureResponses, isJsonObject, sniffRequestId } from '@muxd/protocol';
 import type { ClientHandle, Peer } from '@muxd/engine';
 import type { Logger } from './logs.js';
 import { formatBytes } from '@muxd/config';
@@ -11,7 +11,12 @@ export interface ClientTarget {
   readonly service: string;
   /** Joins the engine as one more client, sending to it through `peer`. */
   connect(peer: Peer): ClientHandle;
+  /** The client said which process it is (`muxd/clientPid`, mux-proxy's first line): once per connection, a plausible pid only. */
+  onClientPid?(pid: number): void;
 }
+
+/** Linux's largest pid_max (2^22); macOS's is far lower. */
+const MAX_PID = 4_194_304;
 
 export interface ClientLimits {
   maxRequestBytes: number;
@@ -50,6 +55,7 @@ export function attachClientSocket(socket: Socket, target: ClientTarget, limits:
   const client = target.connect(peer);
   /** The client said it will send nothing more (mux-proxy does when its stdin closes). */
   let inputEnded = false;
+  let pidTold = false;
   handle = client;
   const reader = new LineReader({
     maxLineBytes: limits.maxRequestBytes,
@@ -68,6 +74,14 @@ export function attachClientSocket(socket: Socket, target: ClientTarget, limits:
       if (isJsonObject(message) && message['method'] === INPUT_ENDED_METHOD && !('id' in message)) {
         inputEnded = true;
         client.end();
+        return;
+      }
+      if (isJsonObject(message) && message['method'] === CLIENT_PID_METHOD && !('id' in message)) {
+        // muxd's own message, never the server's: taken once, anything else in it ignored.
+        const params = message['params'];
+        const pid = isJsonObject(params) ? params['pid'] : undefined;
+        if (!pidTold && typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 1 && pid <= MAX_PID) target.onClientPid?.(pid);
+        pidTold = true;
         return;
       }
       client.receive(message, line.length);

@@ -31,8 +31,8 @@ const MAX_HISTORY = 10_000;
 export interface ControlHandlers {
   hello(): HelloResult;
   status(): DaemonStatus;
-  list(): ListResult;
-  describe(name: string): DescribeResult;
+  list(): Promise<ListResult>;
+  describe(name: string): Promise<DescribeResult>;
   /** `name` is a service or "all"; each resolves once the action is done. */
   startService(name: string): Promise<ActionResult>;
   stopService(name: string): Promise<ActionResult>;

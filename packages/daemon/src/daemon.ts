@@ -178,11 +178,12 @@ export class Daemon implements ControlHandlers {
     };
   }
 
-  list(): ListResult {
-    return { services: this.#rows.list(this.#services.all()), daemon: this.status() };
+  async list(): Promise<ListResult> {
+    const { services, summary } = await this.#rows.list(this.#services.all());
+    return { services, summary, daemon: this.status() };
   }
 
-  describe(name: string): DescribeResult {
+  describe(name: string): Promise<DescribeResult> {
     return this.#rows.describe(this.#services.get(name), this.#store, this.paths);
   }
 

@@ -1,7 +1,8 @@
 import { UpstreamState } from '@muxd/engine';
 import type { Mux } from '@muxd/engine';
 import { ErrorCodes } from '@muxd/protocol';
-import { readProcessTable, treeUsage } from '@muxd/runtime/processes';
+import { sampleTrees } from '@muxd/runtime/processes';
+import type { TreeUsage } from '@muxd/runtime/processes';
 import { formatBytes } from '@muxd/config';
 import type { ServiceConfig } from '@muxd/config';
 import type { Logger } from './logs.js';
@@ -26,10 +27,11 @@ export interface HealthMonitorOptions {
 
 /**
  * A service's health checks: every `healthCheck.interval` (10 s when only
- * `maxMemory` is set) each online child's process tree is measured and the
- * server pinged. A child over `maxMemory` (reason memory) or one that does
- * not answer within `healthCheck.timeout` (reason hung) is restarted the
- * way a crash is: backoff, and errored after too many.
+ * `maxMemory` is set) each online child's process tree is measured (PSS on
+ * Linux, RSS on macOS: the figure `muxctl ls` shows) and the server
+ * pinged. A child over `maxMemory` (reason memory) or one that does not
+ * answer within `healthCheck.timeout` (reason hung) is restarted the way a
+ * crash is: backoff, and errored after too many.
  */
 export class HealthMonitor {
   readonly #options: HealthMonitorOptions;
@@ -37,6 +39,7 @@ export class HealthMonitor {
   readonly #pinging = new Set<ServiceInstance>();
   /** Instances being restarted: the old child stays online (and over its limit) until it exits. */
   readonly #restarting = new Set<ServiceInstance>();
+  #checking = false;
 
   constructor(options: HealthMonitorOptions) {
     this.#options = options;
@@ -57,18 +60,33 @@ export class HealthMonitor {
   }
 
   #check(): void {
+    // A check still reading the processes (a large tree) is not overlapped by the next.
+    if (this.#checking) return;
+    this.#checking = true;
+    this.#checkNow()
+      .catch((error: unknown) => this.#options.log.error({ err: String(error) }, 'health check failed'))
+      .finally(() => (this.#checking = false));
+  }
+
+  async #checkNow(): Promise<void> {
     if (this.#options.closing()) return;
     const { healthCheck, maxMemoryBytes } = this.#options.config();
     const { log } = this.#options;
-    const online = this.#options.instances().filter(({ supervisor }) => supervisor.status === ServiceStatus.Online);
-    const table = maxMemoryBytes > 0 && online.length > 0 ? readProcessTable() : undefined;
+    let online = this.#online();
+    let usages: Map<number, TreeUsage> | undefined;
+    if (maxMemoryBytes > 0 && online.length > 0) {
+      // Read without blocking muxd; the children are taken again after, as the read may have let some end.
+      usages = await sampleTrees(online.flatMap(({ supervisor }) => (supervisor.pid === undefined ? [] : [supervisor.pid])));
+      if (this.#options.closing()) return;
+      online = this.#online();
+    }
     for (const instance of online) {
       if (this.#restarting.has(instance)) continue;
       const pid = instance.supervisor.pid;
-      const usage = table && pid !== undefined ? treeUsage(table, pid) : undefined;
-      if (usage && usage.rssBytes > maxMemoryBytes) {
-        log.warn({ child: pid, rssBytes: usage.rssBytes, maxMemoryBytes }, 'child over maxMemory: restarting');
-        void this.#restart(instance, ExitReason.Memory, `its processes use ${formatBytes(usage.rssBytes)}, over maxMemory ${formatBytes(maxMemoryBytes)}`);
+      const usage = pid === undefined ? undefined : usages?.get(pid);
+      if (usage && usage.memoryBytes > maxMemoryBytes) {
+        log.warn({ child: pid, memoryBytes: usage.memoryBytes, memoryKind: usage.memoryKind, maxMemoryBytes }, 'child over maxMemory: restarting');
+        void this.#restart(instance, ExitReason.Memory, `its processes use ${formatBytes(usage.memoryBytes)} (${usage.memoryKind.toUpperCase()}), over maxMemory ${formatBytes(maxMemoryBytes)}`);
         continue;
       }
       if (healthCheck.intervalMs <= 0 || instance.mux.upstreamState !== UpstreamState.Ready || this.#pinging.has(instance)) continue;
@@ -82,6 +100,10 @@ export class HealthMonitor {
         })
         .finally(() => this.#pinging.delete(instance));
     }
+  }
+
+  #online(): ServiceInstance[] {
+    return this.#options.instances().filter(({ supervisor }) => supervisor.status === ServiceStatus.Online);
   }
 
   /** One restart at a time per instance, however many checks find it unwell meanwhile. */

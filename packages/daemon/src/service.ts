@@ -28,6 +28,10 @@ export interface ServiceSnapshot {
   idleClients: number;
   inflight: number;
   queued: number;
+  /** Clients on the data socket (mux-proxy); the other clients are HTTP sessions. */
+  socketClients: number;
+  /** The pids the data-socket clients said they have (`muxd/clientPid`); older proxies say none. */
+  clientPids: number[];
   socket: string;
   lastExit: ExitInfo | undefined;
   error: string | undefined;
@@ -61,6 +65,8 @@ export class Service {
   readonly #monitor: HealthMonitor;
   /** Every client connection, to tell them when muxd shuts down on purpose. */
   readonly #sockets = new Set<Socket>();
+  /** The pid each data-socket client said it has. */
+  readonly #clientPids = new Map<Socket, number>();
   /** Set by `muxctl stop`: clients don't bring it back. */
   #stoppedByUser = false;
   #closing = false;
@@ -147,14 +153,18 @@ export class Service {
       return;
     }
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.#clientPids.delete(socket);
+    });
     const limits = { maxRequestBytes: this.config.maxRequestBytes, maxClientBuffer: this.config.maxClientBuffer };
     const mux = this.#muxForNewClient();
     if (!mux) {
       socket.destroy();
       return;
     }
-    attachClientSocket(socket, { service: this.name, connect: (peer) => mux.connectClient(peer) }, limits, this.#deps.log);
+    const target = { service: this.name, connect: (peer: Peer) => mux.connectClient(peer), onClientPid: (pid: number) => this.#clientPids.set(socket, pid) };
+    attachClientSocket(socket, target, limits, this.#deps.log);
   }
 
   /**
@@ -311,6 +321,8 @@ export class Service {
       idleClients,
       inflight,
       queued,
+      socketClients: this.#sockets.size,
+      clientPids: [...this.#clientPids.values()],
       socket: this.socketPath,
       lastExit,
       error: this.#socketError ?? primary?.errorMessage,

@@ -73,8 +73,10 @@ export interface ServiceRow {
   idleClients: number;
   inflight: number;
   queued: number;
-  /** Resident memory of every running child's process tree, in bytes. */
+  /** Memory of every running child's process tree, in bytes: PSS on Linux (RSS where it cannot be read), RSS on macOS. */
   memoryBytes: number | null;
+  /** Which figure `memoryBytes` is (absent from older daemons; null with no child running). */
+  memoryKind?: MemoryKind | null;
   /** CPU use of the process trees since the previous sample, percent of one core. */
   cpuPercent: number | null;
   lastExit: ExitRecord | null;
@@ -84,6 +86,51 @@ export interface ServiceRow {
 export interface ListResult {
   services: ServiceRow[];
   daemon: DaemonStatus;
+  /** The totals under the table (absent from older daemons). */
+  summary?: ListSummary;
+}
+
+/**
+ * `pss`: proportional set size, each shared page divided among the
+ * processes sharing it (Linux, /proc/<pid>/smaps_rollup). `rss`: resident
+ * set size, shared pages counted whole in every process (macOS, or Linux
+ * where smaps_rollup cannot be read).
+ */
+export type MemoryKind = 'pss' | 'rss';
+
+/** Totals of `muxctl ls`: sessions, what muxd and its processes use, and what running the servers directly would. */
+export interface ListSummary {
+  services: number;
+  /** Clients connected now, active or idle, over every service. */
+  sessions: {
+    total: number;
+    /** On a data socket (mux-proxy). */
+    proxy: number;
+    /** Every other client: HTTP sessions. */
+    http: number;
+  };
+  /** muxd's own process + every service's process trees + the mux-proxy processes counted, bytes. */
+  memoryBytes: number;
+  /** `rss` as soon as one process counted could only be read as RSS. */
+  memoryKind: MemoryKind;
+  /** muxd's own process, bytes. */
+  daemonMemoryBytes: number;
+  /** Every service's process trees, bytes. */
+  childrenMemoryBytes: number;
+  /** The mux-proxy processes counted, bytes. */
+  proxiesMemoryBytes: number;
+  /** mux-proxy processes in `proxiesMemoryBytes`. */
+  proxiesCounted: number;
+  /** Data-socket sessions whose process is not counted: an older mux-proxy (it does not say its pid), or one that ended. */
+  proxiesNotCounted: number;
+  /**
+   * An estimate, not a measurement: for each service, its children's
+   * measured memory divided by their number, times its sessions: what each
+   * session running its own copy of the server would take. Bytes.
+   */
+  directEstimateBytes: number;
+  /** Services with sessions but no child measured now (starting, stopped): left out of `directEstimateBytes`. */
+  notEstimated: string[];
 }
 
 export interface DaemonStatus {

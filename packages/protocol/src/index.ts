@@ -58,9 +58,11 @@ export type {
   HistoryResult,
   LastCrash,
   ListResult,
+  ListSummary,
   LogsFollowParams,
   LogsParams,
   LogsResult,
+  MemoryKind,
   NameParams,
   ReloadParams,
   ReloadResult,
@@ -68,4 +70,4 @@ export type {
   ServiceRow,
   ShutdownResult,
 } from './control.js';
-export { INPUT_ENDED_LINE, INPUT_ENDED_METHOD, SHUTDOWN_LINE, SHUTDOWN_METHOD } from './wire.js';
+export { CLIENT_PID_METHOD, INPUT_ENDED_LINE, INPUT_ENDED_METHOD, SHUTDOWN_LINE, SHUTDOWN_METHOD, clientPidLine } from './wire.js';

@@ -1,5 +1,5 @@
 /**
- * The two messages muxd's data sockets add to MCP. mux-proxy sends it when
+ * The messages muxd's data sockets add to MCP. mux-proxy sends this one when
  * its host closes stdin: "nothing more is coming; answer what is in flight,
  * then close". A connection that ends without it is a client that went
  * away (killed, crashed): muxd cancels its requests upstream at once.
@@ -16,3 +16,17 @@ export const INPUT_ENDED_LINE = `\n{"jsonrpc":"2.0","method":"${INPUT_ENDED_METH
  */
 export const SHUTDOWN_METHOD = 'muxd/shutdown';
 export const SHUTDOWN_LINE = `{"jsonrpc":"2.0","method":"${SHUTDOWN_METHOD}"}\n`;
+
+/**
+ * mux-proxy's first line on each data-socket connection: its process id,
+ * so that `muxctl ls` can count the proxies' memory. muxd takes it from the
+ * client's word (a pid that is not a live process of this user is simply
+ * not counted) and never passes it on to the server. A client that does not
+ * send it (an older mux-proxy) is a session whose process is not counted.
+ */
+export const CLIENT_PID_METHOD = 'muxd/clientPid';
+
+/** The line mux-proxy writes first: `{"jsonrpc":"2.0","method":"muxd/clientPid","params":{"pid":N}}`. */
+export function clientPidLine(pid: number): string {
+  return `{"jsonrpc":"2.0","method":"${CLIENT_PID_METHOD}","params":{"pid":${pid}}}\n`;
+}

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { connectSocket } from '@muxd/runtime/socket';
 import { resolvePaths, serviceSocketPath } from '@muxd/protocol/paths';
+import { clientPidLine } from '@muxd/protocol/wire';
 import type { MuxPaths } from '@muxd/protocol/paths';
 import { FatalConnectError } from './proxySession.js';
 import type { Connector } from './proxySession.js';
@@ -26,18 +27,24 @@ export function createMuxdConnector(target: Target): Connector {
   const label = 'service' in target ? target.service : target.command;
   return {
     label,
-    connect: () => connectService(target, paths, label),
+    connect: async () => sayPid(await connectService(target, paths, label)),
     reconnect: async (timeoutMs) => {
       const ensureDaemon = await loadLauncher();
       await ensureDaemon(paths, { timeoutMs });
       try {
-        return await connectSocket(await socketFor(target, paths));
+        return sayPid(await connectSocket(await socketFor(target, paths)));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new FatalConnectError(`muxd is running but no longer has service '${label}' (removed from its config?)`);
         throw error;
       }
     },
   };
+}
+
+/** Tells muxd which process this proxy is, first thing on the connection, so `muxctl ls` counts its memory. */
+function sayPid(socket: Socket): Socket {
+  socket.write(clientPidLine(process.pid));
+  return socket;
 }
 
 type EnsureDaemon = (paths: MuxPaths, options?: { timeoutMs?: number }) => Promise<'running' | 'started'>;

@@ -16,6 +16,6 @@ export {
 } from './launcher.js';
 export type { EnsureDaemonOptions } from './launcher.js';
 export { isAlive, readPid } from './pidFile.js';
-export { CpuSampler, readProcessTable, treeUsage } from './processStats.js';
-export type { ProcessInfo, TreeUsage } from './processStats.js';
+export { CpuSampler, readProcessTable, sampleProcesses, sampleTrees, treeUsage } from './processStats.js';
+export type { MemoryKind, ProcessInfo, SampleOptions, TreeUsage } from './processStats.js';
 export { canConnect, connectSocket } from './socket.js';

@@ -1,5 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+/**
+ * Memory and CPU of processes, read without blocking the event loop. On
+ * Linux only the trees asked about are read, from /proc (`ProcReader`), and
+ * memory is PSS where the kernel gives it (smaps_rollup); elsewhere `ps`
+ * runs through an async execFile and memory is RSS.
+ */
+import { mapLimit } from './mapLimit.js';
+import { ProcReader } from './procReader.js';
+import type { MemoryKind, ProcessSample } from './procReader.js';
+import { readPsTable } from './psTable.js';
+
+export { parseProcStat, ProcReader } from './procReader.js';
+export type { MemoryKind, ProcessSample, ProcStat } from './procReader.js';
+export { parseSmapsRollup } from './smapsRollup.js';
+export type { SmapsRollup } from './smapsRollup.js';
 
 /** One process as read from the OS. */
 export interface ProcessInfo {
@@ -13,89 +26,108 @@ export interface ProcessInfo {
   cpuMs: number;
 }
 
-/** Memory and CPU of a process tree. */
+/** Memory and CPU of a process tree (or of one process). */
 export interface TreeUsage {
-  rssBytes: number;
+  /** PSS (Linux with smaps_rollup) or RSS, summed over the processes, bytes. */
+  memoryBytes: number;
+  /** `rss` as soon as one process of the tree could only be read as RSS. */
+  memoryKind: MemoryKind;
+  /** User + system CPU time, ms. */
   cpuMs: number;
   processes: number;
+  /** The processes counted, root first. */
+  pids: number[];
+  /** The tree had more than `maxProcesses`: the rest is not counted. */
+  capped: boolean;
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** Every process on the machine, from /proc on Linux and `ps` elsewhere. */
-export function readProcessTable(): Map<number, ProcessInfo> {
-  return process.platform === 'linux' ? readProc() : readPs();
+export interface SampleOptions {
+  /** Processes counted per tree at most. Default 1024. */
+  maxProcesses?: number;
+  /** Where procfs is mounted (Linux). Default `/proc`. */
+  procRoot?: string;
 }
 
-function readProc(): Map<number, ProcessInfo> {
-  const table = new Map<number, ProcessInfo>();
-  const pageSize = readPageSize();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // Exited while we looked.
+const DEFAULT_MAX_PROCESSES = 1024;
+/** Trees walked at once. */
+const PARALLEL_TREES = 4;
+const PARALLEL_READS = 16;
+
+const usePs = (): boolean => process.platform !== 'linux';
+
+/**
+ * Every process on the machine (for `muxctl doctor`, which looks for MCP
+ * servers anywhere), from /proc on Linux and `ps` elsewhere. Memory is RSS.
+ */
+export function readProcessTable(options: Pick<SampleOptions, 'procRoot'> = {}): Promise<Map<number, ProcessInfo>> {
+  return usePs() ? readPsTable() : new ProcReader(options.procRoot).table();
+}
+
+/**
+ * The usage of each of `roots` with all its descendants, keyed by root. A
+ * root that is gone has no entry; a descendant that ends mid-read is
+ * skipped. On Linux only these trees are read; elsewhere one `ps`.
+ */
+export async function sampleTrees(roots: readonly number[], options: SampleOptions = {}): Promise<Map<number, TreeUsage>> {
+  const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  const result = new Map<number, TreeUsage>();
+  const unique = [...new Set(roots)];
+  if (unique.length === 0) return result;
+  if (usePs()) {
+    const table = await readPsTable();
+    for (const root of unique) {
+      const usage = treeUsage(table, root, maxProcesses);
+      if (usage) result.set(root, usage);
     }
-    // The command name (field 2) may hold spaces and parens: split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(entry);
-    const ppid = Number(fields[1]);
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    const rssPages = Number(fields[21]);
-    table.set(pid, { pid, ppid, command: readCommand(entry), rss: rssPages * pageSize, cpuMs: ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND });
+    return result;
   }
-  return table;
+  const reader = new ProcReader(options.procRoot);
+  const usages = await mapLimit(unique, PARALLEL_TREES, async (root) => {
+    const { pids, capped } = await reader.tree(root, maxProcesses);
+    const samples = await mapLimit(pids, PARALLEL_READS, (pid) => reader.sample(pid));
+    return samples[0] ? { ...sum(samples), capped } : undefined;
+  });
+  unique.forEach((root, index) => {
+    const usage = usages[index];
+    if (usage) result.set(root, usage);
+  });
+  return result;
 }
 
-function readCommand(pid: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-  } catch {
-    return '';
+/** The usage of each of `pids` alone (not its children), keyed by pid; a pid that is gone has no entry. */
+export async function sampleProcesses(pids: readonly number[], options: Pick<SampleOptions, 'procRoot'> = {}): Promise<Map<number, TreeUsage>> {
+  const result = new Map<number, TreeUsage>();
+  const unique = [...new Set(pids)];
+  if (unique.length === 0) return result;
+  if (usePs()) {
+    const table = await readPsTable();
+    for (const pid of unique) {
+      const info = table.get(pid);
+      if (info) result.set(pid, { memoryBytes: info.rss, memoryKind: 'rss', cpuMs: info.cpuMs, processes: 1, pids: [pid], capped: false });
+    }
+    return result;
   }
+  const reader = new ProcReader(options.procRoot);
+  const samples = await mapLimit(unique, PARALLEL_READS, (pid) => reader.sample(pid));
+  for (const sample of samples) if (sample) result.set(sample.pid, { ...sum([sample]), capped: false });
+  return result;
 }
 
-let cachedPageSize: number | undefined;
-function readPageSize(): number {
-  if (cachedPageSize !== undefined) return cachedPageSize;
-  try {
-    cachedPageSize = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
-  } catch {
-    cachedPageSize = 4096;
+function sum(samples: ReadonlyArray<ProcessSample | undefined>): Omit<TreeUsage, 'capped'> {
+  const usage: Omit<TreeUsage, 'capped'> = { memoryBytes: 0, memoryKind: 'pss', cpuMs: 0, processes: 0, pids: [] };
+  for (const sample of samples) {
+    if (!sample) continue;
+    usage.memoryBytes += sample.memoryBytes;
+    usage.cpuMs += sample.cpuMs;
+    usage.processes++;
+    usage.pids.push(sample.pid);
+    if (sample.memoryKind === 'rss') usage.memoryKind = 'rss';
   }
-  return cachedPageSize;
+  return usage;
 }
 
-function readPs(): Map<number, ProcessInfo> {
-  const table = new Map<number, ProcessInfo>();
-  let output: string;
-  try {
-    output = execFileSync('ps', ['-axo', 'pid=,ppid=,rss=,time=,args='], { encoding: 'utf8' });
-  } catch {
-    return table;
-  }
-  for (const line of output.split('\n')) {
-    const [pid, ppid, rss, time, ...args] = line.trim().split(/\s+/);
-    if (!pid || !ppid || !rss || !time) continue;
-    table.set(Number(pid), { pid: Number(pid), ppid: Number(ppid), command: args.join(' '), rss: Number(rss) * 1024, cpuMs: parseCpuTime(time) });
-  }
-  return table;
-}
-
-/** `[[dd-]hh:]mm:ss[.cc]` to ms. */
-function parseCpuTime(text: string): number {
-  const [days, rest] = text.includes('-') ? text.split('-') : ['0', text];
-  const parts = (rest ?? '').split(':').map(Number);
-  let seconds = 0;
-  for (const part of parts) seconds = seconds * 60 + part;
-  return (Number(days) * 86400 + seconds) * 1000;
-}
-
-/** Sums memory and CPU over `root` and all its descendants. */
-export function treeUsage(table: Map<number, ProcessInfo>, root: number): TreeUsage | undefined {
+/** Sums RSS and CPU over `root` and its descendants in a whole-table read (`ps`), at most `maxProcesses`. */
+export function treeUsage(table: Map<number, ProcessInfo>, root: number, maxProcesses = DEFAULT_MAX_PROCESSES): TreeUsage | undefined {
   if (!table.has(root)) return undefined;
   const children = new Map<number, number[]>();
   for (const info of table.values()) {
@@ -103,19 +135,24 @@ export function treeUsage(table: Map<number, ProcessInfo>, root: number): TreeUs
     if (list) list.push(info.pid);
     else children.set(info.ppid, [info.pid]);
   }
-  const usage: TreeUsage = { rssBytes: 0, cpuMs: 0, processes: 0 };
-  const stack = [root];
+  const usage: TreeUsage = { memoryBytes: 0, memoryKind: 'rss', cpuMs: 0, processes: 0, pids: [], capped: false };
+  const queue = [root];
   const seen = new Set<number>();
-  while (stack.length > 0) {
-    const pid = stack.pop() as number;
+  for (let index = 0; index < queue.length; index++) {
+    const pid = queue[index] as number;
     if (seen.has(pid)) continue;
-    seen.add(pid);
     const info = table.get(pid);
     if (!info) continue;
-    usage.rssBytes += info.rss;
+    if (usage.processes >= maxProcesses) {
+      usage.capped = true;
+      break;
+    }
+    seen.add(pid);
+    usage.memoryBytes += info.rss;
     usage.cpuMs += info.cpuMs;
     usage.processes++;
-    for (const child of children.get(pid) ?? []) stack.push(child);
+    usage.pids.push(pid);
+    for (const child of children.get(pid) ?? []) queue.push(child);
   }
   return usage;
 }

@@ -150,8 +150,8 @@ function muxdHome(pid: number): string | undefined {
  * processes rewiring would save), and those another muxd runs, told apart
  * by the muxd among their ancestors (muxd spawns each child itself).
  */
-function mcpServers(daemonPid: number | undefined): { strays: StrayServer[]; others: OtherMuxdServer[] } {
-  const table = readProcessTable();
+async function mcpServers(daemonPid: number | undefined): Promise<{ strays: StrayServer[]; others: OtherMuxdServer[] }> {
+  const table = await readProcessTable();
   const ownHome = paths().stateDir;
   /** The pid of the nearest muxd above `info`, if any. */
   const muxdAbove = (info: ProcessInfo): number | undefined => {
@@ -204,7 +204,7 @@ export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     checks.push(await checkSockets(daemonRunning));
     const configFile = process.env['MUXD_CONFIG'] || (await findConfigFile());
     checks.push(configFile ? { name: 'config', level: 'ok', detail: configFile } : { name: 'config', level: 'warn', detail: 'no config file', fix: 'muxctl import' });
-    const { strays, others } = mcpServers(daemonPid);
+    const { strays, others } = await mcpServers(daemonPid);
     const strayMemory = strays.reduce((sum, stray) => sum + stray.rssBytes, 0);
     checks.push(
       strays.length === 0

@@ -1,18 +1,48 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
-import type { ServiceRow } from '@muxd/protocol';
+import type { ListSummary, ServiceRow } from '@muxd/protocol';
 import { notice, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
-import { formatDuration, formatExit, formatMemory, printJson, table } from '../format.js';
+import { formatDuration, formatExit, formatMemory, formatMiB, printJson, table } from '../format.js';
+
+const MEMORY_HELP = `Memory is PSS on Linux (proportional set size: a page shared by several
+processes is divided among them, so the figures add up), RSS on macOS,
+which has no PSS (shared pages count in full in every process). The line
+under the table totals muxd's own process, every service's process trees
+and the mux-proxy processes connected (an older mux-proxy does not say its
+pid: "proxies not counted"). "Running each session's servers directly" is
+an estimate: for each service, its children's memory divided by their
+number, times its sessions (proxy and HTTP), as if each session ran its own
+copy of the server. --json gives the same figures in "summary".`;
 
 function statusText(row: ServiceRow): string {
   if (row.status === 'backoff' && row.lastExit) return `backoff (${formatExit(row.lastExit)})`;
   return row.status;
 }
 
+const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
+
+/**
+ * The totals line under `muxctl ls`, e.g. `3 services, 5 sessions (4 proxy,
+ * 1 HTTP) · muxd + children + proxies: 142 MiB PSS · running each session's
+ * servers directly: ~410 MiB (estimate)`.
+ */
+export function summaryLine(summary: ListSummary): string {
+  const { sessions } = summary;
+  const uncounted = summary.proxiesNotCounted;
+  const notCounted = uncounted > 0 ? ` (${uncounted} ${uncounted === 1 ? 'proxy' : 'proxies'} not counted)` : '';
+  const notEstimated = summary.notEstimated.length > 0 ? `; leaves out ${summary.notEstimated.join(', ')}: no child measured` : '';
+  return [
+    `${plural(summary.services, 'service')}, ${plural(sessions.total, 'session')} (${sessions.proxy} proxy, ${sessions.http} HTTP)`,
+    `muxd + children + proxies: ${formatMiB(summary.memoryBytes)} ${summary.memoryKind.toUpperCase()}${notCounted}`,
+    `running each session's servers directly: ~${formatMiB(summary.directEstimateBytes)} (estimate${notEstimated})`,
+  ].join(' · ');
+}
+
 export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: ['ls', 'list'],
-  describe: 'List services: status, pids, uptime, restarts, clients, requests, memory, CPU',
+  describe: 'List services: status, pids, uptime, restarts, clients, requests, memory, CPU; then sessions and total memory',
+  builder: (yargs) => yargs.epilogue(MEMORY_HELP),
   handler: async (argv) => {
     const result = await withDaemon((client) => client.request(ControlMethods.List));
     if (argv.json) {
@@ -40,6 +70,7 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         ),
       );
     }
+    if (result.summary) console.log(`\n${summaryLine(result.summary)}`);
     for (const row of result.services) if (row.error) notice(`${row.name}: ${row.error}`);
     if (result.daemon.databaseError) notice(`history is not being saved: ${result.daemon.databaseError}`);
     if (result.daemon.logError) notice(`logs are not being written: ${result.daemon.logError}`);
