@@ -32,7 +32,8 @@ export interface ServiceSnapshot {
   socketClients: number;
   /** The pids the data-socket clients said they have (`muxd/clientPid`); older proxies say none. */
   clientPids: number[];
-  socket: string;
+  /** Undefined for a service without a data socket (clients connect in process). */
+  socket: string | undefined;
   lastExit: ExitInfo | undefined;
   error: string | undefined;
 }
@@ -51,9 +52,12 @@ export interface ServiceDeps {
  */
 export class Service {
   #config: ServiceConfig;
-  readonly socketPath: string;
+  /** Undefined: no data socket, clients connect in process only (`connectClient`). */
+  readonly socketPath: string | undefined;
   readonly #deps: ServiceDeps;
   #server: Server | undefined;
+  /** Set once `open` succeeded: its socket listens, if it has one. */
+  #opened = false;
   /** The one instance in shared mode. */
   #shared: ServiceInstance | undefined;
   /** One instance per connected client in per-client mode. */
@@ -75,7 +79,7 @@ export class Service {
   /** `stop` waiting for requests to finish, `settled` for children to come up: re-tested on each change, never polled. */
   readonly #waiters = new Waiters();
 
-  constructor(config: ServiceConfig, socketPath: string, deps: ServiceDeps) {
+  constructor(config: ServiceConfig, socketPath: string | undefined, deps: ServiceDeps) {
     this.#config = config;
     this.socketPath = socketPath;
     this.#deps = deps;
@@ -99,15 +103,19 @@ export class Service {
    * serving it, a file in the way) errors this service alone.
    */
   async open(): Promise<void> {
-    try {
-      this.#server = await listenUnix(this.socketPath, (socket) => this.#accept(socket));
-    } catch (error) {
-      this.#socketError = `cannot listen on its socket: ${(error as Error).message} (muxctl start ${this.name} tries again)`;
-      this.#deps.log.error({ socket: this.socketPath }, this.#socketError);
-      return;
+    const socketPath = this.socketPath;
+    if (socketPath !== undefined) {
+      try {
+        this.#server = await listenUnix(socketPath, (socket) => this.#accept(socket));
+      } catch (error) {
+        this.#socketError = `cannot listen on its socket: ${(error as Error).message} (muxctl start ${this.name} tries again)`;
+        this.#deps.log.error({ socket: socketPath }, this.#socketError);
+        return;
+      }
     }
+    this.#opened = true;
     this.#socketError = undefined;
-    this.#deps.log.info({ socket: this.socketPath, isolation: this.config.isolation, lazy: this.config.lazy }, 'service listening');
+    this.#deps.log.info({ socket: socketPath, isolation: this.config.isolation, lazy: this.config.lazy }, 'service listening');
     if (this.#shared) {
       if (this.config.lazy) this.#shared.supervisor.markIdle();
       else this.#shared.supervisor.start();
@@ -232,9 +240,9 @@ export class Service {
 
   /** `muxctl start`: starts (or revives an errored) service, opening its socket first if that failed before. */
   async start(): Promise<void> {
-    if (!this.#server && !this.#closing) {
+    if (!this.#opened && !this.#closing) {
       await this.open();
-      if (!this.#server) return;
+      if (!this.#opened) return;
     }
     this.#stoppedByUser = false;
     for (const instance of this.#instances()) instance.supervisor.start();
@@ -278,7 +286,7 @@ export class Service {
 
   /** `muxctl restart`: new child(ren), clients stay connected. */
   async restart(reason: ExitReason = ExitReason.Manual): Promise<void> {
-    if (!this.#server) return this.start();
+    if (!this.#opened) return this.start();
     this.#stoppedByUser = false;
     await Promise.all(this.#instances().map((instance) => instance.supervisor.restart(reason)));
   }
@@ -338,7 +346,7 @@ export class Service {
     this.#monitor.stop();
     const server = this.#server;
     this.#server = undefined;
-    const closed = server ? closeUnixServer(server, this.socketPath) : Promise.resolve();
+    const closed = server && this.socketPath !== undefined ? closeUnixServer(server, this.socketPath) : Promise.resolve();
     const instances = this.#instances();
     await Promise.all(instances.map((instance) => instance.supervisor.stop(reason)));
     for (const instance of instances) instance.mux.closeAllClients('muxd is shutting down');

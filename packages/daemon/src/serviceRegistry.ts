@@ -1,20 +1,20 @@
 import { createHash } from 'node:crypto';
-import { MuxError, MuxErrorCodes, serviceSocketPath } from '@muxd/protocol';
-import type { MuxPaths } from '@muxd/protocol';
+import { MuxError, MuxErrorCodes } from '@muxd/protocol';
 import { adhocServiceConfig } from '@muxd/config';
-import type { AdhocSpec, LogRotation, MuxConfig, ServiceConfig } from '@muxd/config';
-import { createFileLogger, serviceLogDir } from './logs.js';
+import type { AdhocSpec, MuxConfig, ServiceConfig } from '@muxd/config';
+import type { Logger } from './logs.js';
 import type { Reaper } from './reaper.js';
 import { Service } from './service.js';
 import { ExitReason } from './supervisor.js';
 import type { SupervisorEvent } from './supervisor.js';
 
 export interface ServiceRegistryOptions {
-  paths: MuxPaths;
+  /** Where a service's data socket listens; undefined for none (its clients connect in process). */
+  socketPath: (name: string) => string | undefined;
   /** The reaper every child's process group is registered with. */
   reaper: () => Reaper;
-  /** How each new service's log rotates. */
-  logRotation: () => LogRotation;
+  /** Opens a new service's own log (child stderr and lifecycle). */
+  createLog: (name: string) => Promise<Logger>;
   /** Every service's lifecycle events, for the daemon log and the history. */
   onEvent: (service: string, event: SupervisorEvent) => void;
 }
@@ -74,11 +74,11 @@ export class ServiceRegistry {
     return this.#adhoc.has(name) ? undefined : this.#services.get(name);
   }
 
-  /** Creates the service's log and socket, and starts it unless it is lazy. */
+  /** Creates the service's log and socket (when it has one), and starts it unless it is lazy. */
   async add(config: ServiceConfig): Promise<Service> {
-    const { paths, reaper, logRotation, onEvent } = this.#options;
-    const serviceLog = await createFileLogger(serviceLogDir(paths.logDir, config.name), config.name, logRotation());
-    const service = new Service(config, serviceSocketPath(paths, config.name), { reaper: reaper(), log: serviceLog, onEvent });
+    const { socketPath, reaper, createLog, onEvent } = this.#options;
+    const serviceLog = await createLog(config.name);
+    const service = new Service(config, socketPath(config.name), { reaper: reaper(), log: serviceLog, onEvent });
     this.#services.set(config.name, service);
     await service.open();
     return service;

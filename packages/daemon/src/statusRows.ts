@@ -123,7 +123,7 @@ export class StatusRows {
     return {
       row,
       config: redactConfig(service.config),
-      socket: service.socketPath,
+      socket: service.socketPath ?? '',
       logDir,
       logFile: join(logDir, 'current.log'),
       currentRun: current,
