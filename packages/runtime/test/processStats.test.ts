@@ -18,12 +18,12 @@ async function spawnChild(t: TestContext): Promise<number> {
   return child.pid;
 }
 
-type Info = { pid: number; ppid: number; rss: number; cpuMs: number };
-const info = (pid: number, ppid: number, rss: number, cpuMs = 0): [number, Info] => [pid, { pid, ppid, rss, cpuMs }];
+type Info = { pid: number; ppid: number; command: string; rss: number; cpuMs: number };
+const info = (pid: number, ppid: number, rss: number, cpuMs = 0): [number, Info] => [pid, { pid, ppid, command: '', rss, cpuMs }];
 
 describe('readProcessTable and treeUsage', () => {
-  test('reads this process\'s memory and CPU as the OS reports them', () => {
-    const self = readProcessTable().get(process.pid);
+  test('reads this process\'s memory and CPU as the OS reports them', async () => {
+    const self = (await readProcessTable()).get(process.pid);
     assert.ok(self, 'this process is in the table');
     assert.equal(self.ppid, process.ppid);
     const rss = process.memoryUsage().rss;
@@ -35,30 +35,31 @@ describe('readProcessTable and treeUsage', () => {
 
   test('the usage of this process\'s tree includes a spawned child\'s memory', async (t) => {
     const childPid = await spawnChild(t);
-    const table = readProcessTable();
+    const table = await readProcessTable();
     const self = table.get(process.pid);
     const child = table.get(childPid);
     assert.ok(self && child);
     assert.equal(child.ppid, process.pid);
     assert.ok(child.rss >= 32 * 1024 * 1024, `the child touched 32 MiB; rss ${child.rss}`);
 
-    assert.deepEqual(treeUsage(table, childPid), { rssBytes: child.rss, cpuMs: child.cpuMs, processes: 1 });
+    assert.deepEqual(treeUsage(table, childPid), { memoryBytes: child.rss, memoryKind: 'rss', cpuMs: child.cpuMs, processes: 1, pids: [childPid], capped: false });
     const tree = treeUsage(table, process.pid);
     assert.ok(tree);
     assert.ok(tree.processes >= 2, `${tree.processes} processes`);
-    assert.ok(tree.rssBytes >= self.rss + child.rss, `tree rss ${tree.rssBytes} covers self ${self.rss} and child ${child.rss}`);
+    assert.ok(tree.memoryBytes >= self.rss + child.rss, `tree rss ${tree.memoryBytes} covers self ${self.rss} and child ${child.rss}`);
   });
 
   test('sums exactly the root and its descendants', () => {
     const table = new Map([info(10, 1, 100, 5), info(11, 10, 20, 1), info(12, 11, 3, 1), info(13, 10, 4), info(20, 1, 1000), info(1, 0, 7)]);
-    assert.deepEqual(treeUsage(table, 10), { rssBytes: 127, cpuMs: 7, processes: 4 });
-    assert.deepEqual(treeUsage(table, 11), { rssBytes: 23, cpuMs: 2, processes: 2 });
+    assert.deepEqual(treeUsage(table, 10), { memoryBytes: 127, memoryKind: 'rss', cpuMs: 7, processes: 4, pids: [10, 11, 13, 12], capped: false });
+    assert.deepEqual(treeUsage(table, 11), { memoryBytes: 23, memoryKind: 'rss', cpuMs: 2, processes: 2, pids: [11, 12], capped: false });
+    assert.deepEqual(treeUsage(table, 10, 2), { memoryBytes: 120, memoryKind: 'rss', cpuMs: 6, processes: 2, pids: [10, 11], capped: true });
     assert.equal(treeUsage(table, 99), undefined, 'a pid that is gone has no usage');
   });
 
   test('a ppid loop does not hang', () => {
     const table = new Map([info(5, 6, 1), info(6, 5, 2)]);
-    assert.deepEqual(treeUsage(table, 5), { rssBytes: 3, cpuMs: 0, processes: 2 });
+    assert.deepEqual(treeUsage(table, 5), { memoryBytes: 3, memoryKind: 'rss', cpuMs: 0, processes: 2, pids: [5, 6], capped: false });
   });
 });
 
