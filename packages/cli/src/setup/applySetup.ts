@@ -147,8 +147,9 @@ export async function applySetup(context: SetupContext, choices: SetupChoices, d
         ...(choices.transport === undefined ? {} : { transport: choices.transport }),
         ...(http ? { http } : {}),
       });
+      const changed = hosts.filter((outcome) => outcome.changed).length;
+      progress.stop(`${changed} host file${changed === 1 ? '' : 's'} ${dryRun ? 'would change' : 'changed'}`);
       afterRewire(hosts, dryRun, http);
-      progress.stop(`${hosts.filter((outcome) => outcome.changed).length} host file${hosts.length === 1 ? '' : 's'} ${dryRun ? 'would change' : 'changed'}`);
     } catch (error) {
       problems.push(`rewire: ${(error as Error).message}`);
     }

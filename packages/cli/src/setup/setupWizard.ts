@@ -41,9 +41,10 @@ export function spinnerProgress(): SetupProgress {
   };
 }
 
-function hostLabel(file: SetupHostFile, transport: MuxdTransport | undefined): string {
+/** "Claude Code (user)  ~/.claude.json  (1 entry to change, mux-proxy or HTTP)"; `transport` undefined: not chosen yet, `httpFront`: muxd's config has one. */
+function hostLabel(file: SetupHostFile, transport: MuxdTransport | undefined, httpFront: boolean): string {
   const changes = `${file.changes} entr${file.changes === 1 ? 'y' : 'ies'} to change`;
-  const via = transport === undefined ? (file.http ? 'mux-proxy or HTTP' : 'mux-proxy') : transportOf(file, transport) === 'http' ? 'HTTP' : 'mux-proxy';
+  const via = transport === undefined ? (file.http && httpFront ? 'mux-proxy or HTTP' : 'mux-proxy') : transportOf(file, transport) === 'http' ? 'HTTP' : 'mux-proxy';
   return `${file.label}  ${file.file.path}  (${changes}, ${via})`;
 }
 
@@ -78,6 +79,7 @@ export async function askChoices(context: SetupContext, dryRun: boolean): Promis
     return undefined;
   }
 
+  const httpFront = context.found.config.httpListen !== undefined;
   const spin = spinner();
   spin.start('looking at what rewire would change in each host file');
   const previews = await previewHosts(context, servers);
@@ -90,7 +92,7 @@ export async function askChoices(context: SetupContext, dryRun: boolean): Promis
     const picked = answer(
       await multiselect<number>({
         message: 'Host files to point at muxd (a backup of each is kept)',
-        options: candidates.map((file, index) => ({ value: index, label: hostLabel(file, undefined), ...(file.blocked ? { hint: file.blocked } : {}) })),
+        options: candidates.map((file, index) => ({ value: index, label: hostLabel(file, undefined, httpFront), ...(file.blocked ? { hint: file.blocked } : {}) })),
         initialValues: candidates.flatMap((file, index) => (file.blocked ? [] : [index])),
         required: false,
       }),
@@ -100,7 +102,7 @@ export async function askChoices(context: SetupContext, dryRun: boolean): Promis
 
   let transport: MuxdTransport | undefined;
   if (files.some((file) => file.http)) {
-    if (context.found.config.httpListen === undefined) {
+    if (!httpFront) {
       log.info(`these entries will run mux-proxy; for muxd's HTTP front instead, add http: { listen: 127.0.0.1:7777 } to ${context.found.configFile} and run setup again`);
     } else {
       transport = answer(
@@ -125,7 +127,7 @@ export async function askChoices(context: SetupContext, dryRun: boolean): Promis
 
   const plan = [
     `servers: ${servers.join(', ')}`,
-    `hosts:   ${files.length === 0 ? '(none)' : files.map((file) => hostLabel(file, transport ?? 'stdio')).join('\n         ')}`,
+    `hosts:   ${files.length === 0 ? '(none)' : files.map((file) => hostLabel(file, transport ?? 'stdio', httpFront)).join('\n         ')}`,
     `service: ${serviceInstall ? 'install' : 'no'}`,
   ];
   note(plan.join('\n'), dryRun ? 'The plan (dry run: nothing will be written)' : 'The plan');
