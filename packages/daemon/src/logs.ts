@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import roll from 'pino-roll';
 import { LOG_DEFAULTS } from '@muxd/config';
 import type { LogRotation } from '@muxd/config';
@@ -98,10 +98,19 @@ export function logFatalSync(log: Logger, logDir: string, fields: object, messag
   }
 }
 
-/** The daemon log: to its file and, in the foreground, to stderr as well. */
-export async function createDaemonLogger(logDir: string, alsoStderr: boolean, rotation: LogRotation = LOG_DEFAULTS): Promise<Logger> {
+/**
+ * The daemon log: to its file and, in the foreground, to stderr as well,
+ * as JSON lines or through `prettyStderr` (the file stays JSON; both get
+ * the lines already redacted).
+ */
+export async function createDaemonLogger(
+  logDir: string,
+  alsoStderr: boolean,
+  rotation: LogRotation = LOG_DEFAULTS,
+  prettyStderr?: DestinationStream,
+): Promise<Logger> {
   const file = await rollingFile(daemonLogDir(logDir), 'muxd', rotation);
   const options = daemonLogOptions();
   if (!alsoStderr) return pino(options, file);
-  return pino(options, pino.multistream([{ stream: file }, { stream: process.stderr }]));
+  return pino(options, pino.multistream([{ stream: file }, { stream: prettyStderr ?? process.stderr }]));
 }

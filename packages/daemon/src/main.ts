@@ -6,6 +6,7 @@ import { MuxErrorCodes, isMuxError, resolvePaths } from '@muxd/protocol';
 import { describeThrown, writeCrashRecord } from '@muxd/runtime/crash';
 import { LOG_DEFAULTS, findConfigFile, loadConfigFile, userConfigDir } from '@muxd/config';
 import { Daemon } from './daemon.js';
+import { LOG_FORMATS, LogFormat, chooseLogFormat, prettyDestination } from './logFormat.js';
 import { createDaemonLogger, logFatalSync } from './logs.js';
 import type { Logger } from './logs.js';
 import { VERSION } from './version.js';
@@ -43,6 +44,11 @@ const argv = await yargs(hideBin(process.argv))
   .scriptName('muxd')
   .usage('$0 [--config FILE]\n\nRuns every MCP server in the config once, each shared through its own Unix socket.\nClients connect with: mux-proxy <service>')
   .option('config', { alias: 'c', type: 'string', describe: 'Config file (YAML, JSON, TOML or JS)' })
+  .option('log-format', {
+    type: 'string',
+    choices: LOG_FORMATS,
+    describe: 'The log on stderr in the foreground: pretty lines, JSON lines, or auto (pretty on a terminal); also $MUXD_LOG_FORMAT. Log files are JSON',
+  })
   .version(VERSION)
   .strict()
   .help()
@@ -64,7 +70,10 @@ async function main(): Promise<number> {
         notes: [`no config file: pass --config FILE, set MUXD_CONFIG, or create ${join(userConfigDir(), 'config.yaml')} (muxctl import writes one)`],
       };
   // Started in the background by muxctl or mux-proxy: the log file is enough.
-  const log = await createDaemonLogger(paths.logDir, process.env['MUXD_BACKGROUND'] !== '1', config.logs);
+  const foreground = process.env['MUXD_BACKGROUND'] !== '1';
+  // The log goes to stderr in the foreground: that is the stream asked whether it is a terminal.
+  const pretty = foreground && chooseLogFormat(argv.logFormat, process.env, process.stderr.isTTY === true) === LogFormat.Pretty;
+  const log = await createDaemonLogger(paths.logDir, foreground, config.logs, pretty ? prettyDestination(2, process.stderr.isTTY === true) : undefined);
   daemonLog = log;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
