@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolvePaths } from '@muxd/protocol/paths';
@@ -13,12 +13,32 @@ function isExecutable(path: string): boolean {
 }
 
 /**
- * The absolute path of the `mux-proxy` that goes with this muxctl: the
+ * `npm i -g` links `<prefix>/bin/<name>` to a bin of the package in
+ * `<prefix>/lib/node_modules/<package>/`: that link when it leads to
+ * `target`, else `target` itself. The link is what a user sees (`which`),
+ * and it still works once the package is updated in place.
+ */
+function globalBinFor(target: string, name: string): string {
+  const link = join(dirname(target), '..', '..', '..', '..', 'bin', name);
+  try {
+    if (realpathSync(link) === realpathSync(target)) return resolve(link);
+  } catch {
+    // No such link: not a global install.
+  }
+  return target;
+}
+
+/**
+ * The absolute path of the `mux-proxy` that goes with this muxctl: in the
+ * bundled `muxd` package, the one beside muxctl (through its global bin link
+ * when installed with `npm i -g`); in the workspace, the
  * `node_modules/.bin/mux-proxy` (or `@muxd/proxy`'s bin) nearest above
- * muxctl's own files, else the one on PATH. GUI hosts have no shell PATH, so
+ * muxctl's own files; else the one on PATH. GUI hosts have no shell PATH, so
  * hosts are always given an absolute path. Undefined when there is none.
  */
 export function findProxyCommand(from: string = fileURLToPath(import.meta.url), env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const bundled = join(dirname(from), 'mux-proxy.cjs');
+  if (isExecutable(bundled)) return globalBinFor(bundled, 'mux-proxy');
   for (let dir = dirname(from); ; dir = dirname(dir)) {
     for (const candidate of [join(dir, 'node_modules', '.bin', 'mux-proxy'), join(dir, 'node_modules', '@muxd', 'proxy', 'bin', 'mux-proxy.js')]) {
       if (isExecutable(candidate)) return candidate;

@@ -3,9 +3,13 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonEntry } from '../daemonLauncher.js';
+import { globalBinFor } from './globalBin.js';
 
-/** Where the repository's launchd/ and systemd/ templates are. */
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/**
+ * Where the launchd/ and systemd/ templates are: beside muxctl's bundle in
+ * the published `muxd` package, else at the repository's root.
+ */
+const TEMPLATE_ROOTS = [fileURLToPath(new URL('./', import.meta.url)), fileURLToPath(new URL('../../../../', import.meta.url))];
 
 /** What goes into a service definition, captured when it is installed. */
 export interface ServiceSettings {
@@ -30,7 +34,7 @@ export function captureSettings(env: NodeJS.ProcessEnv = process.env, configFile
   if (configFile) passed['MUXD_CONFIG'] = configFile;
   return {
     node: process.execPath,
-    muxd: daemonEntry(),
+    muxd: globalBinFor(daemonEntry(), 'muxd'),
     path: parts.join(':'),
     env: passed,
     home: env['HOME'] || homedir(),
@@ -39,8 +43,8 @@ export function captureSettings(env: NodeJS.ProcessEnv = process.env, configFile
 }
 
 function template(relative: string): string {
-  const path = join(REPO_ROOT, relative);
-  if (!existsSync(path)) throw new Error(`service template missing: ${path}`);
+  const path = TEMPLATE_ROOTS.map((root) => join(root, relative)).find((candidate) => existsSync(candidate));
+  if (path === undefined) throw new Error(`service template missing: ${relative} (looked in ${TEMPLATE_ROOTS.join(', ')}); reinstall muxd`);
   return readFileSync(path, 'utf8');
 }
 
