@@ -21,7 +21,7 @@ export function formatMemory(bytes: number | null | undefined): string {
 /** Bytes as whole MiB ("142 MiB"), with one decimal under 10 MiB ("3.4 MiB"). */
 export function formatMiB(bytes: number): string {
   const mib = bytes / 1024 ** 2;
-  return `${mib < 10 ? mib.toFixed(1) : Math.round(mib)} MiB`;
+  return `${mib === 0 ? 0 : mib < 10 ? mib.toFixed(1) : Math.round(mib)} MiB`;
 }
 
 export function formatTime(ms: number | null | undefined): string {
