@@ -19,6 +19,7 @@ import { lsCommand } from './commands/ls.js';
 import { reloadCommand } from './commands/reload.js';
 import { rewireCommand } from './commands/rewire.js';
 import { serviceCommand } from './commands/service.js';
+import { updateCommand } from './commands/update.js';
 import { setupCommand } from './commands/setup.js';
 import { VERSION } from './version.js';
 
@@ -62,6 +63,7 @@ const cli = yargs(hideBin(process.argv))
   .command(setupCommand)
   .command(doctorCommand)
   .command(httpCommand)
+  .command(updateCommand)
   .completion(COMPLETION_COMMAND, COMPLETION_DESCRIPTION, completeMuxctl)
   .demandCommand(1, 'name a command (muxctl --help lists them)')
   .recommendCommands()

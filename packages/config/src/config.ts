@@ -61,6 +61,8 @@ export interface ServiceConfig {
   maxMemoryBytes: number;
   /** Reachable at `/mcp/<name>` on the HTTP front when that is enabled (default true). */
   http: boolean;
+  /** Run a package runner's bin (`npx pkg`) directly, without the runner (default true). */
+  unwrap: boolean;
 }
 
 /** The Streamable HTTP front: one listener for the daemon, `/mcp/<service>` per service. */
@@ -192,6 +194,7 @@ const tunables = {
   stopTimeout: duration.optional(),
   healthCheck: healthCheckSchema.optional(),
   maxMemory: memorySize.optional(),
+  unwrap: z.boolean().optional(),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
 };
 
@@ -303,6 +306,7 @@ function resolveService(name: string, input: ServiceInput, defaults: Tunables, b
     },
     maxMemoryBytes: input.maxMemory ?? defaults.maxMemory ?? SERVICE_DEFAULTS.maxMemoryBytes,
     http: input.http ?? true,
+    unwrap: input.unwrap ?? defaults.unwrap ?? true,
   };
 }
 

@@ -222,6 +222,7 @@ describe('resolveConfig', () => {
       healthCheck: { intervalMs: 30_000, timeoutMs: 10_000 },
       maxMemoryBytes: 0,
       http: true,
+      unwrap: true,
     });
   });
 

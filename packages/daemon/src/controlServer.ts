@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'node:net';
-import { CONTROL_PROTOCOL_VERSION, ControlMethods, ErrorCodes, LOG_LINE_NOTIFICATION, RpcConnection, RpcError } from '@muxd/protocol';
+import { CONTROL_PROTOCOL_VERSION, ControlMethods, ErrorCodes, LOG_LINE_NOTIFICATION, RpcConnection, RpcError, UPDATE_PROGRESS_NOTIFICATION } from '@muxd/protocol';
 import type {
   ActionResult,
   AdhocParams,
@@ -16,6 +16,7 @@ import type {
   LogsResult,
   ReloadParams,
   ReloadResult,
+  UpdateResult,
 } from '@muxd/protocol';
 import type { Logger } from './logs.js';
 import { closeUnixServer, listenUnix } from './unixSocket.js';
@@ -44,6 +45,8 @@ export interface ControlHandlers {
   history(name: string | undefined, limit: number): HistoryResult;
   reload(options: ReloadParams): Promise<ReloadResult>;
   ensureAdhoc(spec: AdhocParams): Promise<AdhocResult>;
+  /** `name` undefined: every service that runs a package runner. `onProgress` gets npm's output lines. */
+  update(name: string | undefined, onProgress: (service: string, line: string) => void): Promise<UpdateResult>;
   /** Starts the shutdown once the answer is on its way. */
   requestShutdown(): void;
 }
@@ -52,6 +55,8 @@ export interface ControlHandlers {
 interface ControlSession {
   /** Sends a `logs/line` notification on this connection. */
   notifyLines(lines: string[]): void;
+  /** Sends an `update/progress` notification on this connection. */
+  notifyProgress(service: string, line: string): void;
   /** Runs `stop` when the connection closes. */
   onClose(stop: () => void): void;
 }
@@ -75,6 +80,7 @@ const PARAMS: { [M in ControlMethod]: (params: JsonObject) => ControlParams[M] }
   [ControlMethods.History]: (params) => ({ ...optionalName(params), limit: countParam(params, 'limit', 50, MAX_HISTORY) }),
   [ControlMethods.Reload]: (params) => ({ allowEmpty: booleanParam(params, 'allowEmpty') }),
   [ControlMethods.Adhoc]: adhocParams,
+  [ControlMethods.Update]: (params) => optionalName(params),
   [ControlMethods.Shutdown]: () => ({}),
 };
 
@@ -98,6 +104,7 @@ function dispatchTable(handlers: ControlHandlers): Dispatch {
     [ControlMethods.History]: ({ name, limit }) => handlers.history(name, limit),
     [ControlMethods.Reload]: (params) => handlers.reload(params),
     [ControlMethods.Adhoc]: (params) => handlers.ensureAdhoc(params),
+    [ControlMethods.Update]: ({ name }, session) => handlers.update(name, (service, line) => session.notifyProgress(service, line)),
     [ControlMethods.Shutdown]: () => {
       handlers.requestShutdown();
       return { pid: process.pid };
@@ -148,6 +155,7 @@ export class ControlServer {
         onRequest: async (method, params, connection) => {
           const session: ControlSession = {
             notifyLines: (lines) => connection.notify(LOG_LINE_NOTIFICATION, { lines }),
+            notifyProgress: (service, line) => connection.notify(UPDATE_PROGRESS_NOTIFICATION, { service, line }),
             onClose: (stop) => stopFollowing.push(stop),
           };
           if (method === ControlMethods.Hello) {

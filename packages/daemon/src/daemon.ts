@@ -15,6 +15,7 @@ import type {
   MuxPaths,
   ReloadParams,
   ReloadResult,
+  UpdateResult,
 } from '@muxd/protocol';
 import { requireServices } from '@muxd/config';
 import type { MuxConfig } from '@muxd/config';
@@ -32,6 +33,7 @@ import { StatusFile } from './statusFile.js';
 import { StatusRows } from './statusRows.js';
 import { Store } from './store.js';
 import { ExitReason } from './supervisor.js';
+import { PackageStore, usePackageStore } from './unwrap/packageStore.js';
 import type { SupervisorEvent } from './supervisor.js';
 import { checkSocketPathLength, ensurePrivateDirectory } from './unixSocket.js';
 import { VERSION } from './version.js';
@@ -107,6 +109,7 @@ export class Daemon implements ControlHandlers {
   async start(): Promise<void> {
     const { paths, log } = this;
     ensurePrivateDirectory(paths.stateDir);
+    usePackageStore(new PackageStore(join(paths.stateDir, 'packages')));
     ensurePrivateDirectory(paths.runDir);
     ensurePrivateDirectory(paths.logDir);
     // A service's own socket is checked as it opens: a bad one errors that service alone.
@@ -289,6 +292,34 @@ export class Daemon implements ControlHandlers {
       if (created) this.log.info({ service: service.name, command: spec.command }, 'ad-hoc service registered');
       return { name: service.name, socket: service.socketPath ?? '' };
     });
+  }
+
+  /**
+   * `muxctl update`: for `name` (every service that runs a package runner
+   * when undefined), installs the newest version the spec allows, one
+   * service at a time, and restarts the running children onto it as
+   * `restart` does; `onProgress` gets what npm prints.
+   */
+  async update(name: string | undefined, onProgress: (service: string, line: string) => void): Promise<UpdateResult> {
+    const services = name === undefined ? this.#services.all().filter((service) => service.unwrap.runner) : this.#services.select(name);
+    const results: UpdateResult['services'] = [];
+    for (const service of services) {
+      let restarted = false;
+      const outcome = await service.unwrap.update(
+        (line) => onProgress(service.name, line),
+        async (changed) => {
+          if (!changed || service.snapshot().pids.length === 0) return;
+          await this.#serialize(async () => {
+            await service.restart(ExitReason.Update);
+            await service.settled(START_WAIT_MS);
+          });
+          restarted = true;
+        },
+      );
+      const { from, to, note, failed } = outcome;
+      results.push({ name: service.name, package: service.unwrap.info.package?.name ?? null, from, to, restarted, note, failed });
+    }
+    return { services: results };
   }
 
   requestShutdown(): void {

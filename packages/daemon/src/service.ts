@@ -12,6 +12,7 @@ import type { Reaper } from './reaper.js';
 import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
 import type { ExitInfo, SupervisorEvent } from './supervisor.js';
 import { closeUnixServer, listenUnix } from './unixSocket.js';
+import { Unwrapper } from './unwrap/unwrapper.js';
 import { Waiters } from './waiters.js';
 
 /** A row of `muxctl ls`. */
@@ -78,11 +79,14 @@ export class Service {
   #socketError: string | undefined;
   /** `stop` waiting for requests to finish, `settled` for children to come up: re-tested on each change, never polled. */
   readonly #waiters = new Waiters();
+  /** Runs a package runner's bin without the runner (`unwrap`), rebuilt when the config changes. */
+  #unwrap: Unwrapper;
 
   constructor(config: ServiceConfig, socketPath: string | undefined, deps: ServiceDeps) {
     this.#config = config;
     this.socketPath = socketPath;
     this.#deps = deps;
+    this.#unwrap = new Unwrapper(config, deps.log);
     this.#monitor = new HealthMonitor({ config: () => this.#config, instances: () => this.#instances(), closing: () => this.#closing, log: deps.log });
     if (config.isolation === Isolation.Shared) {
       this.#shared = this.#createInstance(config.maxClients);
@@ -91,6 +95,11 @@ export class Service {
 
   get name(): string {
     return this.#config.name;
+  }
+
+  /** The package runner seen through, for `muxctl describe` and `update`. */
+  get unwrap(): Unwrapper {
+    return this.#unwrap;
   }
 
   get config(): ServiceConfig {
@@ -116,6 +125,7 @@ export class Service {
     this.#opened = true;
     this.#socketError = undefined;
     this.#deps.log.info({ socket: socketPath, isolation: this.config.isolation, lazy: this.config.lazy }, 'service listening');
+    this.#unwrap.begin();
     if (this.#shared) {
       if (this.config.lazy) this.#shared.supervisor.markIdle();
       else this.#shared.supervisor.start();
@@ -150,6 +160,7 @@ export class Service {
       log,
       onEvent: (event) => this.#deps.onEvent?.(this.config.name, event),
       onStatusChange: () => this.#waiters.check(),
+      launch: (config) => this.#unwrap.launch(config),
     });
     const instance: ServiceInstance = { mux, supervisor };
     return instance;
@@ -273,6 +284,9 @@ export class Service {
   /** Applies a changed config (same isolation): children restart with it, clients stay connected. */
   async reconfigure(config: ServiceConfig): Promise<void> {
     this.#config = config;
+    this.#unwrap.close();
+    this.#unwrap = new Unwrapper(config, this.#deps.log);
+    this.#unwrap.begin();
     await this.#drain(config.stopTimeoutMs);
     await Promise.all(
       this.#instances().map(async ({ supervisor }) => {
@@ -340,6 +354,7 @@ export class Service {
   /** Shuts down: disconnects clients, stops every child, removes the socket. */
   async close(reason: ExitReason = ExitReason.Shutdown): Promise<void> {
     this.#closing = true;
+    this.#unwrap.close();
     // A deliberate shutdown: proxies leave with muxd instead of starting it again.
     if (reason === ExitReason.Shutdown) for (const socket of this.#sockets) if (socket.writable) socket.write(SHUTDOWN_LINE);
     if (this.#idleTimer) clearTimeout(this.#idleTimer);

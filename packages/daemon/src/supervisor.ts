@@ -7,6 +7,7 @@ import { ChildStdin, StderrTail, readChildStderr, readChildStdout } from './chil
 import type { Logger } from './logs.js';
 import { reapGroup, settlesWithin, signalGroup } from './processGroup.js';
 import type { Reaper } from './reaper.js';
+import type { LaunchCommand } from './unwrap/packageBin.js';
 
 /** What `muxctl ls` shows for a service. */
 export const ServiceStatus = {
@@ -35,6 +36,8 @@ export const ExitReason = {
   /** The child did not complete the initialize handshake. */
   Handshake: 'handshake',
   ClientGone: 'client-gone',
+  /** `muxctl update` installed a new version of the package. */
+  Update: 'update',
 } as const;
 export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason];
 
@@ -64,6 +67,8 @@ export interface SupervisorOptions {
   onEvent?: (event: SupervisorEvent) => void;
   /** Called after every change of `status`. */
   onStatusChange?: (status: ServiceStatus) => void;
+  /** What each child runs (the package runner's bin, see unwrap/); by default the configured command. */
+  launch?: (config: ServiceConfig) => LaunchCommand | Promise<LaunchCommand>;
 }
 
 /**
@@ -79,6 +84,9 @@ export class ChildSupervisor {
   readonly #log: Logger;
   readonly #onEvent: ((event: SupervisorEvent) => void) | undefined;
   readonly #onStatusChange: ((status: ServiceStatus) => void) | undefined;
+  readonly #launch: ((config: ServiceConfig) => LaunchCommand | Promise<LaunchCommand>) | undefined;
+  /** Set while a spawn waits for its command; a stop clears it, so that spawn never happens. */
+  #launching: symbol | undefined;
 
   #status: ServiceStatus = ServiceStatus.Stopped;
   #restarts = 0;
@@ -114,6 +122,7 @@ export class ChildSupervisor {
     this.#log = options.log;
     this.#onEvent = options.onEvent;
     this.#onStatusChange = options.onStatusChange;
+    this.#launch = options.launch;
     this.#delayMs = this.#config.restart.initialDelayMs;
   }
 
@@ -170,7 +179,7 @@ export class ChildSupervisor {
       });
       return;
     }
-    if (this.#child) return;
+    if (this.#child || this.#launching) return;
     if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
     this.#backoffTimer = undefined;
     this.#recentRestarts = [];
@@ -192,6 +201,7 @@ export class ChildSupervisor {
     for (;;) {
       if (this.#backoffTimer) clearTimeout(this.#backoffTimer);
       this.#backoffTimer = undefined;
+      this.#launching = undefined;
       if (this.#stopping) {
         await this.#stopping.done;
         continue;
@@ -254,8 +264,26 @@ export class ChildSupervisor {
   }
 
   #spawn(): void {
-    const { command, args, cwd, env } = this.#config;
     this.#setStatus(ServiceStatus.Starting);
+    const { command, args } = this.#config;
+    const launch = this.#launch?.(this.#config) ?? { command, args };
+    if (!(launch instanceof Promise)) {
+      this.#spawnCommand(launch);
+      return;
+    }
+    const token = Symbol('launch');
+    this.#launching = token;
+    void launch
+      .catch(() => ({ command, args }))
+      .then((resolved) => {
+        if (this.#launching !== token) return;
+        this.#launching = undefined;
+        this.#spawnCommand(resolved);
+      });
+  }
+
+  #spawnCommand({ command, args }: LaunchCommand): void {
+    const { cwd, env } = this.#config;
     const cwdProblem = checkDirectory(cwd);
     if (cwdProblem) {
       this.#spawnFailed(`working directory ${cwd} ${cwdProblem}`);

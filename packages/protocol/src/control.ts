@@ -26,10 +26,15 @@ export const ControlMethods = {
   Shutdown: 'shutdown',
   /** Registers (or finds) an ad-hoc service for `mux-proxy -- COMMAND...`. */
   Adhoc: 'adhoc',
+  /** Params `{ name? }`: installs the newest version of unwrapped runners' packages, then restarts their children. */
+  Update: 'update',
 } as const;
 export type ControlMethod = (typeof ControlMethods)[keyof typeof ControlMethods];
 
 export const LOG_LINE_NOTIFICATION = 'logs/line';
+
+/** `update` progress, `{ service, line }`: what npm prints while installing. */
+export const UPDATE_PROGRESS_NOTIFICATION = 'update/progress';
 
 export interface HelloParams {
   client: string;
@@ -81,6 +86,25 @@ export interface ServiceRow {
   cpuPercent: number | null;
   lastExit: ExitRecord | null;
   error: string | null;
+  /** The package a runner command (`npx pkg`) resolved to, whose bin muxd runs directly; null when it runs as configured. */
+  package?: UnwrappedPackage | null;
+  /** Why a runner command is not unwrapped, or what is under way; null when there is nothing to say. */
+  unwrapNote?: string | null;
+}
+
+/** A package runner seen through: what muxd runs instead of `npx pkg` (and the like). */
+export interface UnwrappedPackage {
+  name: string;
+  version: string;
+  /** The bin's name, and the file muxd spawns. */
+  bin: string;
+  binFile: string;
+  /** `local`: a dependency of the project in the service's cwd; `muxd`: installed under muxd's state directory. */
+  source: 'local' | 'muxd';
+  /** `npx`, `npm exec`, `pnpm dlx`, `yarn dlx` or `bunx`. */
+  runner: string;
+  /** The package spec as configured. */
+  spec: string;
 }
 
 export interface ListResult {
@@ -262,6 +286,28 @@ export interface AdhocParams {
   env: Record<string, string>;
 }
 
+export interface UpdateParams {
+  /** A service; omitted for every service that runs a package runner. */
+  name?: string;
+}
+
+/** What `update` did to each service. */
+export interface UpdateResult {
+  services: Array<{
+    name: string;
+    /** The package's name; null when none is resolved. */
+    package: string | null;
+    /** Version before and after; null when unknown. */
+    from: string | null;
+    to: string | null;
+    /** Its children were restarted onto the new version. */
+    restarted: boolean;
+    /** Why nothing was installed, or why it failed. */
+    note: string | null;
+    failed: boolean;
+  }>;
+}
+
 export interface AdhocResult {
   /** `adhoc-<hash>`: the same for the same command, args, cwd and env. */
   name: string;
@@ -297,6 +343,7 @@ export interface ControlParams {
   [ControlMethods.History]: HistoryParams;
   [ControlMethods.Reload]: ReloadParams;
   [ControlMethods.Adhoc]: AdhocParams;
+  [ControlMethods.Update]: UpdateParams;
   [ControlMethods.Shutdown]: EmptyParams;
 }
 
@@ -315,6 +362,8 @@ export interface ControlResult {
   [ControlMethods.History]: HistoryResult;
   [ControlMethods.Reload]: ReloadResult;
   [ControlMethods.Adhoc]: AdhocResult;
+  /** Sends `update/progress` notifications while installing. */
+  [ControlMethods.Update]: UpdateResult;
   [ControlMethods.Shutdown]: ShutdownResult;
 }
 

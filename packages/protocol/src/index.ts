@@ -36,7 +36,7 @@ export { SERVICE_NAME_PATTERN, SOCKET_PATH_LIMIT, resolvePaths, serviceSocketPat
 export type { MuxPaths } from './paths.js';
 export { RpcConnection, RpcError } from './rpcConnection.js';
 export type { RpcConnectionOptions } from './rpcConnection.js';
-export { CONTROL_PROTOCOL_VERSION, ControlMethods, LOG_LINE_NOTIFICATION } from './control.js';
+export { CONTROL_PROTOCOL_VERSION, ControlMethods, LOG_LINE_NOTIFICATION, UPDATE_PROGRESS_NOTIFICATION } from './control.js';
 export type {
   ActionResult,
   AdhocParams,
@@ -69,5 +69,8 @@ export type {
   RunRecord,
   ServiceRow,
   ShutdownResult,
+  UnwrappedPackage,
+  UpdateParams,
+  UpdateResult,
 } from './control.js';
 export { CLIENT_PID_METHOD, INPUT_ENDED_LINE, INPUT_ENDED_METHOD, SHUTDOWN_LINE, SHUTDOWN_METHOD, clientPidLine } from './wire.js';

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ControlMethods } from '@muxd/protocol';
-import type { RunRecord } from '@muxd/protocol';
+import type { RunRecord, ServiceRow } from '@muxd/protocol';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { formatDuration, formatExit, formatMemory, formatTime, printJson } from '../format.js';
@@ -15,9 +15,22 @@ function run(record: RunRecord | null): string {
   return `pid ${record.pid ?? '-'}, started ${formatTime(record.startedAt)}, ${ended}`;
 }
 
+/** What runs instead of a package runner (`npx pkg`), or why the runner is kept. */
+function unwrapLines(row: ServiceRow): Array<[string, string]> {
+  const lines: Array<[string, string]> = [];
+  const found = row.package;
+  if (found) {
+    const source = found.source === 'local' ? 'a dependency of the project (local project)' : 'installed by muxd (muxd install)';
+    lines.push(['package', `${found.name} ${found.version}, ${source}`]);
+    lines.push(['bin', `${found.bin}: ${found.binFile}, run directly instead of ${found.runner} ${found.spec}`]);
+  }
+  if (row.unwrapNote) lines.push(['unwrap', row.unwrapNote]);
+  return lines;
+}
+
 export const describeCommand: CommandModule<GlobalArgs, Args> = {
   command: 'describe <name>',
-  describe: 'Show a service: resolved config (secrets hidden), socket, logs, runs, last exit',
+  describe: 'Show a service: resolved config (secrets hidden), the package run for npx and the like, socket, logs, runs, last exit',
   builder: (yargs) => yargs.positional('name', { type: 'string', demandOption: true, describe: 'Service name' }),
   handler: async (argv) => {
     const result = await withDaemon((client) => client.request(ControlMethods.Describe, { name: argv.name }));
@@ -40,6 +53,7 @@ export const describeCommand: CommandModule<GlobalArgs, Args> = {
       ['env', Object.keys((config['env'] as Record<string, string>) ?? {}).join(', ') || '-'],
       ['isolation', String(config['isolation'])],
       ['lazy', String(config['lazy'])],
+      ...unwrapLines(row),
       ['socket', result.socket],
       ['log', result.logFile],
       ['current run', run(result.currentRun)],
