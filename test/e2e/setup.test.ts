@@ -232,6 +232,9 @@ test('--yes: the same steps from flags; --dry-run writes nothing; --json says wh
   const asked = await s.muxctl(['setup']);
   assert.equal(asked.code, 2, asked.stderr);
   assert.match(asked.stderr, /pass --yes/);
+  const flagsAlone = await s.muxctl(['setup', '--servers', 'memory']);
+  assert.equal(flagsAlone.code, 2);
+  assert.match(flagsAlone.stderr, /--servers goes with --yes/);
   const unknown = await s.muxctl(['setup', '--yes', '--servers', 'memory,nope']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /no server 'nope' in the hosts' configs \(found: memory, everything\)/);

@@ -45,6 +45,8 @@ export const setupCommand: CommandModule<GlobalArgs, SetupArgs> = {
   handler: async (argv) => {
     const dryRun = argv['dry-run'];
     if (argv.json && !argv.yes) throw new CliError('--json needs --yes: the wizard asks its questions in a terminal', ExitCodes.Usage);
+    const flagged = (['servers', 'hosts', 'transport'] as const).filter((flag) => argv[flag] !== undefined);
+    if (!argv.yes && flagged.length > 0) throw new CliError(`${flagged.map((flag) => `--${flag}`).join(', ')} go${flagged.length === 1 ? 'es' : ''} with --yes; without it, the wizard asks`, ExitCodes.Usage);
     if (!argv.yes && !(process.stdin.isTTY && process.stdout.isTTY)) {
       throw new CliError('muxctl setup asks questions in a terminal; without one, pass --yes (with --servers, --hosts, --transport as needed)', ExitCodes.Usage);
     }
