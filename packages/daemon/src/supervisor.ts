@@ -271,15 +271,12 @@ export class ChildSupervisor {
       this.#spawnCommand(launch);
       return;
     }
-    const token = Symbol('launch');
-    this.#launching = token;
-    void launch
-      .catch(() => ({ command, args }))
-      .then((resolved) => {
-        if (this.#launching !== token) return;
-        this.#launching = undefined;
-        this.#spawnCommand(resolved);
-      });
+    const token = (this.#launching = Symbol('launch'));
+    void launch.catch(() => ({ command, args })).then((resolved) => {
+      if (this.#launching !== token) return;
+      this.#launching = undefined;
+      this.#spawnCommand(resolved);
+    });
   }
 
   #spawnCommand({ command, args }: LaunchCommand): void {
