@@ -244,7 +244,7 @@ test('--yes: the same steps from flags; --dry-run writes nothing; --json says wh
   assert.deepEqual(s.snapshot(), before);
 
   // --dry-run: the plan, with the merged server, its hosts and its process outside muxd; nothing written or started.
-  const dry = await s.muxctl(['setup', '--yes', '--dry-run', '--json']);
+  const dry = await s.muxctl(['setup', '--yes', '--dry-run', '--service-install', '--json']);
   assert.equal(dry.code, 0, dry.stderr);
   const plan = dry.json<SetupJson>();
   assert.equal(plan.dryRun, true);
@@ -255,6 +255,8 @@ test('--yes: the same steps from flags; --dry-run writes nothing; --json says wh
   assert.deepEqual(plan.servers[0]?.running.map((item) => item.pid), [outside]);
   assert.ok((plan.servers[0]?.running[0]?.rssBytes ?? 0) > 0);
   assert.equal(plan.daemon, 'skipped');
+  assert.deepEqual(plan.service && { ...(plan.service as Record<string, unknown>), file: undefined }, { manager: process.platform === 'darwin' ? 'launchd' : 'systemd', file: undefined, installed: false });
+  assert.match(dry.stderr, /^\$ (systemctl --user|launchctl) /m, 'the commands install would run are shown, not run');
   assert.deepEqual(plan.hosts.map((outcome) => [outcome.host, outcome.changed]), [['claude-code', true], ['gemini', true]]);
   assert.deepEqual(s.snapshot(), before);
   assert.deepEqual(s.home.daemonPids(), []);
