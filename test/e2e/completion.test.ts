@@ -22,6 +22,7 @@ test('completion with muxd down: commands, flags, and service names from the con
   assert.deepEqual(await complete(home.home, ['describe', 'b']), ['beta']);
   assert.deepEqual(await complete(home.home, ['logs', '-n', '20', 'al']), ['alpha']);
   assert.deepEqual((await complete(home.home, ['http', 'url', ''])).sort(), ['alpha', 'beta']);
+  assert.deepEqual((await complete(home.home, ['update', ''])).sort(), ['alpha', 'beta']);
   // Subcommands and flags come from yargs; no service name where none fits.
   assert.deepEqual((await complete(home.home, ['daemon', ''])).sort(), ['start', 'status', 'stop']);
   const logFlags = await complete(home.home, ['logs', '-']);

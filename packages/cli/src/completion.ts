@@ -23,6 +23,7 @@ const NAME_COMMANDS: ReadonlyMap<string, boolean> = new Map([
   ['health', false],
   ['logs', false],
   ['history', false],
+  ['update', false],
   ['http url', false],
 ]);
 
