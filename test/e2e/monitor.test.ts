@@ -2,7 +2,7 @@
 // children that grow past maxMemory, and logs that grow past their size.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HistoryResult, ListResult, RunRecord, ServiceRow } from '@muxd/protocol';
 import { fixtureServer, isAlive, startMuxd, waitFor } from './harness.js';
@@ -66,7 +66,8 @@ describe('health checks and maxMemory', () => {
     assert.equal(run.reason, 'memory');
     assert.equal(isAlive(pid), false);
     const logged = await muxd.waitForServiceLog('hog', 'why it restarted', (entry) => entry.msg === 'child over maxMemory: restarting');
-    assert.ok((logged['rssBytes'] as number) > 100 * 1024 ** 2);
+    assert.ok((logged['memoryBytes'] as number) > 100 * 1024 ** 2);
+    assert.equal(logged['memoryKind'], existsSync('/proc/self/smaps_rollup') ? 'pss' : 'rss', 'measured as ls measures it');
 
     const [revived] = await muxd.waitForChildren('hog', 1);
     assert.notEqual(revived, pid);
