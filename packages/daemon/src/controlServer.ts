@@ -14,6 +14,7 @@ import type {
   JsonObject,
   ListResult,
   LogsResult,
+  MetricsResult,
   ReloadParams,
   ReloadResult,
   UpdateResult,
@@ -47,6 +48,8 @@ export interface ControlHandlers {
   ensureAdhoc(spec: AdhocParams): Promise<AdhocResult>;
   /** `name` undefined: every service that runs a package runner. `onProgress` gets npm's output lines. */
   update(name: string | undefined, onProgress: (service: string, line: string) => void): Promise<UpdateResult>;
+  /** `name` undefined: every service. */
+  metrics(name: string | undefined): Promise<MetricsResult>;
   /** Starts the shutdown once the answer is on its way. */
   requestShutdown(): void;
 }
@@ -81,6 +84,7 @@ const PARAMS: { [M in ControlMethod]: (params: JsonObject) => ControlParams[M] }
   [ControlMethods.Reload]: (params) => ({ allowEmpty: booleanParam(params, 'allowEmpty') }),
   [ControlMethods.Adhoc]: adhocParams,
   [ControlMethods.Update]: (params) => optionalName(params),
+  [ControlMethods.Metrics]: (params) => optionalName(params),
   [ControlMethods.Shutdown]: () => ({}),
 };
 
@@ -105,6 +109,7 @@ function dispatchTable(handlers: ControlHandlers): Dispatch {
     [ControlMethods.Reload]: (params) => handlers.reload(params),
     [ControlMethods.Adhoc]: (params) => handlers.ensureAdhoc(params),
     [ControlMethods.Update]: ({ name }, session) => handlers.update(name, (service, line) => session.notifyProgress(service, line)),
+    [ControlMethods.Metrics]: ({ name }) => handlers.metrics(name),
     [ControlMethods.Shutdown]: () => {
       handlers.requestShutdown();
       return { pid: process.pid };

@@ -12,6 +12,7 @@ import type {
   HistoryResult,
   ListResult,
   LogsResult,
+  MetricsResult,
   MuxPaths,
   ReloadParams,
   ReloadResult,
@@ -320,6 +321,31 @@ export class Daemon implements ControlHandlers {
       results.push({ name: service.name, package: service.unwrap.info.package?.name ?? null, from, to, restarted, note, failed });
     }
     return { services: results };
+  }
+
+  /** Request, latency, session, restart and resource figures of `name` (every service when undefined). */
+  async metrics(name: string | undefined): Promise<MetricsResult> {
+    const services = name === undefined ? this.#services.all() : [this.#services.get(name)];
+    // Counting lands in packages/daemon/src/metrics; until then every figure is zero.
+    const none = { count: 0, p50Ms: null, p99Ms: null };
+    return {
+      at: Date.now(),
+      services: services.map((service) => ({
+        name: service.name,
+        status: service.snapshot().status,
+        requests: 0,
+        errors: 0,
+        timeouts: 0,
+        inflight: 0,
+        ratePerS: 0,
+        latency: { lastMinute: none, sinceStart: none },
+        byMethod: {},
+        byTool: {},
+        sessions: { now: 0, total: 0, clients: [] },
+        restarts: [],
+        samples: [],
+      })),
+    };
   }
 
   requestShutdown(): void {

@@ -28,6 +28,8 @@ export const ControlMethods = {
   Adhoc: 'adhoc',
   /** Params `{ name? }`: installs the newest version of unwrapped runners' packages, then restarts their children. */
   Update: 'update',
+  /** Params `{ name? }`: request counts, latency, sessions, restarts and resource samples per service (docs/observability.md). */
+  Metrics: 'metrics',
 } as const;
 export type ControlMethod = (typeof ControlMethods)[keyof typeof ControlMethods];
 
@@ -308,6 +310,95 @@ export interface UpdateResult {
   }>;
 }
 
+export interface MetricsParams {
+  /** A service; omitted for every service. */
+  name?: string;
+}
+
+/** What `metrics` answers: one entry per service, in config order. */
+export interface MetricsResult {
+  /** ms since the epoch, when the figures were read */
+  at: number;
+  services: ServiceMetrics[];
+}
+
+/** A service's request, session, restart and resource figures since muxd started (docs/observability.md). */
+export interface ServiceMetrics {
+  name: string;
+  status: string;
+  /** Requests answered (or given up) since muxd started. */
+  requests: number;
+  /** Of them, answered with a JSON-RPC error: the server's, or muxd's own (no child, crash, ...). */
+  errors: number;
+  /** Of them, given up after the request timeout. */
+  timeouts: number;
+  /** Requests sent and not yet answered. */
+  inflight: number;
+  /** Requests per second over the last minute. */
+  ratePerS: number;
+  latency: { lastMinute: LatencySummary; sinceStart: LatencySummary };
+  /** By JSON-RPC method; at most 200 names, the rest counted under `other`. */
+  byMethod: Record<string, CallCounts>;
+  /** `tools/call` by tool name; at most 200 names, the rest counted under `other`. */
+  byTool: Record<string, CallCounts>;
+  sessions: { now: number; total: number; clients: SessionInfo[] };
+  /** Newest first, at most 50. */
+  restarts: RestartInfo[];
+  /** Oldest first, 5 s apart, at most 720 (an hour). */
+  samples: ResourceSample[];
+}
+
+/** Latency percentiles, from log-scale buckets (each figure is its bucket's upper bound). */
+export interface LatencySummary {
+  count: number;
+  /** ms; null with no request counted */
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface CallCounts {
+  requests: number;
+  errors: number;
+  timeouts: number;
+  /** ms since muxd started; null with no request counted */
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+/** A client connected now. */
+export interface SessionInfo {
+  id: string;
+  /** `socket`: a data-socket connection (mux-proxy); `http`: an HTTP session. */
+  transport: 'socket' | 'http';
+  /** From the client's `initialize` (`clientInfo`); null before it, or when it sent none. */
+  clientName: string | null;
+  clientVersion: string | null;
+  /** ms since the epoch */
+  since: number;
+}
+
+/** A child exit that muxd restarted, or that stopped the service. */
+export interface RestartInfo {
+  /** ms since the epoch */
+  at: number;
+  /** crash, manual, config, idle, hung, memory, ... (as `RunRecord.reason`). */
+  reason: string;
+  code: number | null;
+  signal: string | null;
+}
+
+/** One resource sample: the service's process trees and its request rate. */
+export interface ResourceSample {
+  /** ms since the epoch */
+  at: number;
+  /** bytes; null with no child running */
+  memoryBytes: number | null;
+  /** percent of one core; null with no child running */
+  cpuPercent: number | null;
+  /** requests per second over the 5 s before `at` */
+  ratePerS: number;
+}
+
 export interface AdhocResult {
   /** `adhoc-<hash>`: the same for the same command, args, cwd and env. */
   name: string;
@@ -344,6 +435,7 @@ export interface ControlParams {
   [ControlMethods.Reload]: ReloadParams;
   [ControlMethods.Adhoc]: AdhocParams;
   [ControlMethods.Update]: UpdateParams;
+  [ControlMethods.Metrics]: MetricsParams;
   [ControlMethods.Shutdown]: EmptyParams;
 }
 
@@ -364,6 +456,7 @@ export interface ControlResult {
   [ControlMethods.Adhoc]: AdhocResult;
   /** Sends `update/progress` notifications while installing. */
   [ControlMethods.Update]: UpdateResult;
+  [ControlMethods.Metrics]: MetricsResult;
   [ControlMethods.Shutdown]: ShutdownResult;
 }
 
