@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DescribeResult, ServiceRow, UpdateResult } from '@muxd/protocol';
 import { allPids, readCmdline, readStat } from '../procfs.js';
@@ -154,6 +154,7 @@ describe('unwrap: package runners run without the runner', () => {
     });
     const note = await waitFor('the resolution to fail', async () => (await describeService(muxd, 'missing')).row.unwrapNote?.match(/^not unwrapped: .*runs as configured$/)?.[0], 60_000);
     assert.match(note, /npm install failed .*127\.0\.0\.1:9/);
+    assert.deepEqual(readdirSync(join(muxd.home, 'packages')), [], 'a failed install leaves nothing behind');
     const started = await muxd.waitForServiceLog('missing', 'the child started as configured', (entry) => entry.msg === 'child started', 30_000);
     assert.equal(started['command'], 'npx');
     assert.equal((await describeService(muxd, 'missing')).row.package, null);

@@ -101,6 +101,8 @@ export class PackageStore {
       const dir = join(key, entry);
       if (/^\d+$/.test(entry) && dir !== keep) await rm(dir, { recursive: true, force: true });
     }
+    // A spec never installed leaves nothing behind.
+    if (keep === undefined && !entries.includes(MANIFEST)) await rm(key, { recursive: true, force: true });
   }
 }
 
