@@ -163,13 +163,15 @@ export function checks(w, targets) {
   add('seed.httpMiB', 'seed scenario over HTTP: PSS <= 500 MiB', 'seed', seedHttpMiB, 500, le, `${seedHttpMiB} MiB`);
   const hubMiB = figure(w, 'seed', 'mcp-hub', 'pssMiB');
   add('seed.hub', 'seed scenario over HTTP: PSS below mcp-hub', 'seed', hubMiB === undefined ? undefined : seedHttpMiB, hubMiB ?? 0, (v, l) => v < l, `${seedHttpMiB} vs ${hubMiB} MiB`);
-  // One process per server and one muxd, plus one mux-proxy per stdio session: no runner left.
-  const servers = figure(w, 'seed', 'direct', 'servers');
-  const sessions = figure(w, 'seed', 'direct', 'sessions');
+  // One process per server, muxd and its reaper (the `sh` that stops the
+  // children's process groups if muxd is killed), plus one mux-proxy per
+  // stdio session: no package runner left.
+  const servers = figure(w, 'seed', 'muxd', 'servers');
+  const sessions = figure(w, 'seed', 'muxd', 'sessions');
   for (const [name, id, perSession] of /** @type {const} */ ([['muxd', 'seed.processes', 1], ['muxd-http', 'seed.httpProcesses', 0]])) {
     const processes = figure(w, 'seed', name, 'processes');
-    const expected = servers === undefined || sessions === undefined ? 0 : servers + 1 + perSession * servers * sessions;
-    add(id, `seed scenario (${name}): processes = servers + muxd${perSession ? ' + one mux-proxy per session' : ''}`, 'seed', servers === undefined ? undefined : processes, expected, (v, l) => v === l, `${processes} (expected ${expected})`);
+    const expected = servers === undefined || sessions === undefined ? 0 : servers + 2 + perSession * servers * sessions;
+    add(id, `seed scenario (${name}): processes = servers + muxd + its reaper${perSession ? ' + one mux-proxy per session' : ''}`, 'seed', servers === undefined ? undefined : processes, expected, (v, l) => v === l, `${processes} (expected ${expected})`);
   }
 
   const warm = figure(w, 'sessionStart', 'muxd', 'warmMs');
