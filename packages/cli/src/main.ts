@@ -6,6 +6,7 @@ import { CliError, ExitCodes } from './cliError.js';
 import { configCommand } from './commands/config.js';
 import { COMPLETION_COMMAND, COMPLETION_DESCRIPTION, completeMuxctl, isCompletionRequest, printCompletions } from './completion.js';
 import { daemonCommand } from './commands/daemon.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { describeCommand } from './commands/describe.js';
 import { doctorCommand } from './commands/doctor.js';
 import { healthCommand } from './commands/health.js';
@@ -16,6 +17,7 @@ import { importCommand } from './commands/import.js';
 import { restartCommand, startCommand, stopCommand } from './commands/lifecycle.js';
 import { logsCommand } from './commands/logs.js';
 import { lsCommand } from './commands/ls.js';
+import { monitCommand } from './commands/monit.js';
 import { reloadCommand } from './commands/reload.js';
 import { rewireCommand } from './commands/rewire.js';
 import { serviceCommand } from './commands/service.js';
@@ -51,6 +53,7 @@ const cli = yargs(hideBin(process.argv))
   .command(stopCommand)
   .command(restartCommand)
   .command(logsCommand)
+  .command(monitCommand)
   .command(historyCommand)
   .command(healthCommand)
   .command(reloadCommand)
@@ -63,6 +66,7 @@ const cli = yargs(hideBin(process.argv))
   .command(setupCommand)
   .command(doctorCommand)
   .command(httpCommand)
+  .command(dashboardCommand)
   .command(updateCommand)
   .completion(COMPLETION_COMMAND, COMPLETION_DESCRIPTION, completeMuxctl)
   .demandCommand(1, 'name a command (muxctl --help lists them)')

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
-import { ControlMethods, LOG_LINE_NOTIFICATION } from '@muxd/protocol';
+import { ControlMethods } from '@muxd/protocol';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
+import { tailLogs } from '../logTail.js';
 
 interface Args extends GlobalArgs {
   name: string | undefined;
@@ -42,24 +43,17 @@ export const logsCommand: CommandModule<GlobalArgs, Args> = {
     const print = (lines: string[]) => {
       for (const line of lines) process.stdout.write((argv.json ? line : formatLogLine(line)) + '\n');
     };
-    await withDaemon(
-      async (client) => {
-        const params = argv.name === undefined ? { lines: argv.lines } : { name: argv.name, lines: argv.lines };
-        const result = await client.request(ControlMethods.Logs, params);
-        print(result.lines);
-        if (!argv.follow) return;
-        await client.request(ControlMethods.LogsFollow, argv.name === undefined ? {} : { name: argv.name });
-        // Until interrupted or muxd goes away.
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          void client.closed.then(() => resolve());
-        });
-      },
-      {
-        onNotification: (method, params) => {
-          if (method === LOG_LINE_NOTIFICATION && Array.isArray(params['lines'])) print(params['lines'] as string[]);
-        },
-      },
-    );
+    if (argv.follow) {
+      const tail = await tailLogs({ name: argv.name, lines: argv.lines, autoStart: true, onLines: print });
+      // Until interrupted or muxd goes away.
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        void tail.closed.then(() => resolve());
+      });
+      tail.close();
+      return;
+    }
+    const params = argv.name === undefined ? { lines: argv.lines } : { name: argv.name, lines: argv.lines };
+    await withDaemon(async (client) => print((await client.request(ControlMethods.Logs, params)).lines));
   },
 };
