@@ -1,5 +1,6 @@
 export { Mux, UpstreamState } from './mux.js';
 export type { ClientHandle, MuxOptions, MuxStats, UpstreamEnd, UpstreamHandle } from './mux.js';
+export type { RequestEnd } from './muxOptions.js';
 export { systemClock } from './clock.js';
 export type { Clock, Timer } from './clock.js';
 export { silentLogger } from './peer.js';

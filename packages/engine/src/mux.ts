@@ -10,7 +10,7 @@ import { Handshake, UpstreamState } from './handshake.js';
 import { idKey } from './idKey.js';
 import { LogRouting } from './logRouting.js';
 import type { MuxContext } from './muxContext.js';
-import type { MuxOptions, MuxStats } from './muxOptions.js';
+import type { MuxOptions, MuxStats, RequestEnd } from './muxOptions.js';
 import { silentLogger } from './peer.js';
 import type { MuxLogger, Peer } from './peer.js';
 import { ProgressRoutes } from './progressRoutes.js';
@@ -49,7 +49,7 @@ export class Mux {
   readonly #maxClients: number;
   readonly #log: MuxLogger;
   readonly #onClientsChanged: ((active: number, total: number) => void) | undefined;
-  readonly #onRequestEnded: (() => void) | undefined;
+  readonly #onRequestEnded: ((end: RequestEnd) => void) | undefined;
 
   readonly #clients = new Map<number, ClientSession>();
   #nextClientId = 1;
@@ -99,7 +99,7 @@ export class Mux {
       maxQueuedBytes: options.maxQueuedBytes ?? 32 * 1024 ** 2,
       upstream: () => this.#upstream,
       isTaken: (id) => this.#progress.has(id),
-      onSettled: (pending, response) => this.#settled(pending, response),
+      onSettled: (pending, response, timedOut) => this.#settled(pending, response, timedOut),
       onDropped: (pending) => this.#dropped(pending),
     });
     this.#tasks = new TaskTable(ctx.clock, (key) => this.#progress.close(key));
@@ -171,6 +171,11 @@ export class Mux {
   /** The cached initialize result, once the handshake has succeeded. */
   get initializeResult(): JsonObject | undefined {
     return this.#handshake.result;
+  }
+
+  /** What a client said of itself in its initialize (`clientInfo`, unchecked); undefined before it or once it left. */
+  clientInfo(clientId: number): JsonObject | undefined {
+    return this.#clients.get(clientId)?.clientInfo;
   }
 
   stats(): MuxStats {
@@ -282,25 +287,31 @@ export class Mux {
       return;
     }
     if (client.phase === ClientPhase.New && method !== 'ping') {
-      this.#reply(client, errorResponse(id, ErrorCodes.InvalidRequest, 'Send initialize before other requests'));
+      this.#refuse(client, request, errorResponse(id, ErrorCodes.InvalidRequest, 'Send initialize before other requests'));
       return;
     }
     if (client.inflight.has(idKey(id))) {
-      this.#reply(client, errorResponse(id, ErrorCodes.DuplicateRequestId, `Request id ${describeId(id)} is already in flight`));
+      this.#refuse(client, request, errorResponse(id, ErrorCodes.DuplicateRequestId, `Request id ${describeId(id)} is already in flight`));
       return;
     }
     if (client.inflight.size >= this.#maxInflight) {
-      this.#reply(client, errorResponse(id, ErrorCodes.TooManyRequests, `Too many requests in flight (maxInflight ${this.#maxInflight})`));
+      this.#refuse(client, request, errorResponse(id, ErrorCodes.TooManyRequests, `Too many requests in flight (maxInflight ${this.#maxInflight})`));
       return;
     }
     if (this.#unavailable !== undefined) {
-      this.#reply(client, errorResponse(id, ErrorCodes.ServiceUnavailable, this.#unavailable));
+      this.#refuse(client, request, errorResponse(id, ErrorCodes.ServiceUnavailable, this.#unavailable));
       return;
     }
     client.lastRequestSeq = ++this.#requestSeq;
     const handler = this.#clientRequests.get(method);
     if (handler) handler(client, request, bytes);
     else this.#forward(client, request, bytes);
+  }
+
+  /** Answers a client's request with muxd's own error, counted as a request that failed at once. */
+  #refuse(client: ClientSession, request: JsonRpcRequest, response: JsonRpcResponse): void {
+    this.#reply(client, response);
+    this.#onRequestEnded?.({ method: request.method, tool: toolOf(request), durationMs: 0, outcome: 'error' });
   }
 
   /** Sends a client's request upstream under a fresh id, its progress token rewritten (queued until the handshake is done). */
@@ -319,6 +330,8 @@ export class Mux {
       sent: false,
       originalToken,
       taskAugmented: isJsonObject(request.params?.['task']),
+      startedAt: performance.now(),
+      tool: toolOf(request),
       timer: undefined,
       onResponse,
     };
@@ -327,7 +340,7 @@ export class Mux {
   }
 
   /** A request ended with an answer: it goes to its client under the client's id, a task it created gets its owner. */
-  #settled(pending: PendingRequest, response: JsonRpcResponse): void {
+  #settled(pending: PendingRequest, response: JsonRpcResponse, timedOut: boolean): void {
     const outgoing = pending.onResponse ? pending.onResponse(response) : response;
     const client = pending.client;
     const taskId = pending.taskAugmented && !isFailure(response) ? createdTaskId(response.result) : undefined;
@@ -341,7 +354,12 @@ export class Mux {
       for (const notification of this.#tasks.created(taskId, client, token)) this.#tasks.deliver(client, taskId, notification);
     }
     this.#closeIfDrained(client);
-    this.#onRequestEnded?.();
+    this.#onRequestEnded?.({
+      method: pending.method,
+      tool: pending.tool,
+      durationMs: performance.now() - pending.startedAt,
+      outcome: timedOut ? 'timeout' : isFailure(response) ? 'error' : 'ok',
+    });
   }
 
   /** A request was forgotten unanswered: its client's books are cleared, its batch may be complete. */
@@ -353,7 +371,7 @@ export class Mux {
     client.inflight.delete(key);
     forgetInBatch(client, key);
     this.#closeIfDrained(client);
-    this.#onRequestEnded?.();
+    this.#onRequestEnded?.({ method: pending.method, tool: pending.tool, durationMs: performance.now() - pending.startedAt, outcome: 'cancelled' });
   }
 
   #forwardNotification(notification: JsonRpcNotification): void {
@@ -502,6 +520,13 @@ export class Mux {
   #sendUpstream(message: JsonRpcMessage): void {
     this.#upstream?.send(message);
   }
+}
+
+/** The tool a `tools/call` names, when it names one. */
+function toolOf(request: JsonRpcRequest): string | undefined {
+  if (request.method !== 'tools/call') return undefined;
+  const name = request.params?.['name'];
+  return typeof name === 'string' ? name : undefined;
 }
 
 function preview(message: unknown): string {

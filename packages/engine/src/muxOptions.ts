@@ -26,10 +26,26 @@ export interface MuxOptions {
    * every connection.
    */
   onClientsChanged?: (active: number, total: number) => void;
-  /** Called when a client's request ended: answered, failed, cancelled or dropped with its client. */
-  onRequestEnded?: () => void;
+  /**
+   * Called when a client's request ended: answered, failed, timed out,
+   * cancelled or dropped with its client, or refused by muxd before it
+   * went upstream.
+   */
+  onRequestEnded?: (end: RequestEnd) => void;
   /** Called when the attached child can't be used (its handshake failed or timed out). */
   onUpstreamFailure?: (reason: string) => void;
+}
+
+/** How a client request ended, for metrics. */
+export interface RequestEnd {
+  /** The JSON-RPC method, as the client sent it (any string: bound it before keeping it). */
+  method: string;
+  /** `tools/call`: the tool's name, when it is a string. */
+  tool?: string | undefined;
+  /** From muxd receiving the request to its answer, ms. */
+  durationMs: number;
+  /** `error`: a JSON-RPC error answer, the server's or muxd's; `cancelled`: the client cancelled it or left. */
+  outcome: 'ok' | 'error' | 'timeout' | 'cancelled';
 }
 
 export interface MuxStats {

@@ -22,6 +22,10 @@ export interface PendingRequest {
   /** The client's own progress token, when it asked for progress. */
   readonly originalToken: string | number | undefined;
   readonly taskAugmented: boolean;
+  /** `performance.now()` when muxd received it. */
+  readonly startedAt: number;
+  /** `tools/call`: the tool's name. */
+  readonly tool: string | undefined;
   timer: Timer | undefined;
   /** Sees the response first; for muxd's own requests it is the only reader. */
   readonly onResponse: ((response: JsonRpcResponse) => JsonRpcResponse | undefined) | undefined;
@@ -37,7 +41,7 @@ export interface UpstreamRequestsOptions {
   /** Ids in use besides the pending ones (the progress tokens tasks keep). */
   isTaken(id: number): boolean;
   /** A request ended with `response` (the server's, or muxd's error); it is no longer pending. */
-  onSettled(pending: PendingRequest, response: JsonRpcResponse): void;
+  onSettled(pending: PendingRequest, response: JsonRpcResponse, timedOut: boolean): void;
   /** A request was forgotten with no answer owed (its client cancelled it or left). */
   onDropped(pending: PendingRequest): void;
 }
@@ -118,6 +122,8 @@ export class UpstreamRequests {
         sent: false,
         originalToken: undefined,
         taskAugmented: false,
+        startedAt: performance.now(),
+        tool: undefined,
         timer: undefined,
         onResponse: (response) => {
           if (isFailure(response)) reject(response.error);
@@ -159,9 +165,9 @@ export class UpstreamRequests {
   }
 
   /** Ends a pending request with `response` (carrying the upstream id). Once only. */
-  settle(pending: PendingRequest, response: JsonRpcResponse): void {
+  settle(pending: PendingRequest, response: JsonRpcResponse, timedOut = false): void {
     if (!this.#forget(pending)) return;
-    this.#options.onSettled(pending, response);
+    this.#options.onSettled(pending, response, timedOut);
   }
 
   /** Forgets a pending request without answering anyone (its asker gave up). */
@@ -247,6 +253,7 @@ export class UpstreamRequests {
       this.settle(
         pending,
         errorResponse(pending.upstreamId, ErrorCodes.RequestTimeout, `Request '${pending.method}' to service '${this.#ctx.service}' timed out after ${timeoutMs} ms`),
+        true,
       );
     }, timeoutMs);
   }
