@@ -26,6 +26,9 @@ import { HttpFront } from './http/httpFront.js';
 import { readLastLines, followFile } from './logTail.js';
 import { createFileLogger, daemonLogDir, logWriteProblem, serviceLogDir } from './logs.js';
 import type { Logger } from './logs.js';
+import { metricsReport } from './metrics/metricsReport.js';
+import { PromExporter } from './metrics/promExporter.js';
+import { ResourceSampler } from './metrics/resourceSampler.js';
 import { PidLock } from './pidLock.js';
 import { Reaper } from './reaper.js';
 import type { Service } from './service.js';
@@ -75,6 +78,10 @@ export class Daemon implements ControlHandlers {
   readonly #services: ServiceRegistry;
   readonly #http: HttpFront;
   readonly #rows = new StatusRows();
+  /** Memory and CPU of every service every 5 s, for `metrics`. */
+  readonly #sampler: ResourceSampler;
+  /** `GET /metrics` on the HTTP front. */
+  readonly #prom: PromExporter;
   readonly #statusFile: StatusFile;
   #stopping: Promise<void> | undefined;
   /** Serializes reloads and start/stop/restart so they never interleave. */
@@ -100,7 +107,9 @@ export class Daemon implements ControlHandlers {
       signature: () => JSON.stringify(this.#services.all().map((service) => service.snapshot())),
       log: this.log,
     });
-    this.#http = new HttpFront({ tokenFile: this.paths.httpTokenFile, lookup: (name) => this.#services.configured(name), log: this.log });
+    this.#sampler = new ResourceSampler(() => this.#services.all(), this.log);
+    this.#prom = new PromExporter(() => this.#services.all());
+    this.#http = new HttpFront({ tokenFile: this.paths.httpTokenFile, lookup: (name) => this.#services.configured(name), log: this.log, metrics: this.#prom });
   }
 
   get config(): MuxConfig {
@@ -129,6 +138,7 @@ export class Daemon implements ControlHandlers {
       for (const config of this.#config.services.values()) await this.#services.add(config);
       await this.#http.open(this.#config.http);
       this.#control = await ControlServer.listen(paths.controlSocket, this, log);
+      this.#sampler.start();
     } catch (error) {
       await this.stop();
       throw error;
@@ -326,26 +336,8 @@ export class Daemon implements ControlHandlers {
   /** Request, latency, session, restart and resource figures of `name` (every service when undefined). */
   async metrics(name: string | undefined): Promise<MetricsResult> {
     const services = name === undefined ? this.#services.all() : [this.#services.get(name)];
-    // Counting lands in packages/daemon/src/metrics; until then every figure is zero.
-    const none = { count: 0, p50Ms: null, p99Ms: null };
-    return {
-      at: Date.now(),
-      services: services.map((service) => ({
-        name: service.name,
-        status: service.snapshot().status,
-        requests: 0,
-        errors: 0,
-        timeouts: 0,
-        inflight: 0,
-        ratePerS: 0,
-        latency: { lastMinute: none, sinceStart: none },
-        byMethod: {},
-        byTool: {},
-        sessions: { now: 0, total: 0, clients: [] },
-        restarts: [],
-        samples: [],
-      })),
-    };
+    const at = Date.now();
+    return { at, services: services.map((service) => metricsReport(service, at)) };
   }
 
   requestShutdown(): void {
@@ -356,6 +348,7 @@ export class Daemon implements ControlHandlers {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.log.info({}, 'muxd stopping');
+      this.#sampler.stop();
       await this.#statusFile.close();
       await this.#services.closeAll(ExitReason.Shutdown);
       await this.#http.close();

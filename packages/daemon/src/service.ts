@@ -8,6 +8,7 @@ import { attachClientSocket } from './clientConnection.js';
 import { HealthMonitor } from './healthMonitor.js';
 import type { ServiceInstance } from './healthMonitor.js';
 import type { Logger } from './logs.js';
+import { ServiceCounters } from './metrics/serviceCounters.js';
 import type { Reaper } from './reaper.js';
 import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
 import type { ExitInfo, SupervisorEvent } from './supervisor.js';
@@ -81,6 +82,8 @@ export class Service {
   readonly #waiters = new Waiters();
   /** Runs a package runner's bin without the runner (`unwrap`), rebuilt when the config changes. */
   #unwrap: Unwrapper;
+  /** Requests, sessions, exits and resource samples since muxd started (`muxctl metrics`, `/metrics`). */
+  readonly metrics = new ServiceCounters();
 
   constructor(config: ServiceConfig, socketPath: string | undefined, deps: ServiceDeps) {
     this.#config = config;
@@ -146,8 +149,11 @@ export class Service {
         this.#clientsChanged(instance, active, total);
         this.#waiters.check();
       },
-      // What `stop` waits for: no client request in flight.
-      onRequestEnded: () => this.#waiters.check(),
+      onRequestEnded: (end) => {
+        this.metrics.requestEnded(end);
+        // What `stop` waits for: no client request in flight.
+        this.#waiters.check();
+      },
       onUpstreamFailure: (reason) => {
         log.error({ reason }, 'restarting a child whose handshake failed');
         void supervisor.recycle(ExitReason.Handshake, reason);
@@ -158,7 +164,10 @@ export class Service {
       mux,
       reaper: this.#deps.reaper,
       log,
-      onEvent: (event) => this.#deps.onEvent?.(this.config.name, event),
+      onEvent: (event) => {
+        if (event.type === 'exit') this.metrics.exited(event.exit);
+        this.#deps.onEvent?.(this.config.name, event);
+      },
       onStatusChange: () => this.#waiters.check(),
       launch: (config) => this.#unwrap.launch(config),
     });
@@ -182,7 +191,11 @@ export class Service {
       socket.destroy();
       return;
     }
-    const target = { service: this.name, connect: (peer: Peer) => mux.connectClient(peer), onClientPid: (pid: number) => this.#clientPids.set(socket, pid) };
+    const target = {
+      service: this.name,
+      connect: (peer: Peer) => this.#counted(mux, mux.connectClient(peer), 'socket'),
+      onClientPid: (pid: number) => this.#clientPids.set(socket, pid),
+    };
     attachClientSocket(socket, target, limits, this.#deps.log);
   }
 
@@ -194,7 +207,19 @@ export class Service {
   connectClient(peer: Peer): ClientHandle | undefined {
     if (this.#closing) return undefined;
     const mux = this.#muxForNewClient();
-    return mux?.connectClient(peer);
+    return mux && this.#counted(mux, mux.connectClient(peer), 'http');
+  }
+
+  /** Lists a new client among the sessions until its transport disconnects it. */
+  #counted(mux: Mux, handle: ClientHandle, transport: 'socket' | 'http'): ClientHandle {
+    const session = this.metrics.sessions.started(transport, () => mux.clientInfo(handle.id));
+    return {
+      ...handle,
+      disconnect: (reason) => {
+        this.metrics.sessions.ended(session);
+        handle.disconnect(reason);
+      },
+    };
   }
 
   /** The Mux a new client joins: the shared one, or a new per-client child's (undefined past maxClients). */

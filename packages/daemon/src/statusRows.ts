@@ -6,6 +6,7 @@ import { redactConfig } from '@muxd/config';
 import { summarize } from './listSummary.js';
 import type { ProcessFootprint, ServiceFootprint } from './listSummary.js';
 import { serviceLogDir } from './logs.js';
+import { rowMetrics } from './metrics/metricsReport.js';
 import type { Service, ServiceSnapshot } from './service.js';
 import type { Store } from './store.js';
 
@@ -172,6 +173,7 @@ export class StatusRows {
       error: snapshot.error ?? null,
       package: service.unwrap.info.package,
       unwrapNote: service.unwrap.info.note,
+      metrics: rowMetrics(service.metrics, now),
     };
   }
 }

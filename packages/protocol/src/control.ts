@@ -92,6 +92,21 @@ export interface ServiceRow {
   package?: UnwrappedPackage | null;
   /** Why a runner command is not unwrapped, or what is under way; null when there is nothing to say. */
   unwrapNote?: string | null;
+  /** Request figures (absent from older daemons); the whole story is the `metrics` method. */
+  metrics?: RowMetrics;
+}
+
+/** The request figures of a `muxctl ls` row. */
+export interface RowMetrics {
+  /** Since muxd started. */
+  requests: number;
+  errors: number;
+  timeouts: number;
+  /** ms, over the last minute; null with no request in it */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Requests per second over the last minute. */
+  ratePerS: number;
 }
 
 /** A package runner seen through: what muxd runs instead of `npx pkg` (and the like). */
@@ -328,10 +343,12 @@ export interface ServiceMetrics {
   status: string;
   /** Requests answered (or given up) since muxd started. */
   requests: number;
-  /** Of them, answered with a JSON-RPC error: the server's, or muxd's own (no child, crash, ...). */
+  /** Of them, answered with a JSON-RPC error: the server's, or muxd's own (no child, crash, ...); timeouts are counted apart. */
   errors: number;
   /** Of them, given up after the request timeout. */
   timeouts: number;
+  /** Of them, cancelled by their client, or dropped as it left (counted in no latency). */
+  cancelled: number;
   /** Requests sent and not yet answered. */
   inflight: number;
   /** Requests per second over the last minute. */

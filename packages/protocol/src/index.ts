@@ -72,6 +72,7 @@ export type {
   ReloadResult,
   ResourceSample,
   RestartInfo,
+  RowMetrics,
   RunRecord,
   ServiceMetrics,
   ServiceRow,

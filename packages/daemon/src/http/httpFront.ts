@@ -1,7 +1,7 @@
 import type { HttpConfig } from '@muxd/config';
 import type { Logger } from '../logs.js';
 import { HttpServer } from './httpServer.js';
-import type { HttpTarget } from './httpServer.js';
+import type { HttpTarget, MetricsEndpoint } from './httpServer.js';
 import { loadOrCreateToken } from './httpToken.js';
 
 export interface HttpFrontOptions {
@@ -10,6 +10,8 @@ export interface HttpFrontOptions {
   /** Finds a service the front may serve; undefined when there is none. */
   lookup: (name: string) => HttpTarget | undefined;
   log: Logger;
+  /** What `GET /metrics` serves; the path is not served without it. */
+  metrics?: MetricsEndpoint;
 }
 
 /** A reload's change to the front, its new listener (when it needs one) already bound. */
@@ -82,8 +84,8 @@ export class HttpFront {
   }
 
   #listen(config: HttpConfig): Promise<HttpServer> {
-    const { tokenFile, lookup, log } = this.#options;
-    return HttpServer.listen({ config, token: loadOrCreateToken(tokenFile), lookup, log });
+    const { tokenFile, lookup, log, metrics } = this.#options;
+    return HttpServer.listen({ config, token: loadOrCreateToken(tokenFile), lookup, log, ...(metrics ? { metrics } : {}) });
   }
 
   /** Ends every session and stops listening. Idempotent. */

@@ -15,6 +15,15 @@ import { bearerToken, tokensEqual } from './httpToken.js';
 /** The path prefix of every service: `/mcp/<service>`. */
 export const MCP_PATH_PREFIX = '/mcp/';
 
+/** Where the Prometheus text is served (with the same token as the services). */
+export const METRICS_PATH = '/metrics';
+
+/** What `GET /metrics` serves: Prometheus text, read at each scrape. */
+export interface MetricsEndpoint {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
 /** How often idle sessions are looked for. */
 const SWEEP_MS = 60_000;
 /** A body this far over the limit is not read to its end: the connection is cut. */
@@ -35,6 +44,8 @@ export interface HttpServerOptions {
   /** Finds a service by name; undefined when there is none (or it is not served over HTTP). */
   lookup: (name: string) => HttpTarget | undefined;
   log: Logger;
+  /** Served at `GET /metrics`; the path is a 404 without it. */
+  metrics?: MetricsEndpoint;
 }
 
 /**
@@ -151,6 +162,17 @@ export class HttpServer {
     if (token === undefined || !tokensEqual(token, this.#options.token)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="muxd"');
       reply(res, 401, ErrorCodes.ConnectionClosed, 'Unauthorized: send Authorization: Bearer <token> (muxctl http token prints it)');
+      return;
+    }
+    const metrics = this.#options.metrics;
+    if (metrics && (req.url ?? '/').split('?')[0] === METRICS_PATH) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        reply(res, 405, ErrorCodes.ConnectionClosed, 'Method not allowed: scrape /metrics with GET');
+        return;
+      }
+      const text = await metrics.text();
+      res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' }).end(req.method === 'HEAD' ? undefined : text);
       return;
     }
     const target = this.#target(req.url ?? '/');
