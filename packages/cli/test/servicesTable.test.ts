@@ -34,6 +34,7 @@ function metrics(name: string, memory: number[], rates: number[]): ServiceMetric
     requests: 3,
     errors: 1,
     timeouts: 0,
+    cancelled: 0,
     inflight: 2,
     ratePerS: 0.05,
     latency: { lastMinute: latency, sinceStart: latency },
