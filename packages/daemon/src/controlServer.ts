@@ -8,6 +8,7 @@ import type {
   ControlParams,
   ControlResult,
   DaemonStatus,
+  DashboardLoginResult,
   DescribeResult,
   HelloResult,
   HistoryResult,
@@ -50,6 +51,8 @@ export interface ControlHandlers {
   update(name: string | undefined, onProgress: (service: string, line: string) => void): Promise<UpdateResult>;
   /** `name` undefined: every service. */
   metrics(name: string | undefined): Promise<MetricsResult>;
+  /** A one-time login URL for the web dashboard; throws `MuxError` when the HTTP front is off. */
+  dashboardLogin(): DashboardLoginResult;
   /** Starts the shutdown once the answer is on its way. */
   requestShutdown(): void;
 }
@@ -85,6 +88,7 @@ const PARAMS: { [M in ControlMethod]: (params: JsonObject) => ControlParams[M] }
   [ControlMethods.Adhoc]: adhocParams,
   [ControlMethods.Update]: (params) => optionalName(params),
   [ControlMethods.Metrics]: (params) => optionalName(params),
+  [ControlMethods.DashboardLogin]: () => ({}),
   [ControlMethods.Shutdown]: () => ({}),
 };
 
@@ -110,6 +114,7 @@ function dispatchTable(handlers: ControlHandlers): Dispatch {
     [ControlMethods.Adhoc]: (params) => handlers.ensureAdhoc(params),
     [ControlMethods.Update]: ({ name }, session) => handlers.update(name, (service, line) => session.notifyProgress(service, line)),
     [ControlMethods.Metrics]: ({ name }) => handlers.metrics(name),
+    [ControlMethods.DashboardLogin]: () => handlers.dashboardLogin(),
     [ControlMethods.Shutdown]: () => {
       handlers.requestShutdown();
       return { pid: process.pid };

@@ -7,6 +7,7 @@ import type {
   AdhocParams,
   AdhocResult,
   DaemonStatus,
+  DashboardLoginResult,
   DescribeResult,
   HelloResult,
   HistoryResult,
@@ -22,6 +23,8 @@ import { requireServices } from '@muxd/config';
 import type { MuxConfig } from '@muxd/config';
 import { ControlServer } from './controlServer.js';
 import type { ControlHandlers } from './controlServer.js';
+import { Dashboard } from './http/dashboard.js';
+import { DashboardAuth } from './http/dashboardAuth.js';
 import { HttpFront } from './http/httpFront.js';
 import { readLastLines, followFile } from './logTail.js';
 import { createFileLogger, daemonLogDir, logWriteProblem, serviceLogDir } from './logs.js';
@@ -77,6 +80,8 @@ export class Daemon implements ControlHandlers {
   #control: ControlServer | undefined;
   readonly #services: ServiceRegistry;
   readonly #http: HttpFront;
+  readonly #dashboardAuth = new DashboardAuth();
+  readonly #dashboard: Dashboard;
   readonly #rows = new StatusRows();
   /** Memory and CPU of every service every 5 s, for `metrics`. */
   readonly #sampler: ResourceSampler;
@@ -107,9 +112,10 @@ export class Daemon implements ControlHandlers {
       signature: () => JSON.stringify(this.#services.all().map((service) => service.snapshot())),
       log: this.log,
     });
+    this.#dashboard = new Dashboard({ handlers: this, auth: this.#dashboardAuth, log: this.log, daemon: { version: VERSION, pid: process.pid, startedAt: this.startedAt } });
     this.#sampler = new ResourceSampler(() => this.#services.all(), this.log);
     this.#prom = new PromExporter(() => this.#services.all());
-    this.#http = new HttpFront({ tokenFile: this.paths.httpTokenFile, lookup: (name) => this.#services.configured(name), log: this.log, metrics: this.#prom });
+    this.#http = new HttpFront({ tokenFile: this.paths.httpTokenFile, lookup: (name) => this.#services.configured(name), log: this.log, dashboard: this.#dashboard, metrics: this.#prom });
   }
 
   get config(): MuxConfig {
@@ -149,6 +155,7 @@ export class Daemon implements ControlHandlers {
 
   #onServiceEvent(service: string, event: SupervisorEvent): void {
     this.#statusFile.changed();
+    this.#dashboard.changed();
     switch (event.type) {
       case 'spawn':
         this.log.info({ service, child: event.pid }, 'child started');
@@ -340,6 +347,13 @@ export class Daemon implements ControlHandlers {
     return { at, services: services.map((service) => metricsReport(service, at)) };
   }
 
+  dashboardLogin(): DashboardLoginResult {
+    const base = this.#http.url;
+    if (!base) throw new MuxError(MuxErrorCodes.HttpOff, `the dashboard is served on the HTTP front, which is off: add http: { listen: 127.0.0.1:7777 } to ${this.#config.file || "muxd's config"}, then: muxctl reload`);
+    const { code, expiresAt } = this.#dashboardAuth.mintLoginCode();
+    return { url: `${base}/login?t=${code}`, expiresAt };
+  }
+
   requestShutdown(): void {
     setImmediate(() => this.#onShutdownRequested?.());
   }
@@ -351,6 +365,7 @@ export class Daemon implements ControlHandlers {
       this.#sampler.stop();
       await this.#statusFile.close();
       await this.#services.closeAll(ExitReason.Shutdown);
+      this.#dashboard.close();
       await this.#http.close();
       await this.#control?.close();
       this.#store?.close();

@@ -30,6 +30,8 @@ export const ControlMethods = {
   Update: 'update',
   /** Params `{ name? }`: request counts, latency, sessions, restarts and resource samples per service (docs/observability.md). */
   Metrics: 'metrics',
+  /** Mints a one-time login URL for the web dashboard on the HTTP front (docs/http.md#dashboard). */
+  DashboardLogin: 'dashboard/login',
 } as const;
 export type ControlMethod = (typeof ControlMethods)[keyof typeof ControlMethods];
 
@@ -416,6 +418,14 @@ export interface ResourceSample {
   ratePerS: number;
 }
 
+/** A one-time dashboard login: opening `url` in a browser exchanges its code for a session cookie. */
+export interface DashboardLoginResult {
+  /** `<httpUrl>/login?t=<code>`: the code is 32 random bytes, good for one use. */
+  url: string;
+  /** ms since the epoch; the code is refused after it (60 s after minting). */
+  expiresAt: number;
+}
+
 export interface AdhocResult {
   /** `adhoc-<hash>`: the same for the same command, args, cwd and env. */
   name: string;
@@ -453,6 +463,7 @@ export interface ControlParams {
   [ControlMethods.Adhoc]: AdhocParams;
   [ControlMethods.Update]: UpdateParams;
   [ControlMethods.Metrics]: MetricsParams;
+  [ControlMethods.DashboardLogin]: EmptyParams;
   [ControlMethods.Shutdown]: EmptyParams;
 }
 
@@ -474,6 +485,7 @@ export interface ControlResult {
   /** Sends `update/progress` notifications while installing. */
   [ControlMethods.Update]: UpdateResult;
   [ControlMethods.Metrics]: MetricsResult;
+  [ControlMethods.DashboardLogin]: DashboardLoginResult;
   [ControlMethods.Shutdown]: ShutdownResult;
 }
 

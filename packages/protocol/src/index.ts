@@ -48,6 +48,7 @@ export type {
   ControlResult,
   CrashRecord,
   DaemonStatus,
+  DashboardLoginResult,
   DescribeResult,
   EmptyParams,
   EmptyResult,

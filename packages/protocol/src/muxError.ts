@@ -11,6 +11,8 @@ export const MuxErrorCodes = {
   ConfigEmpty: 'MUX_CONFIG_EMPTY',
   ServiceUnknown: 'MUX_SERVICE_UNKNOWN',
   HttpListenFailed: 'MUX_HTTP_LISTEN_FAILED',
+  /** Something needs the HTTP front (the dashboard) and the config has no `http` block. */
+  HttpOff: 'MUX_HTTP_OFF',
 } as const;
 export type MuxErrorCode = (typeof MuxErrorCodes)[keyof typeof MuxErrorCodes];
 

@@ -1,5 +1,6 @@
 import type { HttpConfig } from '@muxd/config';
 import type { Logger } from '../logs.js';
+import type { Dashboard } from './dashboard.js';
 import { HttpServer } from './httpServer.js';
 import type { HttpTarget, MetricsEndpoint } from './httpServer.js';
 import { loadOrCreateToken } from './httpToken.js';
@@ -12,6 +13,8 @@ export interface HttpFrontOptions {
   log: Logger;
   /** What `GET /metrics` serves; the path is not served without it. */
   metrics?: MetricsEndpoint;
+  /** The web dashboard every listener serves. */
+  dashboard?: Dashboard;
 }
 
 /** A reload's change to the front, its new listener (when it needs one) already bound. */
@@ -84,8 +87,8 @@ export class HttpFront {
   }
 
   #listen(config: HttpConfig): Promise<HttpServer> {
-    const { tokenFile, lookup, log, metrics } = this.#options;
-    return HttpServer.listen({ config, token: loadOrCreateToken(tokenFile), lookup, log, ...(metrics ? { metrics } : {}) });
+    const { tokenFile, lookup, log, dashboard, metrics } = this.#options;
+    return HttpServer.listen({ config, token: loadOrCreateToken(tokenFile), lookup, log, ...(dashboard ? { dashboard } : {}), ...(metrics ? { metrics } : {}) });
   }
 
   /** Ends every session and stops listening. Idempotent. */

@@ -8,6 +8,7 @@ import type { ClientHandle, Peer } from '@muxd/engine';
 import { formatBytes, isLoopbackHost } from '@muxd/config';
 import type { HttpConfig, ServiceConfig } from '@muxd/config';
 import type { Logger } from '../logs.js';
+import { Dashboard } from './dashboard.js';
 import { HostPolicy } from './hostPolicy.js';
 import { HttpSession } from './httpSession.js';
 import { bearerToken, tokensEqual } from './httpToken.js';
@@ -46,6 +47,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** Served at `GET /metrics`; the path is a 404 without it. */
   metrics?: MetricsEndpoint;
+  /** The web dashboard, served at `/`, `/login` and `/dashboard/*` (same Host and Origin checks, its own login). */
+  dashboard?: Dashboard;
 }
 
 /**
@@ -156,6 +159,12 @@ export class HttpServer {
     }
     if (!this.#policy.originAllowed(req.headers.origin)) {
       reply(res, 403, ErrorCodes.ConnectionClosed, 'Forbidden: requests from other origins are refused');
+      return;
+    }
+    const dashboard = this.#options.dashboard;
+    const url = dashboard ? parseUrl(req.url ?? '/') : undefined;
+    if (dashboard && url && Dashboard.owns(url.pathname)) {
+      await dashboard.handle(req, res, url);
       return;
     }
     const token = bearerToken(req.headers.authorization);
@@ -349,6 +358,14 @@ function reply(res: ServerResponse, status: number, code: number, message: strin
     return;
   }
   res.writeHead(status, { 'Content-Type': 'application/json' }).end(encodeMessage(errorResponse(null, code, message)));
+}
+
+function parseUrl(raw: string): URL | undefined {
+  try {
+    return new URL(raw, 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
