@@ -2,6 +2,7 @@ import { createElement as h } from 'react';
 import type { ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import { formatDuration } from '../format.js';
+import { printable } from './printable.js';
 import { layoutTable } from './servicesTable.js';
 import type { ServiceView } from './servicesTable.js';
 
@@ -61,6 +62,6 @@ export function detailLine({ row, metrics }: ServiceView): string {
   if (row.uptimeMs !== null) parts.push(`up ${formatDuration(row.uptimeMs)}`);
   const last = metrics?.restarts[0];
   parts.push(`restarts ${row.restarts}${last ? ` (last: ${last.reason})` : ''}`);
-  if (row.error) parts.push(row.error);
+  if (row.error) parts.push(printable(row.error));
   return parts.join(' · ');
 }

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { formatLogLine } from '../commands/logs.js';
 import { tailLogs } from '../logTail.js';
 import type { LogTail } from '../logTail.js';
+import { printable } from './printable.js';
 
 /** Lines kept in memory for the log panel. */
 const KEEP = 200;
@@ -26,7 +27,7 @@ export function useLogTail(name: string | undefined, connection: number): LogTai
     let active = true;
     let tail: LogTail | undefined;
     const onLines = (raw: string[]) => {
-      if (active) setState((previous) => ({ lines: [...previous.lines, ...raw.map(formatLogLine)].slice(-KEEP), problem: null }));
+      if (active) setState((previous) => ({ lines: [...previous.lines, ...raw.map((line) => printable(formatLogLine(line)))].slice(-KEEP), problem: null }));
     };
     tailLogs({ name, lines: KEEP, autoStart: false, notice: () => undefined, onLines }).then(
       (opened) => {
