@@ -79,6 +79,19 @@ test('tool calls, errors and timeouts are counted by method and tool, with laten
   assert.ok(row.metrics.requests >= 7);
   assert.notEqual(row.metrics.p50Ms, null);
 
+  const wide = await muxd.muxctl(['ls', '--wide']);
+  assert.equal(wide.code, 0, wide.stderr);
+  assert.match(wide.stdout.split('\n')[0] ?? '', /REQ\/S\s+P50\s+P99\s+ERRORS/);
+  assert.match(wide.stdout, /everything .*1 \+1 timeout/);
+  const narrow = await muxd.muxctl(['ls']);
+  assert.doesNotMatch(narrow.stdout, /REQ\/S/);
+  const described = await muxd.muxctl(['describe', 'everything']);
+  assert.equal(described.code, 0, described.stderr);
+  assert.match(described.stdout, /by tool\s+echo: 5 \(0 failed\)/);
+  assert.match(described.stdout, /client\s+metrics-e2e 1\.0\.0 over mux-proxy/);
+  const describedJson = await muxd.muxctl(['describe', 'everything', '--json']);
+  assert.equal(describedJson.json<{ metrics: ServiceMetrics }>().metrics.byTool['echo']?.requests, 5);
+
   await client.close();
   await waitFor('the session to end', async () => !(await metrics('everything')).sessions.clients.some((session) => session.clientName === 'metrics-e2e'));
 });

@@ -1,9 +1,10 @@
 import type { CommandModule } from 'yargs';
-import { ControlMethods } from '@muxd/protocol';
+import { ControlMethods, ErrorCodes } from '@muxd/protocol';
 import type { RunRecord, ServiceRow } from '@muxd/protocol';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { formatDuration, formatExit, formatMemory, formatTime, printJson } from '../format.js';
+import { metricsLines } from '../metricsFormat.js';
 
 interface Args extends GlobalArgs {
   name: string;
@@ -33,9 +34,17 @@ export const describeCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Show a service: resolved config (secrets hidden), the package run for npx and the like, socket, logs, runs, last exit',
   builder: (yargs) => yargs.positional('name', { type: 'string', demandOption: true, describe: 'Service name' }),
   handler: async (argv) => {
-    const result = await withDaemon((client) => client.request(ControlMethods.Describe, { name: argv.name }));
+    const { result, metrics } = await withDaemon(async (client) => {
+      const described = await client.request(ControlMethods.Describe, { name: argv.name });
+      // An older muxd has no `metrics` method: describe goes on without the block.
+      const counted = await client.request(ControlMethods.Metrics, { name: argv.name }).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === ErrorCodes.MethodNotFound) return undefined;
+        throw error;
+      });
+      return { result: described, metrics: counted?.services[0] };
+    });
     if (argv.json) {
-      printJson(result);
+      printJson(metrics ? { ...result, metrics } : result);
       return;
     }
     const { row, config } = result;
@@ -61,6 +70,7 @@ export const describeCommand: CommandModule<GlobalArgs, Args> = {
       ['last exit', row.lastExit ? `${formatExit(row.lastExit)} (${row.lastExit.reason}) at ${formatTime(row.lastExit.at)}` : '-'],
     ];
     if (row.error) lines.push(['error', row.error]);
+    if (metrics) lines.push(...metricsLines(metrics));
     const width = Math.max(...lines.map(([key]) => key.length));
     for (const [key, value] of lines) console.log(`${key.padEnd(width)}  ${value}`);
     console.log(`\nconfig (JSON, env values hidden):\n${JSON.stringify(config, null, 2)}`);

@@ -4,6 +4,7 @@ import type { ListSummary, ServiceRow } from '@muxd/protocol';
 import { notice, withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
 import { formatDuration, formatExit, formatMemory, formatMiB, printJson, table } from '../format.js';
+import { METRICS_HEADERS, metricsCells } from '../metricsFormat.js';
 
 const MEMORY_HELP = `Memory is PSS on Linux (proportional set size: a page shared by several
 processes is divided among them, so the figures add up), RSS on macOS,
@@ -39,10 +40,17 @@ export function summaryLine(summary: ListSummary): string {
   ].join(' · ');
 }
 
-export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+interface LsArgs extends GlobalArgs {
+  wide: boolean | undefined;
+}
+
+export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
   command: ['ls', 'list'],
   describe: 'List services: status, pids, uptime, restarts, clients, requests, memory, CPU; then sessions and total memory',
-  builder: (yargs) => yargs.epilogue(MEMORY_HELP),
+  builder: (yargs) =>
+    yargs
+      .option('wide', { alias: 'w', type: 'boolean', describe: 'Add request columns: REQ/S and P50/P99 latency over the last minute, ERRORS since muxd started' })
+      .epilogue(MEMORY_HELP),
   handler: async (argv) => {
     const result = await withDaemon((client) => client.request(ControlMethods.List));
     if (argv.json) {
@@ -54,7 +62,7 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     } else {
       console.log(
         table(
-          ['NAME', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'CLIENTS', 'INFLIGHT', 'QUEUED', 'MEM', 'CPU'],
+          ['NAME', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'CLIENTS', 'INFLIGHT', 'QUEUED', 'MEM', 'CPU', ...(argv.wide ? METRICS_HEADERS : [])],
           result.services.map((row) => [
             row.name,
             statusText(row),
@@ -66,6 +74,7 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             String(row.queued),
             formatMemory(row.memoryBytes),
             row.cpuPercent === null ? '-' : `${row.cpuPercent}%`,
+            ...(argv.wide ? metricsCells(row.metrics) : []),
           ]),
         ),
       );
