@@ -1,8 +1,7 @@
-import { createElement as h } from 'react';
 import type { ReactElement } from 'react';
-import { Box, Text } from 'ink';
 import type { RunRecord } from '@muxd/protocol';
 import { formatDuration, formatExit, formatTime, table } from '../format.js';
+import { ui } from './ui.js';
 
 /** The restart history panel's content: loading, the runs, or why there are none. */
 export type HistoryState =
@@ -39,6 +38,7 @@ function bodyLines(history: HistoryState): string[] {
 
 /** A service's runs, newest first, as `muxctl history <name>` lists them; cut to the lines available. */
 export function HistoryPanel({ history, width, height }: HistoryPanelProps): ReactElement {
+  const { react: { createElement: h }, ink: { Box, Text } } = ui();
   const lines = bodyLines(history).slice(0, Math.max(0, height - 1));
   return h(
     Box,

@@ -1,6 +1,4 @@
-import { createElement as h, useCallback, useEffect, useRef, useState } from 'react';
 import type { ReactElement } from 'react';
-import { Box, Text, useApp, useInput } from 'ink';
 import type { Key } from 'ink';
 import { ControlMethods } from '@muxd/protocol';
 import type { ActionResult } from '@muxd/protocol';
@@ -12,6 +10,7 @@ import type { MonitSnapshot } from './monitSource.js';
 import { ServicesPanel } from './servicesPanel.js';
 import { useLogTail } from './useLogTail.js';
 import { useTerminalSize } from './useTerminalSize.js';
+import { ui } from './ui.js';
 
 export const KEYS_HELP = '↑/↓ j/k select · r restart · s stop · t start · h history · Esc close · q quit';
 
@@ -36,6 +35,10 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 
 /** `muxctl monit`: the services table, the selected service's log or history, and a footer of keys and results. */
 export function MonitApp(): ReactElement {
+  const {
+    react: { createElement: h, useCallback, useEffect, useRef, useState },
+    ink: { Box, Text, useApp, useInput },
+  } = ui();
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize();
   const [snapshot, setSnapshot] = useState<MonitSnapshot>(EMPTY);

@@ -1,8 +1,7 @@
 import { constants } from 'node:os';
-import { createElement } from 'react';
-import { render } from 'ink';
 import { CliError } from '../cliError.js';
 import { MonitApp } from './monitApp.js';
+import { loadUi } from './ui.js';
 
 // ink draws in place below the cursor; monit takes the whole screen as pm2 monit does, and gives it back.
 const ENTER_ALTERNATE_SCREEN = '\u001b[?1049h';
@@ -19,6 +18,10 @@ const SIGNALS = ['SIGTERM', 'SIGHUP'] as const;
  * and rethrows what failed while drawing.
  */
 export async function runMonit(): Promise<void> {
+  const {
+    react: { createElement },
+    ink: { render },
+  } = await loadUi();
   const { stdin, stdout } = process;
   let restored = false;
   const restore = () => {

@@ -1,9 +1,8 @@
-import { createElement as h } from 'react';
 import type { ReactElement } from 'react';
-import { Box, Text } from 'ink';
 import { formatDuration } from '../format.js';
 import { printable } from './printable.js';
 import { layoutTable } from './servicesTable.js';
+import { ui } from './ui.js';
 import type { ServiceView } from './servicesTable.js';
 
 const STATUS_COLORS: Record<string, string> = {
@@ -25,6 +24,7 @@ export interface ServicesPanelProps {
 
 /** The services table, the selected row marked, and a line of the selected service's totals. */
 export function ServicesPanel({ services, selected, width }: ServicesPanelProps): ReactElement {
+  const { react: { createElement: h }, ink: { Box, Text } } = ui();
   const layout = layoutTable(services, width - 2);
   const rows = layout.rows.map((cells, index) => {
     const name = services[index]?.row.name;

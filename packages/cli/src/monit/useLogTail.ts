@@ -1,8 +1,8 @@
-import { useEffect, useState } from 'react';
 import { formatLogLine } from '../commands/logs.js';
 import { tailLogs } from '../logTail.js';
 import type { LogTail } from '../logTail.js';
 import { printable } from './printable.js';
+import { ui } from './ui.js';
 
 /** Lines kept in memory for the log panel. */
 const KEEP = 200;
@@ -20,6 +20,7 @@ export interface LogTailState {
  * closes the old tail and opens a new one. Never starts muxd.
  */
 export function useLogTail(name: string | undefined, connection: number): LogTailState {
+  const { useEffect, useState } = ui().react;
   const [state, setState] = useState<LogTailState>({ lines: [], problem: null });
   useEffect(() => {
     setState({ lines: [], problem: null });

@@ -1,5 +1,4 @@
-import { useEffect, useState } from 'react';
-import { useStdout } from 'ink';
+import { ui } from './ui.js';
 
 export interface TerminalSize {
   columns: number;
@@ -8,6 +7,10 @@ export interface TerminalSize {
 
 /** The terminal's size, updated on every resize (SIGWINCH, as stdout's 'resize' event). */
 export function useTerminalSize(): TerminalSize {
+  const {
+    react: { useEffect, useState },
+    ink: { useStdout },
+  } = ui();
   const { stdout } = useStdout();
   const [size, setSize] = useState<TerminalSize>(() => measure(stdout));
   useEffect(() => {
