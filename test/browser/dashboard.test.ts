@@ -188,6 +188,9 @@ describe('the dashboard in a real browser', { skip: missing }, () => {
     for (const [what, readPath] of [['events', '/dashboard/events'], ['logs', '/dashboard/services/everything/logs?lines=200'], ['history', '/dashboard/services/everything/history'], ['session', '/dashboard/session']] as const) {
       assert.equal((await send(port, 'GET', readPath, {})).status, 403, `${what} without the cookie`);
     }
+    const rebound = await send(port, 'GET', '/', { Cookie: cookie, Host: `evil.example:${port}` });
+    assert.equal(rebound.status, 403, 'a foreign Host (DNS rebinding) gets nothing, even with the cookie');
+    assert.doesNotMatch(rebound.body, /<html/);
     const logs = await send(port, 'GET', '/dashboard/services/everything/logs?lines=200', { Cookie: cookie });
     assert.equal(logs.status, 200, 'the same read with the cookie is answered');
     const now = (await runMuxctl(muxd.home, ['ls', '--json'])).json<{ services: Array<{ name: string; pids: number[]; restarts: number }> }>();

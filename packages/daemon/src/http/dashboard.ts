@@ -37,6 +37,8 @@ const SERVICE_ROUTE = /^\/dashboard\/services\/([^/]+)\/(history|logs|start|stop
 const STATIC_ROUTE = /^\/dashboard\/static\/([A-Za-z0-9._-]+)$/;
 const MAX_LOG_LINES = 1000;
 const MAX_HISTORY = 500;
+/** Resource samples per service in each state event: the last 10 minutes (5 s apart), not metrics' hour, as it goes out every second. */
+const STATE_SAMPLES = 120;
 
 /**
  * The web dashboard on the HTTP front: `/login?t=<code>` trades a one-time
@@ -113,7 +115,7 @@ export class Dashboard {
       json(res, 200, { csrfToken: session.csrfToken, csrfHeader: 'X-CSRF-Token' });
       return;
     }
-    if (path === '/dashboard/events') {
+    if (path === '/dashboard/events' && req.method === 'GET') {
       if (!this.#events.open(res)) json(res, 503, { error: 'Too many dashboard pages open: close some and reload' });
       return;
     }
@@ -204,7 +206,7 @@ export class Dashboard {
       daemon,
       summary: list.summary ?? null,
       services: list.services,
-      metrics: metrics?.services ?? null,
+      metrics: metrics?.services.map((service) => ({ ...service, samples: service.samples.slice(-STATE_SAMPLES) })) ?? null,
       pending: Object.fromEntries(this.#pending),
     };
   }
