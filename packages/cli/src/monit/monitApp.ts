@@ -6,6 +6,7 @@ import { formatDuration } from '../format.js';
 import { HistoryPanel } from './historyPanel.js';
 import type { HistoryState } from './historyPanel.js';
 import { MonitSource } from './monitSource.js';
+import { printable } from './printable.js';
 import type { MonitSnapshot } from './monitSource.js';
 import { ServicesPanel } from './servicesPanel.js';
 import { useLogTail } from './useLogTail.js';
@@ -121,7 +122,7 @@ export function MonitApp(): ReactElement {
     { flexDirection: 'column', width, height: rows - 1 },
     h(Text, { bold: true, wrap: 'truncate-end' }, `muxctl monit · ${title}`),
     snapshot.problem
-      ? h(Text, { color: 'red', wrap: 'truncate-end' }, snapshot.problem)
+      ? h(Text, { color: 'red', wrap: 'truncate-end' }, printable(snapshot.problem))
       : h(ServicesPanel, { services: snapshot.services, selected: current, width }),
     history
       ? h(HistoryPanel, { history, width, height: panelHeight })
@@ -132,7 +133,8 @@ export function MonitApp(): ReactElement {
           ...log.lines.slice(-(panelHeight - 1)).map((line, index) => h(Text, { key: index, wrap: 'truncate-end' }, line)),
         ),
     h(Box, { flexGrow: 1 }),
-    h(Text, { wrap: 'truncate-end' }, message || ' '),
+    // Action results carry muxd's and the child's words: drawn safe.
+    h(Text, { wrap: 'truncate-end' }, printable(message) || ' '),
     h(Text, { dimColor: true, wrap: 'truncate-end' }, KEYS_HELP),
   );
 }
