@@ -12,10 +12,12 @@
 //   systemd/, launchd/  the templates of `muxctl service install`
 //
 // Every @muxd/* module is bundled in; every npm package stays external and
-// must be a dependency in packages/muxd/package.json: some are native
-// (better-sqlite3) or load modules by name at run time (pino), and an
-// installed package gets its fixes from npm. With --strict (npm run pack) an
-// undeclared or unused dependency fails the build; otherwise it is a warning.
+// becomes a dependency of the published package (dist/dependencies.json,
+// with the range the workspace declares): some are native (better-sqlite3)
+// or load modules by name at run time (pino's transports), and an installed
+// package gets its fixes from npm. With --strict (npm run pack) a package
+// imported that no workspace package declares fails the build; otherwise it
+// is a warning.
 // esbuild does the bundling, as for mux-proxy.
 import { build } from 'esbuild';
 import { builtinModules } from 'node:module';
@@ -27,7 +29,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const pkgDir = join(root, 'packages/muxd');
 const out = join(pkgDir, 'dist');
 const strict = process.argv.includes('--strict');
-const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
 const builtins = new Set(builtinModules);
 
 /** npm packages the bundles import, by name. */
@@ -87,7 +88,7 @@ copyDeclarations(join(root, 'packages/library/dist'), 'index.d.ts');
 // The service templates `muxctl service install` fills in, beside muxctl.js.
 for (const dir of ['systemd', 'launchd']) cpSync(join(root, dir), join(out, dir), { recursive: true });
 
-checkDependencies();
+writeDependencies();
 
 /**
  * Copies the library's declaration files that index.d.ts reaches, without
@@ -111,21 +112,26 @@ function copyDeclarations(from, entry) {
   }
 }
 
-function checkDependencies() {
-  const declared = new Set(Object.keys(manifest.dependencies ?? {}));
+/**
+ * The npm packages the bundles import, with the range the workspace package
+ * that uses each declares, into dist/dependencies.json: `npm run pack` makes
+ * them the published package's dependencies. A package imported that no
+ * workspace package declares fails with --strict.
+ */
+function writeDependencies() {
   const ranges = new Map();
   for (const dir of readdirSync(join(root, 'packages'))) {
     const path = join(root, 'packages', dir, 'package.json');
     if (dir === 'muxd' || !existsSync(path)) continue;
     for (const [name, range] of Object.entries(JSON.parse(readFileSync(path, 'utf8')).dependencies ?? {})) if (!name.startsWith('@muxd/')) ranges.set(name, range);
   }
+  const dependencies = {};
   const problems = [];
   for (const name of [...imported].sort()) {
-    if (!declared.has(name)) problems.push(`${name} is imported by the bundles but not a dependency in packages/muxd/package.json: add "${name}": "${ranges.get(name) ?? '<range>'}"`);
-    else if (ranges.has(name) && ranges.get(name) !== manifest.dependencies[name]) problems.push(`${name} is "${manifest.dependencies[name]}" in packages/muxd/package.json but "${ranges.get(name)}" in the workspace: make them the same`);
+    if (ranges.has(name)) dependencies[name] = ranges.get(name);
+    else problems.push(`${name} is imported by the bundles but no package under packages/ declares it: add it to the dependencies of the one that imports it`);
   }
-  for (const name of [...declared].sort()) if (!imported.has(name)) problems.push(`${name} is a dependency in packages/muxd/package.json that no bundle imports: remove it`);
-  if (problems.length === 0) return;
+  writeFileSync(join(out, 'dependencies.json'), `${JSON.stringify(dependencies, null, 2)}\n`);
   for (const problem of problems) console.error(`pack-bundle: ${problem}`);
-  if (strict) process.exit(1);
+  if (problems.length > 0 && strict) process.exit(1);
 }

@@ -9,29 +9,47 @@ import type { MuxHost } from './muxHost.js';
 import type { MuxService } from './muxService.js';
 import { createServiceHandle } from './serviceHandle.js';
 
+/** A duration: ms, a string such as `'500ms'`, `'30s'`, `'10m'`, or false for never. */
+export type Duration = number | string | false;
+/** A size: bytes, or a string such as `'8MiB'`. */
+export type Size = number | string;
+
+/** What tunes a service, as in muxd's config file (README, Configuration); each has muxd's default. */
+export interface ServiceTunables {
+  /** `per-client` runs one child per client. Default `shared`. */
+  isolation?: 'shared' | 'per-client';
+  /** Start the child on the first client. Default true. */
+  lazy?: boolean;
+  idleTimeout?: Duration;
+  requestTimeout?: Duration;
+  stopTimeout?: Duration;
+  maxRequestBytes?: Size;
+  maxResponseBytes?: Size;
+  maxClientBuffer?: Size;
+  maxChildBuffer?: Size;
+  maxClients?: number;
+  maxInflight?: number;
+  maxMemory?: Size;
+  restart?: { initialDelay?: Duration; maxDelay?: Duration; maxRestarts?: number; window?: Duration; resetAfter?: Duration };
+  healthCheck?: { interval?: Duration; timeout?: Duration };
+}
+
 /**
- * One service, as under `services:` in muxd's config file: `command` and
- * optional `args`, `env` (added to this process's environment), `cwd`,
- * `isolation` (`shared` or `per-client`), `lazy` (default true: start on
- * the first client), `idleTimeout`, `requestTimeout`, `restart`,
- * `healthCheck`, `maxMemory`, `stopTimeout` and the size limits. Durations
- * are ms or strings such as `'30s'`; `${VAR}` in strings reads the environment.
+ * One service, as under `services:` in muxd's config file. `env` is added
+ * to this process's environment; `${VAR}` in a string reads the environment.
  */
-export interface ServiceOptions {
+export interface ServiceOptions extends ServiceTunables {
   command: string;
   args?: string[];
   env?: Record<string, string>;
   cwd?: string;
-  isolation?: 'shared' | 'per-client';
-  lazy?: boolean;
-  [tunable: string]: unknown;
 }
 
 export interface CreateMuxOptions {
   /** The services, by name (letters, digits, `.`, `_`, `-`; at most 64). */
   services: Record<string, ServiceOptions>;
   /** Tunables for every service, as the config file's `defaults:`. */
-  defaults?: Record<string, unknown>;
+  defaults?: ServiceTunables;
   /** Aborting it closes the host: every child is stopped (see `MuxHost.close`). */
   signal?: AbortSignal;
   /**

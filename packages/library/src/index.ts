@@ -1,5 +1,5 @@
 export { createMux } from './createMux.js';
-export type { CreateMuxOptions, ServiceOptions } from './createMux.js';
+export type { CreateMuxOptions, Duration, ServiceOptions, ServiceTunables, Size } from './createMux.js';
 export { checkHealth } from './checkHealth.js';
 export type { CheckHealthOptions, HealthResult } from './checkHealth.js';
 export type { MuxHost } from './muxHost.js';
