@@ -5,26 +5,17 @@ import { after, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { MUXCTL_BIN, createHome, everythingServer, memoryServer, runMuxctl, startMuxd, waitFor } from './harness.js';
+import { MUXCTL_BIN, createHome, everythingServer, memoryServer, runMuxctl, startMuxd } from './harness.js';
 import type { Muxd } from './harness.js';
+import { openTerminal } from '../terminal.js';
+import type { Terminal } from '../terminal.js';
 
 const muxd = await startMuxd({ after }, {
   everything: everythingServer({ lazy: false }),
   memory: memoryServer(undefined, { lazy: false }),
 });
 
-/** Single-quotes `text` for sh. */
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-interface Terminal {
-  /** What the terminal shows now, wrapped lines joined. */
-  screen(): string;
-  /** Waits until the screen matches; returns the screen. */
-  waitFor(what: string | RegExp, timeoutMs?: number): Promise<string>;
-  keys(...keys: string[]): void;
-  resize(columns: number, rows: number): void;
+interface MonitTerminal extends Terminal {
   /** The pid of the muxctl process in the pane. */
   muxctlPid(): number;
   /** Waits for muxctl to end; its exit code and the terminal's mode after it ("icanon" is cooked, "-icanon" raw). */
@@ -32,43 +23,24 @@ interface Terminal {
 }
 
 /**
- * `muxctl monit` in a detached 140x40 tmux session of its own server (a
- * unique socket) with MUXD_HOME=`home`. When muxctl ends, the shell prints
- * its exit code and whether the terminal was left in raw mode, and keeps
- * the pane open.
+ * `muxctl monit` in a 140x40 terminal with MUXD_HOME=`home`. When muxctl
+ * ends, the shell prints its exit code and whether the terminal was left in
+ * raw mode, and keeps the pane open.
  */
-function monitTerminal(t: TestContext, home: string): Terminal {
-  const socket = `mx-monit-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const monit = `${shellQuote(process.execPath)} ${shellQuote(MUXCTL_BIN)} monit`;
-  const command = `${monit}; echo "EXIT=$?"; echo "MODE=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon)"; sleep 3600`;
-  tmux('new-session', '-d', '-x', '140', '-y', '40', '-e', `MUXD_HOME=${home}`, '-e', 'TERM=xterm-256color', '-c', home, command);
-  t.after(() => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // Gone already.
-    }
+function monitTerminal(t: TestContext, home: string): MonitTerminal {
+  const term = openTerminal(t, {
+    command: [process.execPath, MUXCTL_BIN, 'monit'],
+    afterExit: `echo "EXIT=$?"; echo "MODE=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon)"`,
+    columns: 140,
+    rows: 40,
+    cwd: home,
+    env: { MUXD_HOME: home },
   });
-  const screen = () => tmux('capture-pane', '-p', '-J');
-  const matches = (what: string | RegExp, shown: string) => (typeof what === 'string' ? shown.includes(what) : what.test(shown));
   return {
-    screen,
-    waitFor: (what, timeoutMs = 20_000) =>
-      waitFor(`the terminal to show ${String(what)}`, () => {
-        const shown = screen();
-        return matches(what, shown) ? shown : undefined;
-      }, timeoutMs, 50).catch((error: Error) => {
-        throw new Error(`${error.message}\n--- screen ---\n${screen()}`);
-      }),
-    keys: (...keys) => void tmux('send-keys', ...keys),
-    resize: (columns, rows) => void tmux('resize-window', '-x', String(columns), '-y', String(rows)),
-    muxctlPid: () => {
-      const shell = tmux('display-message', '-p', '#{pane_pid}').trim();
-      return Number(execFileSync('pgrep', ['-P', shell, '-x', 'node'], { encoding: 'utf8' }).trim());
-    },
+    ...term,
+    muxctlPid: () => Number(execFileSync('pgrep', ['-P', String(term.panePid()), '-x', 'node'], { encoding: 'utf8' }).trim()),
     ended: async () => {
-      const shown = await waitFor('muxctl monit to exit', () => /EXIT=(\d+)\s+MODE=(\S+)/.exec(screen()), 20_000, 50);
+      const shown = await term.waitForMatch(/EXIT=(\d+)\s+MODE=(\S+)/, 20_000);
       return { code: Number(shown[1]), mode: shown[2] as string };
     },
   };

@@ -5,13 +5,15 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { MUXCTL_BIN, ROOT, createHome, waitFor } from './harness.js';
 import type { Home, MuxctlRun } from './harness.js';
 import { readCmdline } from '../procfs.js';
+import { openTerminal } from '../terminal.js';
+import type { Terminal } from '../terminal.js';
 
 const MEMORY_MAIN = join(ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 const EVERYTHING_MAIN = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -99,56 +101,30 @@ async function assertServedHealthy(s: Scratch): Promise<void> {
 
 // ------------------------------------------------------------------ tmux
 
-/** Single-quotes `text` for sh. */
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-interface Terminal {
-  /** The whole screen and its scrollback, wrapped lines joined. */
-  screen(): string;
-  /** Waits until the screen shows `text`; returns the screen. */
-  waitFor(text: string | RegExp, timeoutMs?: number): Promise<string>;
-  keys(...keys: string[]): void;
+interface SetupTerminal extends Terminal {
   /** Waits for muxctl to end; its exit code. */
   exitCode(): Promise<number>;
 }
 
 /**
- * Runs `muxctl setup` in a detached 120x40 tmux session of its own server
- * (a unique socket), with the scratch environment, in the muxd home. The
- * shell prints muxctl's exit code after it, and keeps the pane open.
+ * Runs `muxctl setup` in a 120x40 terminal, with the scratch environment, in
+ * the muxd home; the screen includes the scrollback. The shell prints
+ * muxctl's exit code after it, and keeps the pane open.
  */
-function terminal(t: TestContext, s: Scratch): Terminal {
-  const socket = `mx-setup-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  const env = { ...s.env, MUXD_HOME: s.home.home, TERM: 'xterm-256color' };
-  const assignments = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value)}`).join(' ');
-  const command = `env -u MUXD_CONFIG ${assignments} ${shellQuote(process.execPath)} ${shellQuote(MUXCTL_BIN)} setup; echo "[exit $?]"; sleep 3600`;
-  tmux('new-session', '-d', '-x', '120', '-y', '40', '-c', s.home.home, command);
-  t.after(() => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // Gone already.
-    }
+function terminal(t: TestContext, s: Scratch): SetupTerminal {
+  const term = openTerminal(t, {
+    command: [process.execPath, MUXCTL_BIN, 'setup'],
+    afterExit: 'echo "[exit $?]"',
+    columns: 120,
+    rows: 40,
+    cwd: s.home.home,
+    env: { MUXD_CONFIG: undefined, ...s.env, MUXD_HOME: s.home.home, TERM: 'xterm-256color' },
+    scrollback: true,
+    timeoutMs: 30_000,
   });
-  const screen = () => tmux('capture-pane', '-p', '-J', '-S', '-', '-E', '-');
-  const matches = (text: string | RegExp, shown: string) => (typeof text === 'string' ? shown.includes(text) : text.test(shown));
   return {
-    screen,
-    waitFor: (text, timeoutMs = 30_000) =>
-      waitFor(`the terminal to show ${String(text)}`, () => {
-        const shown = screen();
-        return matches(text, shown) ? shown : undefined;
-      }, timeoutMs, 100).catch((error: Error) => {
-        throw new Error(`${error.message}\n--- screen ---\n${screen()}`);
-      }),
-    keys: (...keys) => void tmux('send-keys', ...keys),
-    exitCode: async () => {
-      const shown = await waitFor('muxctl setup to exit', () => /\[exit (\d+)\]/.exec(screen()), 60_000, 100);
-      return Number(shown[1]);
-    },
+    ...term,
+    exitCode: async () => Number((await term.waitForMatch(/\[exit (\d+)\]/, 60_000))[1]),
   };
 }
 
