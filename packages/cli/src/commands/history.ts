@@ -3,7 +3,8 @@ import { ControlMethods } from '@muxd/protocol';
 import { CliError } from '../cliError.js';
 import { withDaemon } from '../context.js';
 import type { GlobalArgs } from '../context.js';
-import { formatDuration, formatExit, formatTime, printJson, table } from '../format.js';
+import { printJson, table } from '../format.js';
+import { RUN_COLUMNS, runRow } from '../historyRows.js';
 
 interface Args extends GlobalArgs {
   name: string | undefined;
@@ -25,20 +26,7 @@ export const historyCommand: CommandModule<GlobalArgs, Args> = {
     } else if (result.runs.length === 0 && !result.databaseError) {
       console.log('no runs recorded');
     } else {
-      console.log(
-        table(
-          ['SERVICE', 'PID', 'STARTED', 'ENDED', 'RAN', 'EXIT', 'REASON'],
-          result.runs.map((run) => [
-            run.service,
-            run.pid === null ? '-' : String(run.pid),
-            formatTime(run.startedAt),
-            run.endedAt === null ? 'running' : formatTime(run.endedAt),
-            run.endedAt === null ? '-' : formatDuration(run.endedAt - run.startedAt),
-            run.endedAt === null ? '-' : formatExit(run),
-            run.reason ?? '-',
-          ]),
-        ),
-      );
+      console.log(table(['SERVICE', ...RUN_COLUMNS], result.runs.map((run) => [run.service, ...runRow(run)])));
     }
     if (result.databaseError) throw new CliError(`history unavailable: ${result.databaseError}`);
   },

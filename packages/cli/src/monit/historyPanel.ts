@@ -1,6 +1,7 @@
 import type { ReactElement } from 'react';
 import type { RunRecord } from '@muxd/protocol';
-import { formatDuration, formatExit, formatTime, table } from '../format.js';
+import { table } from '../format.js';
+import { RUN_COLUMNS, runRow } from '../historyRows.js';
 import { ui } from './ui.js';
 
 /** The restart history panel's content: loading, the runs, or why there are none. */
@@ -25,15 +26,7 @@ function bodyLines(history: HistoryState): string[] {
     if (!history.databaseError) lines.push('no runs recorded');
     return lines;
   }
-  const rows = history.runs.map((run) => [
-    run.pid === null ? '-' : String(run.pid),
-    formatTime(run.startedAt),
-    run.endedAt === null ? 'running' : formatTime(run.endedAt),
-    run.endedAt === null ? '-' : formatDuration(run.endedAt - run.startedAt),
-    run.endedAt === null ? '-' : formatExit(run),
-    run.reason ?? '-',
-  ]);
-  return [...lines, ...table(['PID', 'STARTED', 'ENDED', 'RAN', 'EXIT', 'REASON'], rows).split('\n')];
+  return [...lines, ...table(RUN_COLUMNS, history.runs.map(runRow)).split('\n')];
 }
 
 /** A service's runs, newest first, as `muxctl history <name>` lists them; cut to the lines available. */
