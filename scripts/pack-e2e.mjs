@@ -10,7 +10,7 @@
 // packed and installed sizes. Exits 1 on the first failure. `--keep` keeps
 // the scratch directory.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,9 +35,11 @@ function fail(message) {
   throw new Error(`${step}: ${message}`);
 }
 
-// npm keeps its cache where it was: the install needs the registry's packages, not a cold cache.
-const npmCache = execFileSync('npm', ['config', 'get', 'cache'], { encoding: 'utf8' }).trim();
+// npm keeps the user's cache and config (registry, CA, nodedir for better-sqlite3): the scratch HOME is for muxd.
+const npmConfig = (key) => execFileSync('npm', ['config', 'get', key], { encoding: 'utf8' }).trim();
+const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('MUXD_') && !name.startsWith('XDG_') && !name.startsWith('npm_')));
 const env = {
+  ...inherited,
   PATH: [bin, dirname(process.execPath), '/usr/bin', '/bin'].join(':'),
   HOME: home,
   XDG_CONFIG_HOME: join(home, '.config'),
@@ -45,12 +47,11 @@ const env = {
   XDG_DATA_HOME: join(home, '.local/share'),
   XDG_CACHE_HOME: join(home, '.cache'),
   XDG_RUNTIME_DIR: join(scratch, 'run'),
-  npm_config_cache: npmCache,
+  npm_config_cache: npmConfig('cache'),
+  npm_config_userconfig: npmConfig('userconfig'),
   MUXD_PACK_E2E: tag,
 };
-for (const name of ['npm_config_nodedir', 'npm_config_registry', 'https_proxy', 'http_proxy', 'no_proxy', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'LANG']) {
-  if (process.env[name]) env[name] = process.env[name];
-}
+if (process.env.npm_config_nodedir) env.npm_config_nodedir = process.env.npm_config_nodedir;
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { cwd: options.cwd ?? scratch, env: options.env ?? env, encoding: 'utf8', timeout: options.timeoutMs ?? 120_000 });
@@ -158,8 +159,11 @@ async function main() {
   step = 'muxctl rewire --dry-run';
   writeFileSync(join(home, '.claude.json'), `${JSON.stringify({ mcpServers: { memory: { command: process.execPath, args: [memoryServer] } } }, null, 2)}\n`);
   const rewire = run('muxctl', ['rewire', '--dry-run']).stdout;
-  if (!rewire.includes(join(bin, 'mux-proxy'))) fail(`the diff does not point at ${join(bin, 'mux-proxy')}:\n${rewire}`);
-  say(`muxctl rewire --dry-run points hosts at ${join(bin, 'mux-proxy')}`);
+  // The global bin, or the file it links to (rewire writes the script's own path, past npm's link).
+  const proxyPaths = [join(bin, 'mux-proxy'), realpathSync(join(bin, 'mux-proxy'))];
+  const pointed = proxyPaths.find((path) => rewire.includes(`"command": "${path}"`));
+  if (!pointed) fail(`the diff does not point at ${proxyPaths.join(' or ')}:\n${rewire}`);
+  say(`muxctl rewire --dry-run points hosts at ${pointed}`);
 
   step = 'muxctl service install --dry-run';
   const unit = run('muxctl', ['service', 'install', '--dry-run']).stdout;
