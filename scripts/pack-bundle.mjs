@@ -10,6 +10,7 @@
 //                mux-proxy-control.cjs
 //   index.js     the library (@muxd/library), with its .d.ts files
 //   systemd/, launchd/  the templates of `muxctl service install`
+//   static/      the dashboard's page
 //
 // Every @muxd/* module is bundled in; every npm package stays external and
 // becomes a dependency of the published package (dist/dependencies.json,
@@ -87,6 +88,11 @@ copyDeclarations(join(root, 'packages/library/dist'), 'index.d.ts');
 
 // The service templates `muxctl service install` fills in, beside muxctl.js.
 for (const dir of ['systemd', 'launchd']) cpSync(join(root, dir), join(out, dir), { recursive: true });
+
+// The dashboard's page, beside muxd.js where the daemon looks for it; uPlot,
+// which the daemon resolves at run time to serve it, is a dependency too.
+cpSync(join(root, 'packages/daemon/static'), join(out, 'static'), { recursive: true });
+imported.add('uplot');
 
 writeDependencies();
 

@@ -5,6 +5,7 @@
 // --version; a config with server-memory (the repository's devDependency, no
 // network); muxctl daemon start; a real SDK client through the installed
 // mux-proxy lists the tools and calls one; muxctl ls --json shows the client;
+// the dashboard's login link, page and scripts are served from the package;
 // rewire --dry-run and service install --dry-run name the global bins;
 // muxctl daemon stop; nothing started may be left running. Prints the
 // packed and installed sizes. Exits 1 on the first failure. `--keep` keeps
@@ -86,6 +87,16 @@ function diskUsage(dir) {
   return total;
 }
 
+/** A port nothing listens on now, for the HTTP front. */
+async function freePort() {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 async function main() {
@@ -117,7 +128,9 @@ async function main() {
   const configDir = join(env.XDG_CONFIG_HOME, 'muxd');
   mkdirSync(configDir, { recursive: true });
   const memoryServer = join(root, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
+  const httpPort = await freePort();
   const config = {
+    http: { listen: `127.0.0.1:${httpPort}` },
     services: {
       memory: { command: process.execPath, args: [memoryServer], env: { MEMORY_FILE_PATH: join(scratch, 'memory.jsonl') } },
     },
@@ -155,6 +168,19 @@ async function main() {
   } finally {
     await client.close();
   }
+
+  step = 'muxctl dashboard';
+  const login = JSON.parse(run('muxctl', ['dashboard', '--no-open', '--json']).stdout);
+  const entered = await fetch(login.url, { redirect: 'manual' });
+  const cookie = entered.headers.get('set-cookie')?.split(';')[0];
+  if (entered.status !== 303 || !cookie) fail(`the login link answered ${entered.status} without a session cookie`);
+  const page = await fetch(`http://127.0.0.1:${httpPort}/`, { headers: { cookie } });
+  if (page.status !== 200) fail(`the dashboard page answered ${page.status}`);
+  for (const asset of (await page.text()).matchAll(/(?:src|href)="(\/dashboard\/static\/[^"]+)"/g)) {
+    const served = await fetch(`http://127.0.0.1:${httpPort}${asset[1]}`, { headers: { cookie } });
+    if (served.status !== 200) fail(`${asset[1]} answered ${served.status}: the package is missing a dashboard file`);
+  }
+  say('muxctl dashboard: logged in through the link; the page and its scripts are served from the package');
 
   step = 'muxctl rewire --dry-run';
   writeFileSync(join(home, '.claude.json'), `${JSON.stringify({ mcpServers: { memory: { command: process.execPath, args: [memoryServer] } } }, null, 2)}\n`);
