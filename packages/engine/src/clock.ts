@@ -11,6 +11,8 @@ export interface Timer {
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /** Milliseconds from an arbitrary start, with sub-millisecond precision, never going back: for durations. */
+  elapsed(): number;
   setTimeout(callback: () => void, ms: number): Timer;
   clearTimeout(timer: Timer): void;
 }
@@ -18,6 +20,7 @@ export interface Clock {
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  elapsed: () => performance.now(),
   setTimeout(callback, ms) {
     const timer = setTimeout(callback, ms);
     timer.unref?.();

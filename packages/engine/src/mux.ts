@@ -5,6 +5,7 @@ import { cancelledRequestId } from './cancellation.js';
 import { ClientBoundRequests } from './clientBoundRequests.js';
 import { ClientPhase, ClientSession } from './clientSession.js';
 import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 import type { ClientHandle, UpstreamEnd, UpstreamHandle } from './handles.js';
 import { Handshake, UpstreamState } from './handshake.js';
 import { idKey } from './idKey.js';
@@ -50,6 +51,7 @@ export class Mux {
   readonly #log: MuxLogger;
   readonly #onClientsChanged: ((active: number, total: number) => void) | undefined;
   readonly #onRequestEnded: ((end: RequestEnd) => void) | undefined;
+  readonly #clock: Clock;
 
   readonly #clients = new Map<number, ClientSession>();
   #nextClientId = 1;
@@ -83,10 +85,11 @@ export class Mux {
     this.#log = options.logger ?? silentLogger;
     this.#onClientsChanged = options.onClientsChanged;
     this.#onRequestEnded = options.onRequestEnded;
+    this.#clock = options.clock ?? systemClock;
     const ctx: MuxContext = {
       service: this.service,
       log: this.#log,
-      clock: options.clock ?? systemClock,
+      clock: this.#clock,
       clients: this.#clients,
       upstreamReady: () => this.#handshake.state === UpstreamState.Ready,
       sendUpstream: (message) => this.#sendUpstream(message),
@@ -330,7 +333,7 @@ export class Mux {
       sent: false,
       originalToken,
       taskAugmented: isJsonObject(request.params?.['task']),
-      startedAt: performance.now(),
+      startedAt: this.#clock.elapsed(),
       tool: toolOf(request),
       timer: undefined,
       onResponse,
@@ -357,7 +360,7 @@ export class Mux {
     this.#onRequestEnded?.({
       method: pending.method,
       tool: pending.tool,
-      durationMs: performance.now() - pending.startedAt,
+      durationMs: this.#clock.elapsed() - pending.startedAt,
       outcome: timedOut ? 'timeout' : isFailure(response) ? 'error' : 'ok',
     });
   }
@@ -371,7 +374,7 @@ export class Mux {
     client.inflight.delete(key);
     forgetInBatch(client, key);
     this.#closeIfDrained(client);
-    this.#onRequestEnded?.({ method: pending.method, tool: pending.tool, durationMs: performance.now() - pending.startedAt, outcome: 'cancelled' });
+    this.#onRequestEnded?.({ method: pending.method, tool: pending.tool, durationMs: this.#clock.elapsed() - pending.startedAt, outcome: 'cancelled' });
   }
 
   #forwardNotification(notification: JsonRpcNotification): void {
@@ -441,9 +444,9 @@ export class Mux {
 
   /** Sends `ping` upstream and resolves with the round trip in milliseconds. */
   async ping(timeoutMs: number): Promise<number> {
-    const started = performance.now();
+    const started = this.#clock.elapsed();
     await this.#requests.request('ping', undefined, this.#readyFor('ping'), { timeoutMs });
-    return performance.now() - started;
+    return this.#clock.elapsed() - started;
   }
 
   /** Whether a request of muxd's own may go now: initialize goes during the handshake, the rest after. */

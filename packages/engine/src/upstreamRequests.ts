@@ -22,7 +22,7 @@ export interface PendingRequest {
   /** The client's own progress token, when it asked for progress. */
   readonly originalToken: string | number | undefined;
   readonly taskAugmented: boolean;
-  /** `performance.now()` when muxd received it. */
+  /** `Clock.elapsed()` when muxd received it. */
   readonly startedAt: number;
   /** `tools/call`: the tool's name. */
   readonly tool: string | undefined;
@@ -122,7 +122,7 @@ export class UpstreamRequests {
         sent: false,
         originalToken: undefined,
         taskAugmented: false,
-        startedAt: performance.now(),
+        startedAt: this.#ctx.clock.elapsed(),
         tool: undefined,
         timer: undefined,
         onResponse: (response) => {

@@ -39,6 +39,10 @@ export class ManualClock implements Clock {
     return this.#now;
   }
 
+  elapsed(): number {
+    return this.#now;
+  }
+
   setTimeout(callback: () => void, ms: number): Timer & { id: number } {
     const id = this.#nextId++;
     this.#timers.set(id, { due: this.#now + ms, ms, callback });
