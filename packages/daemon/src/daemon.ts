@@ -40,7 +40,7 @@ import { StatusFile } from './statusFile.js';
 import { StatusRows } from './statusRows.js';
 import { Store } from './store.js';
 import { ExitReason } from './supervisor.js';
-import { PackageStore, usePackageStore } from './unwrap/packageStore.js';
+import { PackageStore } from './unwrap/packageStore.js';
 import type { SupervisorEvent } from './supervisor.js';
 import { checkSocketPathLength, ensurePrivateDirectory } from './unixSocket.js';
 import { VERSION } from './version.js';
@@ -76,6 +76,8 @@ export class Daemon implements ControlHandlers {
   readonly #onShutdownRequested: (() => void) | undefined;
   #lock: PidLock | undefined;
   #reaper: Reaper | undefined;
+  /** Where package runners' packages are installed, under the state directory; set at start. */
+  #packages: PackageStore | undefined;
   #store: Store | undefined;
   #control: ControlServer | undefined;
   readonly #services: ServiceRegistry;
@@ -106,6 +108,7 @@ export class Daemon implements ControlHandlers {
       reaper: () => this.#reaper as Reaper,
       createLog: (name) => createFileLogger(serviceLogDir(this.paths.logDir, name), name, this.#config.logs),
       onEvent: (name, event) => this.#onServiceEvent(name, event),
+      packages: () => this.#packages,
     });
     this.#statusFile = new StatusFile({
       snapshot: () => this.list(),
@@ -125,7 +128,7 @@ export class Daemon implements ControlHandlers {
   async start(): Promise<void> {
     const { paths, log } = this;
     ensurePrivateDirectory(paths.stateDir);
-    usePackageStore(new PackageStore(join(paths.stateDir, 'packages')));
+    this.#packages = new PackageStore(join(paths.stateDir, 'packages'));
     ensurePrivateDirectory(paths.runDir);
     ensurePrivateDirectory(paths.logDir);
     // A service's own socket is checked as it opens: a bad one errors that service alone.

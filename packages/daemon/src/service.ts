@@ -14,6 +14,7 @@ import { ChildSupervisor, ExitReason, ServiceStatus } from './supervisor.js';
 import type { ExitInfo, SupervisorEvent } from './supervisor.js';
 import { closeUnixServer, listenUnix } from './unixSocket.js';
 import { Unwrapper } from './unwrap/unwrapper.js';
+import type { PackageStore } from './unwrap/packageStore.js';
 import { Waiters } from './waiters.js';
 
 /** A row of `muxctl ls`. */
@@ -45,6 +46,8 @@ export interface ServiceDeps {
   /** The service's own log (child stderr and lifecycle). */
   log: Logger;
   onEvent?: (service: string, event: SupervisorEvent) => void;
+  /** Where package runners' packages are installed (unwrap); without it only project dependencies are unwrapped. */
+  packages?: PackageStore | undefined;
 }
 
 /**
@@ -89,7 +92,7 @@ export class Service {
     this.#config = config;
     this.socketPath = socketPath;
     this.#deps = deps;
-    this.#unwrap = new Unwrapper(config, deps.log);
+    this.#unwrap = new Unwrapper(config, deps.log, deps.packages);
     this.#monitor = new HealthMonitor({ config: () => this.#config, instances: () => this.#instances(), closing: () => this.#closing, log: deps.log });
     if (config.isolation === Isolation.Shared) {
       this.#shared = this.#createInstance(config.maxClients);
@@ -310,7 +313,7 @@ export class Service {
   async reconfigure(config: ServiceConfig): Promise<void> {
     this.#config = config;
     this.#unwrap.close();
-    this.#unwrap = new Unwrapper(config, this.#deps.log);
+    this.#unwrap = new Unwrapper(config, this.#deps.log, this.#deps.packages);
     this.#unwrap.begin();
     await this.#drain(config.stopTimeoutMs);
     await Promise.all(

@@ -4,6 +4,7 @@ import { adhocServiceConfig } from '@muxd/config';
 import type { AdhocSpec, MuxConfig, ServiceConfig } from '@muxd/config';
 import type { Logger } from './logs.js';
 import type { Reaper } from './reaper.js';
+import type { PackageStore } from './unwrap/packageStore.js';
 import { Service } from './service.js';
 import { ExitReason } from './supervisor.js';
 import type { SupervisorEvent } from './supervisor.js';
@@ -17,6 +18,8 @@ export interface ServiceRegistryOptions {
   createLog: (name: string) => Promise<Logger>;
   /** Every service's lifecycle events, for the daemon log and the history. */
   onEvent: (service: string, event: SupervisorEvent) => void;
+  /** Where package runners' packages are installed; without it only project dependencies are unwrapped. */
+  packages?: () => PackageStore | undefined;
 }
 
 /** What a reload did to the services, by name. */
@@ -76,9 +79,9 @@ export class ServiceRegistry {
 
   /** Creates the service's log and socket (when it has one), and starts it unless it is lazy. */
   async add(config: ServiceConfig): Promise<Service> {
-    const { socketPath, reaper, createLog, onEvent } = this.#options;
+    const { socketPath, reaper, createLog, onEvent, packages } = this.#options;
     const serviceLog = await createLog(config.name);
-    const service = new Service(config, socketPath(config.name), { reaper: reaper(), log: serviceLog, onEvent });
+    const service = new Service(config, socketPath(config.name), { reaper: reaper(), log: serviceLog, onEvent, packages: packages?.() });
     this.#services.set(config.name, service);
     await service.open();
     return service;

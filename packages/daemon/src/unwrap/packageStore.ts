@@ -117,14 +117,3 @@ function storedPackage(raw: unknown): StoredPackage | undefined {
   return value as unknown as StoredPackage;
 }
 
-let shared: PackageStore | undefined;
-
-/** Where muxd installs packages from now on (the daemon sets it at start, under its state directory). */
-export function usePackageStore(store: PackageStore | undefined): void {
-  shared = store;
-}
-
-/** The store set by `usePackageStore`; undefined when none is (then only project dependencies are unwrapped). */
-export function packageStore(): PackageStore | undefined {
-  return shared;
-}

@@ -8,7 +8,6 @@ import { installRunnerPackage, PackageSources, resolveProjectPackage, resolveSto
 import type { PackageResolution } from './packageResolver.js';
 import { parsePackageRunner } from './packageRunner.js';
 import type { RunnerCommand, RunnerParse } from './packageRunner.js';
-import { packageStore } from './packageStore.js';
 import type { PackageStore } from './packageStore.js';
 
 /**
@@ -50,7 +49,7 @@ export class Unwrapper {
   /** Whether the current child runs the runner although a resolution exists (it started before it finished). */
   #startedAsConfigured = false;
 
-  constructor(config: ServiceConfig, log: Logger, store: PackageStore | undefined = packageStore()) {
+  constructor(config: ServiceConfig, log: Logger, store: PackageStore | undefined) {
     this.#config = config;
     this.#log = log;
     this.#store = store;
