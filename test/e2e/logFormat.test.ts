@@ -116,7 +116,7 @@ test('secrets are redacted in pretty lines as in JSON ones', async (t) => {
       `import { createDaemonLogger } from '${join(ROOT, 'packages/daemon/dist/logs.js')}';`,
       `import { prettyDestination } from '${join(ROOT, 'packages/daemon/dist/logFormat.js')}';`,
       `const pretty = process.argv[2] === 'pretty';`,
-      `const log = await createDaemonLogger(${JSON.stringify(dir)}, true, undefined, pretty ? prettyDestination(2, true) : undefined);`,
+      `const log = await createDaemonLogger(${JSON.stringify(dir)}, true, undefined, pretty ? await prettyDestination(2, true) : undefined);`,
       `log.info({ env: { API_KEY: 'sk-env-secret' }, token: 'tok-secret', headers: { authorization: 'Bearer auth-secret' }, service: 'x' }, 'with secrets');`,
       `log.flush();`,
     ].join('\n'),

@@ -30,7 +30,7 @@ import { readLastLines, followFile } from './logTail.js';
 import { createFileLogger, daemonLogDir, logWriteProblem, serviceLogDir } from './logs.js';
 import type { Logger } from './logs.js';
 import { metricsReport } from './metrics/metricsReport.js';
-import { PromExporter } from './metrics/promExporter.js';
+import { LazyPromExporter } from './metrics/lazyPromExporter.js';
 import { ResourceSampler } from './metrics/resourceSampler.js';
 import { PidLock } from './pidLock.js';
 import { Reaper } from './reaper.js';
@@ -88,7 +88,7 @@ export class Daemon implements ControlHandlers {
   /** Memory and CPU of every service every 5 s, for `metrics`. */
   readonly #sampler: ResourceSampler;
   /** `GET /metrics` on the HTTP front. */
-  readonly #prom: PromExporter;
+  readonly #prom: LazyPromExporter;
   readonly #statusFile: StatusFile;
   #stopping: Promise<void> | undefined;
   /** Serializes reloads and start/stop/restart so they never interleave. */
@@ -117,7 +117,7 @@ export class Daemon implements ControlHandlers {
     });
     this.#dashboard = new Dashboard({ handlers: this, auth: this.#dashboardAuth, log: this.log, daemon: { version: VERSION, pid: process.pid, startedAt: this.startedAt } });
     this.#sampler = new ResourceSampler(() => this.#services.all(), this.log);
-    this.#prom = new PromExporter(() => this.#services.all());
+    this.#prom = new LazyPromExporter(() => this.#services.all());
     this.#http = new HttpFront({ tokenFile: this.paths.httpTokenFile, lookup: (name) => this.#services.configured(name), log: this.log, dashboard: this.#dashboard, metrics: this.#prom });
   }
 

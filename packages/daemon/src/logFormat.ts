@@ -1,4 +1,3 @@
-import { PinoPretty } from 'pino-pretty';
 import type { DestinationStream } from 'pino';
 import { MuxError, MuxErrorCodes } from '@muxd/protocol';
 
@@ -36,6 +35,8 @@ export function chooseLogFormat(option: string | undefined, env: NodeJS.ProcessE
  * ones on `fd`, synchronously so a line written just before muxd exits is
  * not lost. `colorize` adds colours (for a terminal).
  */
-export function prettyDestination(fd: number, colorize: boolean): DestinationStream {
+export async function prettyDestination(fd: number, colorize: boolean): Promise<DestinationStream> {
+  // Loaded only when asked for: a daemon started in the background never formats for a terminal.
+  const { PinoPretty } = await import('pino-pretty');
   return PinoPretty({ destination: fd, sync: true, colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true });
 }

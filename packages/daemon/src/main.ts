@@ -73,7 +73,7 @@ async function main(): Promise<number> {
   const foreground = process.env['MUXD_BACKGROUND'] !== '1';
   // The log goes to stderr in the foreground: that is the stream asked whether it is a terminal.
   const pretty = foreground && chooseLogFormat(argv.logFormat, process.env, process.stderr.isTTY === true) === LogFormat.Pretty;
-  const log = await createDaemonLogger(paths.logDir, foreground, config.logs, pretty ? prettyDestination(2, process.stderr.isTTY === true) : undefined);
+  const log = await createDaemonLogger(paths.logDir, foreground, config.logs, pretty ? await prettyDestination(2, process.stderr.isTTY === true) : undefined);
   daemonLog = log;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
