@@ -110,6 +110,9 @@ describe('unwrap: package runners run without the runner', () => {
     const text = await muxd.muxctl(['describe', 'memory']);
     assert.match(text.stdout, new RegExp(`package +${MEMORY_PACKAGE} ${MEMORY_VERSION.replace(/\./g, '\\.')}, a dependency of the project \\(local project\\)`));
     assert.equal((await row(muxd, 'memory')).package?.version, MEMORY_VERSION);
+    const wide = await muxd.muxctl(['ls', '--wide']);
+    assert.match(wide.stdout, /PACKAGE/);
+    assert.match(wide.stdout, new RegExp(`^memory .*${MEMORY_PACKAGE}@${MEMORY_VERSION.replace(/\./g, '\\.')}\\s*$`, 'm'));
 
     // A project dependency is left alone by update, with a note, and nothing restarts.
     const update = await muxd.muxctl(['update', 'memory', '--json']);

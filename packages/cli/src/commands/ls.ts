@@ -21,6 +21,11 @@ function statusText(row: ServiceRow): string {
   return row.status;
 }
 
+/** `name@version` of the package a runner resolved to; `-` for a service that runs no runner or keeps it (describe says why). */
+function packageCell(row: ServiceRow): string {
+  return row.package ? `${row.package.name}@${row.package.version}` : '-';
+}
+
 const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
 
 /**
@@ -49,7 +54,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
   describe: 'List services: status, pids, uptime, restarts, clients, requests, memory, CPU; then sessions and total memory',
   builder: (yargs) =>
     yargs
-      .option('wide', { alias: 'w', type: 'boolean', describe: 'Add request columns: REQ/S and P50/P99 latency over the last minute, ERRORS since muxd started' })
+      .option('wide', { alias: 'w', type: 'boolean', describe: 'Add request columns (REQ/S and P50/P99 latency over the last minute, ERRORS since muxd started) and PACKAGE: what a package runner (npx ...) resolved to' })
       .epilogue(MEMORY_HELP),
   handler: async (argv) => {
     const result = await withDaemon((client) => client.request(ControlMethods.List));
@@ -62,7 +67,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
     } else {
       console.log(
         table(
-          ['NAME', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'CLIENTS', 'INFLIGHT', 'QUEUED', 'MEM', 'CPU', ...(argv.wide ? METRICS_HEADERS : [])],
+          ['NAME', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'CLIENTS', 'INFLIGHT', 'QUEUED', 'MEM', 'CPU', ...(argv.wide ? [...METRICS_HEADERS, 'PACKAGE'] : [])],
           result.services.map((row) => [
             row.name,
             statusText(row),
@@ -74,7 +79,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
             String(row.queued),
             formatMemory(row.memoryBytes),
             row.cpuPercent === null ? '-' : `${row.cpuPercent}%`,
-            ...(argv.wide ? metricsCells(row.metrics) : []),
+            ...(argv.wide ? [...metricsCells(row.metrics), packageCell(row)] : []),
           ]),
         ),
       );
