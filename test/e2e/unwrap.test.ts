@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DescribeResult, ServiceRow, UpdateResult } from '@muxd/protocol';
 import { allPids, readCmdline, readStat } from '../procfs.js';
@@ -121,6 +121,21 @@ describe('unwrap: package runners run without the runner', () => {
     assert.equal(outcome?.restarted, false);
     assert.match(outcome?.note ?? '', /dependency of the project .*left alone/);
     assert.deepEqual(muxd.childPids('memory'), [pid]);
+  });
+
+  test("a Node bin runs on the node first on the service's PATH, as its shebang would under npx", async (t) => {
+    // A node on PATH that notes its arguments, then becomes muxd's own Node (say, the user's nvm Node).
+    const dir = scratch(t);
+    mkdirSync(join(dir, 'bin'));
+    const used = join(dir, 'used');
+    writeFileSync(join(dir, 'bin', 'node'), `#!/bin/sh\necho "$@" > '${used}'\nexec '${process.execPath}' "$@"\n`);
+    chmodSync(join(dir, 'bin', 'node'), 0o755);
+    const muxd = await startMuxd(t, { memory: npxMemory({ env: { MEMORY_FILE_PATH: '${MUXD_HOME}/memory.jsonl', PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? ''}` } }) });
+    const client = await muxd.connect(t, 'memory');
+    assert.match(await client.callText('read_graph'), /entities/);
+    assert.equal(readFileSync(used, 'utf8').trim(), MEMORY_BIN, "the PATH's node ran the bin");
+    const [pid] = await muxd.waitForChildren('memory', 1);
+    assert.equal(processTree(pid as number).length, 1, 'still one process: the script exec-ed node');
   });
 
   test('unwrap: false keeps the runner, and describe says so', async (t) => {

@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { launchCommand, nodeOptionsOf, pickBin, readManifest } from '../src/unwrap/packageBin.js';
+import { launchCommand, nodeOnPath, nodeOptionsOf, pickBin, readManifest } from '../src/unwrap/packageBin.js';
 import { resolveProjectPackage } from '../src/unwrap/packageResolver.js';
 import { parsePackageRunner } from '../src/unwrap/packageRunner.js';
 import type { RunnerCommand } from '../src/unwrap/packageRunner.js';
@@ -75,6 +75,23 @@ describe('nodeOptionsOf and launchCommand', () => {
     }
     assert.deepEqual(launchCommand('/p/cli.js', ['--no-warnings'], ['a']), { command: process.execPath, args: ['--no-warnings', '/p/cli.js', 'a'] });
     assert.deepEqual(launchCommand('/p/tool', null, ['a']), { command: '/p/tool', args: ['a'] });
+    assert.deepEqual(launchCommand('/p/cli.js', [], ['a'], '/opt/node/bin/node'), { command: '/opt/node/bin/node', args: ['/p/cli.js', 'a'] });
+  });
+});
+
+describe('nodeOnPath', () => {
+  test('the first executable node file on PATH, as env would find it; muxd\'s own Node when there is none', (t) => {
+    const dir = scratch(t);
+    for (const sub of ['a', 'b', 'c', 'd']) mkdirSync(join(dir, sub));
+    mkdirSync(join(dir, 'b', 'node')); // a directory named node
+    write(join(dir, 'c', 'node'), 'not executable');
+    chmodSync(join(dir, 'c', 'node'), 0o644);
+    write(join(dir, 'd', 'node'), '#!/bin/sh\n');
+    chmodSync(join(dir, 'd', 'node'), 0o755);
+    const path = ['relative/dir', '', join(dir, 'a'), join(dir, 'b'), join(dir, 'c'), join(dir, 'd')].join(':');
+    assert.equal(nodeOnPath(path), join(dir, 'd', 'node'));
+    assert.equal(nodeOnPath(join(dir, 'a')), process.execPath);
+    assert.equal(nodeOnPath(undefined), process.execPath);
   });
 });
 

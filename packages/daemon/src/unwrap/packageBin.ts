@@ -1,5 +1,6 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename, delimiter, extname, isAbsolute, join } from 'node:path';
 
 /** What the supervisor spawns: a program and its arguments (cwd and env stay the service's). */
 export interface LaunchCommand {
@@ -87,8 +88,33 @@ export async function nodeOptionsOf(binFile: string): Promise<string[] | null> {
   return JS_EXTENSIONS.has(extname(binFile)) ? [] : null;
 }
 
-/** The command that runs `binFile` with `args`, given what `nodeOptionsOf` said. */
-export function launchCommand(binFile: string, nodeOptions: readonly string[] | null, args: readonly string[]): LaunchCommand {
+/**
+ * The command that runs `binFile` with `args`, given what `nodeOptionsOf`
+ * said: a Node script runs on `node` (see `nodeOnPath`), as its shebang
+ * would have run it.
+ */
+export function launchCommand(binFile: string, nodeOptions: readonly string[] | null, args: readonly string[], node: string = process.execPath): LaunchCommand {
   if (nodeOptions === null) return { command: binFile, args: [...args] };
-  return { command: process.execPath, args: [...nodeOptions, binFile, ...args] };
+  return { command: node, args: [...nodeOptions, binFile, ...args] };
+}
+
+/**
+ * The Node a `#!/usr/bin/env node` script would run under `pathVar` (the
+ * service's PATH): the first executable `node` file on it, as the runner
+ * would have found it, so a server that needs a newer Node than muxd's
+ * still gets the one the user set up (nvm, Volta, a system package). muxd's
+ * own Node when PATH has none.
+ */
+export function nodeOnPath(pathVar: string | undefined): string {
+  for (const dir of (pathVar ?? '').split(delimiter)) {
+    if (dir === '' || !isAbsolute(dir)) continue;
+    const candidate = join(dir, 'node');
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return process.execPath;
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { ServiceConfig } from '@muxd/config';
 import type { UnwrappedPackage } from '@muxd/protocol';
 import type { Logger } from '../logs.js';
-import { launchCommand } from './packageBin.js';
+import { launchCommand, nodeOnPath } from './packageBin.js';
 import type { LaunchCommand } from './packageBin.js';
 import { installRunnerPackage, PackageSources, resolveProjectPackage, resolveStoredPackage } from './packageResolver.js';
 import type { PackageResolution } from './packageResolver.js';
@@ -137,7 +137,7 @@ export class Unwrapper {
       this.begin();
     }
     const pending = this.#pending;
-    if (!pending) return this.#choose(command, configured);
+    if (!pending) return this.#choose(command, configured, config);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const waited = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), UNWRAP_WAIT_MS);
@@ -146,15 +146,16 @@ export class Unwrapper {
     return Promise.race([pending.then(() => true), waited]).then((done) => {
       clearTimeout(timer);
       if (!done) this.#log.info({ spec: command.spec, waitedMs: UNWRAP_WAIT_MS }, `still resolving ${command.spec}: starting through ${command.runner}; the next restart runs the bin directly`);
-      return this.#choose(command, configured);
+      return this.#choose(command, configured, config);
     });
   }
 
-  #choose(command: RunnerCommand, configured: LaunchCommand): LaunchCommand {
+  #choose(command: RunnerCommand, configured: LaunchCommand, config: ServiceConfig): LaunchCommand {
     const found = this.#resolution;
     this.#startedAsConfigured = found === undefined;
     if (!found) return configured;
-    return launchCommand(found.binFile, found.nodeOptions, command.args);
+    // The child's PATH: the service's own, else muxd's (the supervisor merges them the same way).
+    return launchCommand(found.binFile, found.nodeOptions, command.args, nodeOnPath(config.env['PATH'] ?? process.env['PATH']));
   }
 
   /**
