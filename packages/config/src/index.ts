@@ -13,3 +13,5 @@ export { MAX_EXPANDED_LENGTH, MAX_VARIABLE_NESTING, expandVariables } from './va
 export type { AdhocSpec, HttpConfig, LogRotation, MuxConfig, ServiceConfig } from './config.js';
 export { formatBytes, parseDuration, parseSize } from './units.js';
 export { REDACTED, argSecrets, redactArgs, redactConfig } from './redact.js';
+export { Runners, parsePackageRunner } from './packageRunner.js';
+export type { Runner, RunnerCommand, RunnerParse } from './packageRunner.js';

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { launchCommand, nodeOnPath, nodeOptionsOf, pickBin, readManifest } from '../src/unwrap/packageBin.js';
 import { resolveProjectPackage } from '../src/unwrap/packageResolver.js';
-import { parsePackageRunner } from '../src/unwrap/packageRunner.js';
-import type { RunnerCommand } from '../src/unwrap/packageRunner.js';
+import { parsePackageRunner } from '@muxd/config';
+import type { RunnerCommand } from '@muxd/config';
 
 function scratch(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'muxd-unwrap-'));

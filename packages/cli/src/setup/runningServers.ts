@@ -3,7 +3,8 @@
  * processes setup would fold into one shared child, with their memory.
  */
 import { basename } from 'node:path';
-import { readProcessTable } from '@muxd/runtime/processes';
+import { Runners, parsePackageRunner } from '@muxd/config';
+import { readProcessTable, treeUsage } from '@muxd/runtime/processes';
 import type { ProcessInfo } from '@muxd/runtime/processes';
 import type { ServerSpec } from '@muxd/hosts';
 import { isMuxdCommand } from '../commands/doctor.js';
@@ -25,10 +26,24 @@ export interface RunningProcess {
 export function runsSpec(command: string, spec: ServerSpec): boolean {
   const expected = [spec.command, ...spec.args].join(' ');
   if (command === expected) return true;
+  const title = npmExecTitle(spec);
+  if (title !== undefined && command === title) return true;
   const program = command.split(' ', 1)[0] ?? '';
   const rest = command.slice(program.length);
   const expectedRest = expected.slice(spec.command.length);
   return rest === expectedRest && basename(program) === basename(spec.command) && program !== '';
+}
+
+/**
+ * What an `npx ...` or `npm exec ...` entry's process calls itself: npm
+ * sets its title to `npm exec` and the bin (or package) with its
+ * arguments, its options left out. Undefined for any other command.
+ */
+function npmExecTitle(spec: ServerSpec): string | undefined {
+  const parsed = parsePackageRunner(spec.command, spec.args);
+  if (parsed.kind !== 'runner' || (parsed.command.runner !== Runners.Npx && parsed.command.runner !== Runners.NpmExec)) return undefined;
+  const { bin, spec: pkg, args } = parsed.command;
+  return ['npm exec', bin ?? pkg, ...args].join(' ');
 }
 
 /**
@@ -50,7 +65,9 @@ export async function runningOutsideMuxd(specs: ReadonlyMap<string, ServerSpec>)
     const processes: RunningProcess[] = [];
     for (const info of table.values()) {
       if (info.pid === process.pid || !runsSpec(info.command, spec) || underMuxd(info)) continue;
-      processes.push({ pid: info.pid, rssBytes: info.rss, parent: table.get(info.ppid)?.command.split(' ')[0] ?? '?' });
+      // The whole tree: for npx, the runner and the server it started.
+      const rssBytes = treeUsage(table, info.pid)?.memoryBytes ?? info.rss;
+      processes.push({ pid: info.pid, rssBytes, parent: table.get(info.ppid)?.command.split(' ')[0] ?? '?' });
     }
     found.set(name, processes);
   }

@@ -6,7 +6,7 @@ import npa from 'npm-package-arg';
 import semver from 'semver';
 import { nodeOptionsOf, pickBin, readManifest } from './packageBin.js';
 import { npmInstall } from './npmInstall.js';
-import type { RunnerCommand } from './packageRunner.js';
+import type { RunnerCommand } from '@muxd/config';
 import type { PackageStore } from './packageStore.js';
 
 /** Where a resolved package is. */

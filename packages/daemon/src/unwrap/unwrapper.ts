@@ -6,8 +6,8 @@ import { launchCommand, nodeOnPath } from './packageBin.js';
 import type { LaunchCommand } from './packageBin.js';
 import { installRunnerPackage, PackageSources, resolveProjectPackage, resolveStoredPackage } from './packageResolver.js';
 import type { PackageResolution } from './packageResolver.js';
-import { parsePackageRunner } from './packageRunner.js';
-import type { RunnerCommand, RunnerParse } from './packageRunner.js';
+import { parsePackageRunner } from '@muxd/config';
+import type { RunnerCommand, RunnerParse } from '@muxd/config';
 import type { PackageStore } from './packageStore.js';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePackageRunner } from '../src/unwrap/packageRunner.js';
-import type { RunnerCommand, RunnerParse } from '../src/unwrap/packageRunner.js';
+import { parsePackageRunner } from '../src/packageRunner.js';
+import type { RunnerCommand, RunnerParse } from '../src/packageRunner.js';
 
 function runner(command: string, args: string[]): RunnerCommand {
   const parsed = parsePackageRunner(command, args);

@@ -1,3 +1,5 @@
+// What a command that is a package runner (`npx pkg ...`) asks for: the
+// daemon reads it to run the bin itself, muxctl setup to find such servers running.
 import { basename } from 'node:path';
 
 /** The package runners muxd can see through. */
