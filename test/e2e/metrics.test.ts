@@ -9,14 +9,19 @@ import { join } from 'node:path';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { ListResult, MetricsResult, ServiceMetrics } from '@muxd/protocol';
 import { RawClient, everythingServer, startMuxd, waitFor } from './harness.js';
+import { postMessage } from './httpPost.js';
 
-const muxd = await startMuxd({ after }, { everything: everythingServer({ requestTimeout: '4s' }) }, { http: { listen: '127.0.0.1:0' } });
+const muxd = await startMuxd(
+  { after },
+  { everything: everythingServer({ requestTimeout: '4s' }), limited: everythingServer({ maxClients: 1 }) },
+  { http: { listen: '127.0.0.1:0' } },
+);
 const base = (muxd.daemonLog().find((entry) => entry.msg === 'HTTP front listening')?.['url'] ?? '') as string;
 const port = Number(new URL(base).port);
 const token = readFileSync(join(muxd.home, 'http-token'), 'utf8').trim();
 
 /** Asks the control socket, as muxctl does: `hello`, then `metrics`. */
-async function metrics(name?: string): Promise<ServiceMetrics> {
+async function metrics(name?: string, service = name ?? 'everything'): Promise<ServiceMetrics> {
   const control = await RawClient.connect({ after }, muxd.controlSocket);
   control.send({ jsonrpc: '2.0', id: 1, method: 'hello', params: { client: 'e2e', version: '0', protocol: 1 } });
   await control.waitFor('hello answer', (message) => message['id'] === 1);
@@ -25,7 +30,7 @@ async function metrics(name?: string): Promise<ServiceMetrics> {
   control.socket.destroy();
   assert.equal(answer['error'], undefined, JSON.stringify(answer['error']));
   const result = answer['result'] as MetricsResult;
-  const found = result.services.find((service) => service.name === 'everything');
+  const found = result.services.find((entry) => entry.name === service);
   assert.ok(found, 'metrics lists the service');
   return found;
 }
@@ -130,4 +135,18 @@ test('a client sending 10,000 distinct method names does not grow the label set 
   const scraped = await scrape({ Authorization: `Bearer ${token}` });
   const series = scraped.body.split('\n').filter((line) => line.startsWith('muxd_requests_total{'));
   assert.ok(series.length <= 201, `${series.length} muxd_requests_total series`);
+});
+
+test('HTTP sessions the service refuses (over maxClients) are not left among who is connected', async (t) => {
+  const { client } = await muxd.connect(t, 'limited', { name: 'the-one' });
+  await client.ping();
+  const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'refused', version: '1' } } };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { answer } = await postMessage(`${base}/mcp/limited`, token, initialize);
+    assert.match(JSON.stringify(answer?.['error']), /too many clients/, 'the service refuses a second client');
+  }
+  const limited = await metrics('limited');
+  assert.equal(limited.sessions.now, 1, JSON.stringify(limited.sessions));
+  assert.deepEqual(limited.sessions.clients.map((session) => session.clientName), ['the-one']);
+  assert.equal(limited.sessions.total, 6);
 });

@@ -196,7 +196,7 @@ export class Service {
     }
     const target = {
       service: this.name,
-      connect: (peer: Peer) => this.#counted(mux, mux.connectClient(peer), 'socket'),
+      connect: (peer: Peer) => this.#counted(mux, peer, 'socket'),
       onClientPid: (pid: number) => this.#clientPids.set(socket, pid),
     };
     attachClientSocket(socket, target, limits, this.#deps.log);
@@ -210,16 +210,34 @@ export class Service {
   connectClient(peer: Peer): ClientHandle | undefined {
     if (this.#closing) return undefined;
     const mux = this.#muxForNewClient();
-    return mux && this.#counted(mux, mux.connectClient(peer), 'http');
+    return mux && this.#counted(mux, peer, 'http');
   }
 
-  /** Lists a new client among the sessions until its transport disconnects it. */
-  #counted(mux: Mux, handle: ClientHandle, transport: 'socket' | 'http'): ClientHandle {
-    const session = this.metrics.sessions.started(transport, () => mux.clientInfo(handle.id));
+  /**
+   * Connects a client to `mux`, listed among the sessions until either side
+   * ends it: its transport disconnecting, or the engine closing it (a
+   * client over maxClients, one that finished, shutdown).
+   */
+  #counted(mux: Mux, peer: Peer, transport: 'socket' | 'http'): ClientHandle {
+    let session: string | undefined;
+    let ended = false;
+    const end = (): void => {
+      ended = true;
+      if (session !== undefined) this.metrics.sessions.ended(session);
+      session = undefined;
+    };
+    const handle = mux.connectClient({
+      send: (message) => peer.send(message),
+      close: (reason) => {
+        end();
+        peer.close(reason);
+      },
+    });
+    if (!ended) session = this.metrics.sessions.started(transport, () => mux.clientInfo(handle.id));
     return {
       ...handle,
       disconnect: (reason) => {
-        this.metrics.sessions.ended(session);
+        end();
         handle.disconnect(reason);
       },
     };
