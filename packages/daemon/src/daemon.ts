@@ -93,8 +93,6 @@ export class Daemon implements ControlHandlers {
   #stopping: Promise<void> | undefined;
   /** Serializes reloads and start/stop/restart so they never interleave. */
   #actions: Promise<unknown> = Promise.resolve();
-  /** If muxd exits without stopping (a crash, a second signal), every child's group goes with it. */
-  readonly #killChildrenOnExit = (): void => this.#reaper?.killAllNow();
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -134,8 +132,8 @@ export class Daemon implements ControlHandlers {
     // A service's own socket is checked as it opens: a bad one errors that service alone.
     checkSocketPathLength(paths.controlSocket);
     this.#lock = PidLock.acquire(paths.lockFile);
+    // If muxd exits without stopping (a crash, a second signal), the reaper kills every child's group on the way out.
     this.#reaper = new Reaper();
-    process.on('exit', this.#killChildrenOnExit);
     log.info({ config: this.#config.file, services: [...this.#config.services.keys()], runDir: paths.runDir, version: VERSION }, 'muxd starting');
     for (const note of this.#config.notes) log.warn({}, `config: ${note}`);
     if (this.#config.file) writeFileSync(paths.lastConfigFile, `${this.#config.file}\n`, { mode: 0o600 });
@@ -374,7 +372,6 @@ export class Daemon implements ControlHandlers {
       this.#store?.close();
       this.#reaper?.close();
       this.#lock?.release();
-      process.off('exit', this.#killChildrenOnExit);
       this.log.info({}, 'muxd stopped');
     })();
     return this.#stopping;

@@ -31,11 +31,14 @@ export class Reaper {
   readonly #process: ChildProcess;
   /** Groups alive right now, for the synchronous last-chance kill on exit. */
   readonly groups = new Set<number>();
+  /** If this process exits without `close()` (an uncaught error, `process.exit`), the groups go with it. */
+  readonly #onExit = (): void => this.killAllNow();
 
   constructor() {
     this.#process = spawn('/bin/sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
     this.#process.stdin?.on('error', () => undefined);
     this.#process.unref();
+    process.on('exit', this.#onExit);
   }
 
   get pid(): number | undefined {
@@ -63,8 +66,9 @@ export class Reaper {
     }
   }
 
-  /** Lets the reaper exit (after a clean shutdown nothing is left to kill). */
+  /** Lets the reaper exit (after a clean shutdown nothing is left to kill). Idempotent. */
   close(): void {
+    process.off('exit', this.#onExit);
     this.#process.stdin?.end();
   }
 }

@@ -89,10 +89,8 @@ export async function createMux(options: CreateMuxOptions): Promise<MuxHost> {
   }
   const logDir = options.logDir === undefined ? undefined : resolve(options.logDir);
   const silent = pino({ level: 'silent' });
+  // It also kills the children's groups if this process exits without closing the host.
   const reaper = new Reaper();
-  // If this process exits without closing the host, the children's groups go with it.
-  const killChildrenOnExit = (): void => reaper.killAllNow();
-  process.on('exit', killChildrenOnExit);
   const registry = new ServiceRegistry({
     socketPath,
     reaper: () => reaper,
@@ -111,7 +109,6 @@ export async function createMux(options: CreateMuxOptions): Promise<MuxHost> {
         await registry.closeAll(ExitReason.Shutdown);
       } finally {
         reaper.close();
-        process.off('exit', killChildrenOnExit);
         markClosed();
       }
     })();
